@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class PortalConfig(AppConfig):
+    """The composition root: staff roles, health, the dev outbox and the demo seed."""
+
+    name = "config"
+    label = "portal"
+    verbose_name = "Portal"
+
+    def ready(self) -> None:
+        from config.staff import staff_groups_sync
+
+        post_migrate.connect(staff_groups_sync, dispatch_uid="portal.staff_groups_sync")

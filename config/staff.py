@@ -1,0 +1,72 @@
+"""Staff roles. Each group gets only the permissions its work needs.
+
+Permissions exist only after each app's models are migrated, so the groups (created by a data
+migration) are brought up to date after every `migrate` from this one declarative table.
+Entries are "app_label.codename" and may end in `*`.
+"""
+
+from fnmatch import fnmatch
+
+STAFF_GROUPS: dict[str, list[str]] = {
+    "Sales": [
+        "leads.*",
+        "checkout.view_*",
+        "payments.view_payment",
+        "payments.view_customer",
+        "dunning.view_*",
+        "dunning.change_dunningcase",
+        "reporting.view_*",
+    ],
+    "Finance": [
+        "leads.view_lead",
+        "checkout.view_*",
+        "checkout.change_order",
+        "payments.*",
+        "receipts.*",
+        "dunning.*",
+        "reporting.*",
+    ],
+    "Admin": [
+        "auth.*",
+        "portal.*",
+        "leads.*",
+        "checkout.*",
+        "payments.*",
+        "receipts.*",
+        "dunning.*",
+        "reporting.*",
+    ],
+}
+
+# Append-only evidence is never changed or deleted by anyone through the admin.
+NEVER_GRANTED = [
+    "leads.change_consentrecord",
+    "leads.delete_consentrecord",
+    "portal.add_auditlogentry",
+    "portal.change_auditlogentry",
+    "portal.delete_auditlogentry",
+]
+
+
+def staff_group_permissions(name: str):
+    from django.contrib.auth.models import Permission
+
+    patterns = STAFF_GROUPS[name]
+    permissions = Permission.objects.select_related("content_type")
+    chosen = []
+    for permission in permissions:
+        key = f"{permission.content_type.app_label}.{permission.codename}"
+        if any(fnmatch(key, p) for p in NEVER_GRANTED):
+            continue
+        if any(fnmatch(key, p) for p in patterns):
+            chosen.append(permission)
+    return chosen
+
+
+def staff_groups_sync(**_kwargs) -> None:
+    """Give each staff group exactly the permissions in STAFF_GROUPS (post_migrate receiver)."""
+    from django.contrib.auth.models import Group
+
+    for name in STAFF_GROUPS:
+        group, _ = Group.objects.get_or_create(name=name)
+        group.permissions.set(staff_group_permissions(name))

@@ -1,0 +1,29 @@
+from django.conf import settings
+from django.conf.urls.static import static
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from config import views
+
+urlpatterns = [
+    path("healthz", views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(permission_classes=[]), name="api-schema"),
+    path(
+        "api/docs/",
+        SpectacularSwaggerView.as_view(url_name="api-schema", permission_classes=[]),
+        name="api-docs",
+    ),
+    path("dev/outbox/", views.dev_outbox, name="dev-outbox"),
+    path("bench/bare/", views.bench_bare, name="bench-bare"),
+    path("", include("payments.urls")),
+    path("", include("leads.urls")),
+    path("", include("checkout.urls")),
+    path("", include("receipts.urls")),
+    path("", include("dunning.urls")),
+    path("", include("reporting.urls")),
+]
+
+if settings.DEBUG:
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

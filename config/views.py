@@ -1,0 +1,115 @@
+import json
+import logging
+from email import message_from_bytes, policy
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core.cache import cache
+from django.db import connection
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from config.celery import app as celery_app
+
+logger = logging.getLogger(__name__)
+
+
+def _database_ok() -> tuple[bool, str]:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:
+        return False, exc.__class__.__name__
+    return True, "ok"
+
+
+def _broker_ok() -> tuple[bool, str]:
+    try:
+        with celery_app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=0, timeout=2)
+    except Exception as exc:
+        return False, exc.__class__.__name__
+    return True, "ok"
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    """200 when both Postgres and the broker answer, 503 otherwise."""
+    db_ok, db_detail = _database_ok()
+    broker_ok, broker_detail = _broker_ok()
+    try:
+        beat = cache.get("portal:beat-heartbeat")
+    except Exception:
+        beat = None
+    healthy = db_ok and broker_ok
+    if not healthy:
+        logger.warning("healthz failing: database=%s broker=%s", db_detail, broker_detail)
+    return JsonResponse(
+        {
+            "status": "ok" if healthy else "unavailable",
+            "database": db_detail,
+            "broker": broker_detail,
+            "beat_last_seen": beat,
+        },
+        status=200 if healthy else 503,
+    )
+
+
+def bench_bare(request):
+    """A bare view: the baseline every benchmark is a ratio against."""
+    if not settings.BENCH_VIEWS_ENABLED:
+        raise Http404
+    return HttpResponse(b"ok", content_type="text/plain")
+
+
+def _outbox_items() -> list[dict]:
+    items = []
+    mail_dir = Path(getattr(settings, "EMAIL_FILE_PATH", "") or "/nonexistent")
+    if mail_dir.is_dir():
+        for path in mail_dir.glob("*.log"):
+            # The file backend appends one message per send, separated by a line of dashes.
+            for chunk in path.read_bytes().split(b"\n" + b"-" * 79 + b"\n"):
+                if not chunk.strip():
+                    continue
+                msg = message_from_bytes(chunk, policy=policy.default)
+                body = msg.get_body(preferencelist=("plain", "html"))
+                items.append(
+                    {
+                        "channel": "email",
+                        "to": msg.get("To", ""),
+                        "subject": msg.get("Subject", ""),
+                        "date": msg.get("Date", ""),
+                        "body": body.get_content() if body else "",
+                        "sort": path.stat().st_mtime,
+                    }
+                )
+    sms_dir = Path(getattr(settings, "SMS_FILE_PATH", "") or "/nonexistent")
+    if sms_dir.is_dir():
+        for path in sms_dir.glob("*.json"):
+            data = json.loads(path.read_text())
+            items.append(
+                {
+                    "channel": "sms",
+                    "to": data["to"],
+                    "subject": "",
+                    "date": data["sent_at"],
+                    "body": data["body"],
+                    "sort": path.stat().st_mtime,
+                }
+            )
+    items.sort(key=lambda item: item["sort"], reverse=True)
+    return items
+
+
+@never_cache
+@staff_member_required
+def dev_outbox(request):
+    """Email and SMS the portal 'sent' in local mode. Absent everywhere else."""
+    if not settings.DEV_OUTBOX_ENABLED:
+        raise Http404
+    return render(request, "config/dev_outbox.html", {"items": _outbox_items()[:200]})

@@ -1,0 +1,60 @@
+"""Run localstripe the way this project needs it.
+
+- No pickle of the whole store after every write (it slows each request as data grows,
+  notes/localstripe.md §5). With --state-file the store is loaded at start and saved once at
+  shutdown instead, so `make run` keeps its Stripe data across restarts.
+- Binds 127.0.0.1 only (stock localstripe binds every interface).
+- Registers the portal's webhook endpoint with the configured secret at start, because
+  localstripe keeps registrations in memory only.
+"""
+
+import argparse
+import logging
+import pickle
+from pathlib import Path
+
+import localstripe.resources as resources
+from aiohttp import web
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=8420)
+    parser.add_argument("--webhook-url", default="")
+    parser.add_argument("--webhook-secret", default="")
+    parser.add_argument("--state-file", default="")
+    args = parser.parse_args()
+
+    resources.Store.dump_to_disk = lambda self: None
+    resources.Store.try_load_from_disk = lambda self: None
+
+    from localstripe.server import app
+    from localstripe.webhooks import register_webhook
+
+    state_file = Path(args.state_file) if args.state_file else None
+    if state_file and state_file.exists():
+        try:
+            with state_file.open("rb") as f:
+                dict.update(resources.store, pickle.load(f))  # noqa: S301 (our own file)
+        except Exception as exc:  # a corrupt file must not stop the dev stack
+            logging.warning("could not load localstripe state from %s: %s", state_file, exc)
+
+    async def save_state(_app) -> None:
+        if state_file:
+            state_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = state_file.with_suffix(".tmp")
+            with tmp.open("wb") as f:
+                pickle.dump(dict(resources.store), f, protocol=pickle.HIGHEST_PROTOCOL)
+            tmp.replace(state_file)
+
+    app.on_shutdown.append(save_state)
+
+    if args.webhook_url:
+        register_webhook("portal", args.webhook_url, args.webhook_secret, None)
+
+    logging.basicConfig(level=logging.WARNING)
+    web.run_app(app, host="127.0.0.1", port=args.port, access_log=None, print=None)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,250 @@
+"""The only module that talks to Stripe.
+
+It pins the API version, sends deterministic idempotency keys built from our own rows, keeps to
+the parameters both real Stripe and localstripe accept (DESIGN.md §2), maps StripeError to our own
+exceptions and returns our own dataclasses, so no Stripe object leaks into the rest of the code.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import stripe
+from django.conf import settings
+
+
+class GatewayError(Exception):
+    """Stripe refused the request or could not be reached."""
+
+    def __init__(self, message: str, *, code: str = "", decline_code: str = "", http_status=None):
+        super().__init__(message)
+        self.code = code
+        self.decline_code = decline_code
+        self.http_status = http_status
+
+
+class CardDeclined(GatewayError):
+    """The card was declined; `decline_code` says why when Stripe tells us."""
+
+
+class GatewayUnavailable(GatewayError):
+    """A timeout or network error: the request may or may not have taken effect."""
+
+
+class InvalidWebhook(Exception):
+    """A webhook whose signature, timestamp or body we refuse."""
+
+
+@dataclass(frozen=True)
+class PaymentIntentResult:
+    id: str
+    status: str
+    amount: int
+    currency: str
+    client_secret: str
+    payment_method: str
+    customer: str
+    capture_method: str
+    metadata: dict[str, str]
+    last_error_code: str = ""
+    last_error_decline_code: str = ""
+    last_error_message: str = ""
+    charge_id: str = ""
+    amount_refunded: int = 0
+    risk_level: str = ""
+    risk_score: int | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class WebhookPayload:
+    id: str
+    type: str
+    created: int
+    api_version: str
+    livemode: bool
+    data_object: dict[str, Any]
+    raw: dict[str, Any]
+
+
+@lru_cache(maxsize=4)
+def _client(api_key: str, api_base: str, api_version: str, timeout: int) -> stripe.StripeClient:
+    options: dict[str, Any] = {
+        "stripe_version": api_version,
+        # Our own idempotency keys make a retry safe; the SDK's retries would reuse them.
+        "max_network_retries": 1,
+        "http_client": stripe.RequestsClient(timeout=timeout),
+    }
+    if api_base:
+        options["base_addresses"] = {"api": api_base}
+    return stripe.StripeClient(api_key, **options)
+
+
+def client() -> stripe.StripeClient:
+    return _client(
+        settings.STRIPE_SECRET_KEY,
+        settings.STRIPE_API_BASE,
+        settings.STRIPE_API_VERSION,
+        settings.STRIPE_TIMEOUT_SECONDS,
+    )
+
+
+def _translate(exc: stripe.StripeError) -> GatewayError:
+    if isinstance(exc, stripe.CardError):
+        error = getattr(exc, "error", None)
+        return CardDeclined(
+            exc.user_message or str(exc),
+            code=getattr(error, "code", "") or exc.code or "card_declined",
+            decline_code=getattr(error, "decline_code", "") or "",
+            http_status=exc.http_status,
+        )
+    if isinstance(exc, stripe.APIConnectionError):
+        return GatewayUnavailable(str(exc) or "Stripe could not be reached")
+    return GatewayError(str(exc), code=exc.code or "", http_status=exc.http_status)
+
+
+def _payment_intent_result(pi: Any) -> PaymentIntentResult:
+    data = pi.to_dict() if hasattr(pi, "to_dict") else dict(pi)
+    error = data.get("last_payment_error") or {}
+    charge = data.get("latest_charge") or {}
+    if isinstance(charge, str):
+        charge = {"id": charge}
+    outcome = charge.get("outcome") or {}
+    return PaymentIntentResult(
+        id=data["id"],
+        status=data["status"],
+        amount=int(data["amount"]),
+        currency=str(data["currency"]).lower(),
+        client_secret=data.get("client_secret") or "",
+        payment_method=_id_of(data.get("payment_method")),
+        customer=_id_of(data.get("customer")),
+        capture_method=data.get("capture_method") or "",
+        metadata=dict(data.get("metadata") or {}),
+        last_error_code=error.get("code") or "",
+        last_error_decline_code=error.get("decline_code") or "",
+        last_error_message=error.get("message") or "",
+        charge_id=charge.get("id") or "",
+        amount_refunded=int(charge.get("amount_refunded") or 0),
+        risk_level=outcome.get("risk_level") or "",
+        risk_score=outcome.get("risk_score"),
+        raw=data,
+    )
+
+
+def _id_of(value: Any) -> str:
+    if isinstance(value, dict):
+        return value.get("id", "")
+    return value or ""
+
+
+def customer_create(
+    *, email: str, name: str, metadata: dict[str, str], idempotency_key: str
+) -> str:
+    try:
+        customer = client().v1.customers.create(
+            params={"email": email, "name": name, "metadata": metadata},
+            options={"idempotency_key": idempotency_key},
+        )
+    except stripe.StripeError as exc:
+        raise _translate(exc) from exc
+    return customer.id
+
+
+def payment_intent_create(
+    *,
+    amount: int,
+    currency: str,
+    metadata: dict[str, str],
+    idempotency_key: str,
+    customer: str = "",
+    payment_method: str = "",
+    confirm: bool = False,
+    off_session: bool = False,
+    capture_method: str = "automatic",
+) -> PaymentIntentResult:
+    params: dict[str, Any] = {
+        "amount": amount,
+        "currency": currency.lower(),
+        "metadata": metadata,
+        "capture_method": capture_method,
+        "payment_method_types": ["card"],
+        "expand": ["latest_charge"],
+    }
+    if customer:
+        params["customer"] = customer
+    if payment_method:
+        params["payment_method"] = payment_method
+    if confirm:
+        params["confirm"] = True
+    if off_session:
+        params["off_session"] = True
+    try:
+        pi = client().v1.payment_intents.create(
+            params=params, options={"idempotency_key": idempotency_key}
+        )
+    except stripe.StripeError as exc:
+        raise _translate(exc) from exc
+    return _payment_intent_result(pi)
+
+
+def payment_intent_retrieve(payment_intent_id: str) -> PaymentIntentResult:
+    try:
+        pi = client().v1.payment_intents.retrieve(
+            payment_intent_id, params={"expand": ["latest_charge"]}
+        )
+    except stripe.StripeError as exc:
+        raise _translate(exc) from exc
+    return _payment_intent_result(pi)
+
+
+def webhook_payload_verify(*, payload: bytes, signature_header: str) -> WebhookPayload:
+    """Verify a Stripe-Signature header and parse the event.
+
+    The SDK rejects timestamps older than the tolerance but accepts any future one, so we bound
+    the future side too (notes/reliability.md §1.1).
+    """
+    if not signature_header:
+        raise InvalidWebhook("missing Stripe-Signature header")
+    tolerance = settings.STRIPE_WEBHOOK_TOLERANCE
+    try:
+        stripe.WebhookSignature.verify_header(
+            payload.decode("utf-8"), signature_header, settings.STRIPE_WEBHOOK_SECRET, tolerance
+        )
+    except stripe.SignatureVerificationError as exc:
+        raise InvalidWebhook(f"signature: {exc.user_message or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise InvalidWebhook("body is not UTF-8") from exc
+    timestamp = _signature_timestamp(signature_header)
+    if timestamp > time.time() + tolerance:
+        raise InvalidWebhook("signature timestamp is in the future")
+    try:
+        event = json.loads(payload)
+    except ValueError as exc:
+        raise InvalidWebhook("body is not JSON") from exc
+    if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not event.get("type"):
+        raise InvalidWebhook("body is not a Stripe event")
+    data_object = (event.get("data") or {}).get("object") or {}
+    return WebhookPayload(
+        id=event["id"][:255],
+        type=str(event["type"])[:100],
+        created=int(event.get("created") or 0),
+        api_version=str(event.get("api_version") or "")[:40],
+        livemode=bool(event.get("livemode")),
+        data_object=data_object if isinstance(data_object, dict) else {},
+        raw=event,
+    )
+
+
+def _signature_timestamp(header: str) -> int:
+    for part in header.split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "t":
+            try:
+                return int(value)
+            except ValueError:
+                break
+    raise InvalidWebhook("signature has no timestamp")

