@@ -154,3 +154,4 @@ from config.settings.stripe import *  # noqa: E402, F403
 
 if not CACHES["default"]["LOCATION"]:
     CACHES["default"]["LOCATION"] = CELERY_BROKER_URL.rsplit("/", 1)[0] + "/1"
+from config.settings.checkout import *  # noqa: E402, F403
