@@ -29,8 +29,17 @@ def test_an_order_snapshots_prices_and_the_buyer():
     order = _create(offer, uuid.uuid4(), marketing_opt_in=True, ip_address="203.0.113.9")
 
     assert order.status == Order.Status.OPEN
-    assert (order.email, order.name, order.billing_country) == ("ada@example.com", "Ada Buyer", "GB")
-    assert (order.subtotal, order.tax, order.total, order.amount_due_now) == (10_000, 2_000, 12_000, 12_000)
+    assert (order.email, order.name, order.billing_country) == (
+        "ada@example.com",
+        "Ada Buyer",
+        "GB",
+    )
+    assert (order.subtotal, order.tax, order.total, order.amount_due_now) == (
+        10_000,
+        2_000,
+        12_000,
+        12_000,
+    )
     assert order.currency == "EUR" and order.lines[0]["slug"] == offer.slug
     assert order.marketing_opt_in and order.terms_accepted_at and order.reference.startswith("CO-")
     assert OrderEvent.objects.filter(order=order, cause="checkout_created").count() == 1
@@ -76,7 +85,9 @@ def test_tokens_are_bound_to_the_session_that_was_issued_them(settings):
         checkout_token_verify(session=mine, token="not-a-uuid", offer=offer)
     assert malformed.value.reason == "malformed"
 
-    mine["checkout_tokens"][token]["issued_at"] = int(time.time()) - settings.CHECKOUT_TOKEN_TTL_SECONDS - 1
+    mine["checkout_tokens"][token]["issued_at"] = (
+        int(time.time()) - settings.CHECKOUT_TOKEN_TTL_SECONDS - 1
+    )
     with pytest.raises(CheckoutTokenError) as stale:
         checkout_token_verify(session=mine, token=token, offer=offer)
     assert stale.value.reason == "stale"
