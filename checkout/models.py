@@ -100,6 +100,9 @@ class Order(models.Model):
     terms_accepted_at = models.DateTimeField(null=True, blank=True)
     marketing_opt_in = models.BooleanField(default=False)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
+    lead = models.ForeignKey(
+        "leads.Lead", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
+    )
 
     class Meta:
         ordering = ["-created_at"]

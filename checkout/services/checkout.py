@@ -23,7 +23,12 @@ from django.utils import timezone
 
 from checkout.models import Offer, Order, Subscription
 from checkout.services.fraud import card_key, checkout_velocity_check, payment_risk_needs_review
-from checkout.services.orders import OrderNotPayable, order_flag_for_review, order_transition
+from checkout.services.orders import (
+    OrderNotPayable,
+    order_create,
+    order_flag_for_review,
+    order_transition,
+)
 from checkout.services.pricing import PricingError, amount_validate, next_renewal
 from payments import gateway
 from payments.models import Customer, Payment
@@ -289,3 +294,57 @@ def checkout_state(*, order: Order) -> dict[str, Any]:
         "needs_review": order.needs_review,
         "access": bool(entitlement),
     }
+
+
+def checkout_begin(
+    *,
+    offer: Offer,
+    checkout_token: str,
+    email: str,
+    name: str,
+    billing_country: str,
+    marketing_opt_in: bool,
+    context: Any,
+    consent_text_ids: dict[str, int] | None = None,
+    honeypot: str = "",
+    started_at: Any = None,
+) -> Order:
+    """The buyer's details become a lead (consents in the ledger) and one order per token.
+
+    A lead over the readiness policy's risk threshold, or quarantined as spam, is not turned
+    away: the order goes to manual review and the buyer is told what happens next.
+    `context` is a leads.services.CaptureContext. Raises leads' LeadInputError on bad input.
+    """
+    from leads.models import LeadStatus
+    from leads.services import lead_capture, lead_readiness, readiness_policy_active
+
+    lead = lead_capture(
+        email=email,
+        name=name,
+        country=billing_country,
+        consents={"terms": True, "marketing_email": marketing_opt_in},
+        consent_text_ids=consent_text_ids,
+        context=context,
+        started_at=started_at,
+        honeypot=honeypot,
+    )
+    order = order_create(
+        offer=offer,
+        checkout_token=checkout_token,
+        email=lead.email,
+        name=name,
+        billing_country=billing_country,
+        marketing_opt_in=marketing_opt_in,
+        ip_address=context.ip,
+        lead=lead,
+    )
+    readiness = lead_readiness(lead=lead)
+    limit = readiness_policy_active().max_risk_score
+    if lead.status == LeadStatus.SPAM or readiness.risk_score > limit:
+        order = order_flag_for_review(
+            order_id=order.pk,
+            reason=f"Lead risk score {readiness.risk_score} is over {limit}"
+            if readiness.risk_score > limit
+            else "Lead is quarantined as suspected spam",
+        )
+    return order
