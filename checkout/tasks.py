@@ -1,4 +1,4 @@
-"""Checkout's tasks: each takes ids, loads by id and calls one service; running twice is harmless."""
+"""Checkout tasks: each takes ids, loads by id and calls one service; running twice is harmless."""
 
 from __future__ import annotations
 
