@@ -14,4 +14,9 @@ urlpatterns = [
         views_portal.balance_pay,
         name="balance-pay",
     ),
+    path(
+        "account/<str:token>/payments/<int:payment_id>/confirm/",
+        views_portal.balance_confirm,
+        name="balance-confirm",
+    ),
 ]

@@ -7,6 +7,7 @@ bearer can read that mailbox, expires after PORTAL_LINK_MAX_AGE_SECONDS and need
 from __future__ import annotations
 
 import logging
+import time
 
 from django.conf import settings
 from django.core import signing
@@ -148,3 +149,31 @@ def order_balance_pay(*, order: Order, customer: Customer) -> Payment:
     if payment.status in (Payment.Status.SUCCEEDED, Payment.Status.FAILED):
         order_payment_record(payment_id=payment.pk)
     return payment
+
+
+def portal_link_request_allowed(*, email: str, ip: str) -> bool:
+    """Count one magic-link request; False once the email or the IP is over its limit.
+
+    A fixed window on the shared cache (Redis). The answer never depends on whether the email
+    has orders, so it reveals nothing about who is a customer.
+    """
+    window = settings.PORTAL_LINK_REQUEST_WINDOW_SECONDS
+    ok_email = _hit(
+        f"email:{email.strip().lower()}", settings.PORTAL_LINK_REQUESTS_PER_EMAIL, window
+    )
+    ok_ip = _hit(f"ip:{ip}", settings.PORTAL_LINK_REQUESTS_PER_IP, window)
+    return ok_email and ok_ip
+
+
+def _hit(key: str, limit: int, window: int) -> bool:
+    from django.core.cache import cache
+
+    slot = int(time.time() // window)
+    cache_key = f"portal-link:{key}:{window}:{slot}"
+    if cache.add(cache_key, 1, timeout=window + 1):
+        return limit >= 1
+    try:
+        return cache.incr(cache_key) <= limit
+    except ValueError:  # expired between add() and incr()
+        cache.add(cache_key, 1, timeout=window + 1)
+        return True
