@@ -86,6 +86,9 @@ class Order(models.Model):
     amount_due_now = models.BigIntegerField()
     amount_paid = models.BigIntegerField(default=0)
     amount_refunded = models.BigIntegerField(default=0)
+    # Held on the card (a refundable hold, `authorized`): secured but not paid, so not counted
+    # in `amount_paid`; it does reduce `balance` (see docs/checkout-after-payment.md).
+    amount_authorized = models.BigIntegerField(default=0)
     balance = models.BigIntegerField(default=0)
     balance_due_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
@@ -158,6 +161,78 @@ class Entitlement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.access_name} for {self.order}"
+
+
+class EntitlementEvent(models.Model):
+    """History of an entitlement: granted, suspended, restored, revoked, and what caused it."""
+
+    entitlement = models.ForeignKey(Entitlement, on_delete=models.CASCADE, related_name="events")
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20)
+    cause = models.CharField(max_length=100)
+    payment = models.ForeignKey(
+        "payments.Payment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.entitlement_id}: {self.from_status or '-'} → {self.to_status} ({self.cause})"
+
+
+class Notification(models.Model):
+    """One customer email, sent at most once: the unique `key` is the sent-marker.
+
+    The row is written in the same transaction as the change it reports and the email is sent
+    by a task after commit, so a redelivered webhook or a second confirm never sends twice.
+    """
+
+    class Kind(models.TextChoices):
+        PAYMENT_CONFIRMED = "payment_confirmed", "Payment confirmed"
+        PAYMENT_ON_HOLD = "payment_on_hold", "Payment on hold"
+        PAYMENT_UNDER_REVIEW = "payment_under_review", "Payment under review"
+        PAYMENT_FAILED = "payment_failed", "Payment failed"
+        BALANCE_DUE = "balance_due", "Partial payment, balance due"
+        OVERPAYMENT = "overpayment", "Overpayment to be refunded"
+        DUPLICATE_PAYMENT = "duplicate_payment", "Duplicate payment to be refunded"
+        PAYMENT_ON_CANCELED_ORDER = "payment_on_canceled_order", "Payment on a canceled order"
+        REFUND_ISSUED = "refund_issued", "Refund issued"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    key = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=40, choices=Kind.choices)
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="notifications")
+    payment = models.ForeignKey(
+        "payments.Payment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    to_email = models.EmailField()
+    # Facts frozen when the notification was decided (amounts in minor units), so a later
+    # change to the order does not change what this email says.
+    context = models.JSONField(default=dict, blank=True)
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    subject = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} to {self.to_email} ({self.status})"
 
 
 class OrderEvent(models.Model):

@@ -22,6 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from checkout.models import Offer, Order, Subscription
+from checkout.services.accounting import order_payment_record
 from checkout.services.fraud import card_key, checkout_velocity_check, payment_risk_needs_review
 from checkout.services.orders import (
     OrderNotPayable,
@@ -231,34 +232,21 @@ def checkout_after_payment(*, order_id: int, payment: Payment) -> PayOutcome:
     """
     status = payment.status
     if status in (Payment.Status.SUCCEEDED, Payment.Status.AUTHORIZED):
-        _record_payment(payment_id=payment.pk)
-        order = Order.objects.select_related("offer").get(pk=order_id)
-        if status == Payment.Status.SUCCEEDED and order.offer.billing_type == "recurring":
-            subscription_start(order=order, payment=payment)
+        # Radar's verdict first: an order under review gets no access until staff release it.
         reason = payment_risk_needs_review(payment=payment)
         if reason:
             order_flag_for_review(order_id=order_id, reason=reason)
+        order = order_payment_record(payment_id=payment.pk, cause="checkout_confirm")
+        if status == Payment.Status.SUCCEEDED and order.offer.billing_type == "recurring":
+            subscription_start(order=order, payment=payment)
         return PayOutcome(status=status, payment=payment)
     if status == Payment.Status.REQUIRES_ACTION:
         secret = gateway.payment_intent_retrieve(payment.stripe_payment_intent_id).client_secret
         return PayOutcome(status=status, payment=payment, client_secret=secret)
     if status in (Payment.Status.FAILED, Payment.Status.CANCELED):
-        order_transition(
-            order_id=order_id,
-            to_status=Order.Status.FAILED,
-            cause="payment_failed",
-            detail={"payment_id": payment.pk, "code": payment.failure_code},
-        )
+        order_payment_record(payment_id=payment.pk, cause="checkout_confirm")
         return PayOutcome(status="failed", payment=payment, message=decline_message(payment))
     return PayOutcome(status=status, payment=payment)
-
-
-def _record_payment(*, payment_id: int) -> None:
-    try:
-        from checkout.services.accounting import order_payment_record
-    except ImportError:  # until the checkout-after branch (access, confirmation email) lands
-        return
-    order_payment_record(payment_id=payment_id)
 
 
 def _block(order: Order, reason: str) -> None:

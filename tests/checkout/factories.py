@@ -5,6 +5,7 @@ import uuid
 import factory
 
 from checkout.models import Offer, Order, TaxRate
+from payments.models import Customer, Payment
 
 
 class OfferFactory(factory.django.DjangoModelFactory):
@@ -49,3 +50,27 @@ class OrderFactory(factory.django.DjangoModelFactory):
     tax = 0
     total = factory.LazyAttribute(lambda o: o.subtotal + o.tax)
     amount_due_now = factory.LazyAttribute(lambda o: o.total)
+
+
+class CustomerFactory(factory.django.DjangoModelFactory):
+    """A local Customer row (no Stripe customer): for tests that never call the gateway."""
+
+    class Meta:
+        model = Customer
+        django_get_or_create = ("email",)
+
+    email = factory.Sequence(lambda n: f"customer{n}@example.com")
+    name = "Ada Buyer"
+
+
+class PaymentFactory(factory.django.DjangoModelFactory):
+    """A Payment row in `requires_payment_method`. Move it with `payment_transition` (the real
+    state machine, which also sends the signals), never by setting `status` here."""
+
+    class Meta:
+        model = Payment
+
+    order = factory.SubFactory(OrderFactory)
+    idempotency_key = factory.Sequence(lambda n: f"test:payment:{n}")
+    amount = factory.LazyAttribute(lambda p: p.order.amount_due_now if p.order else 12_000)
+    currency = factory.LazyAttribute(lambda p: (p.order.currency if p.order else "eur").lower())

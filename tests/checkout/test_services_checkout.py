@@ -55,6 +55,9 @@ def test_a_card_payment_succeeds(localstripe):
     assert payment.metadata["buyer_email"] == "ada@example.com"
     order.refresh_from_db()
     assert order.checkout_attempt == 1
+    # Recorded synchronously: paid, and the access granted before the page loads.
+    assert order.status == Order.Status.PAID and order.amount_paid == order.total
+    assert order.entitlement.granted_by_payment_id == payment.pk
 
 
 def test_a_decline_then_another_card_is_a_new_attempt_and_a_new_intent(localstripe):
