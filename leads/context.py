@@ -5,7 +5,7 @@ import re
 from django.conf import settings
 from django.http import HttpRequest
 
-from leads.normalise import country_normalise, ip_normalise, LeadInputError
+from leads.normalise import LeadInputError, country_normalise, ip_normalise
 from leads.types import CaptureContext
 
 _LANGUAGE_REGION = re.compile(r"^[a-zA-Z]{2,3}[-_]([a-zA-Z]{2})\b")

@@ -63,7 +63,8 @@ def _raise_as_validation_error(step, field: str):
     try:
         return step()
     except LeadInputError as exc:
-        raise forms.ValidationError(exc.errors.get(field) or list(exc.errors.values())[0]) from None
+        messages = exc.errors.get(field) or next(iter(exc.errors.values()))
+        raise forms.ValidationError(messages) from None
 
 
 class LeadForm(forms.Form):
@@ -110,7 +111,7 @@ class LeadForm(forms.Form):
 
     def __init__(self, *args, consent_texts: dict[str, ConsentText], **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["country"].choices = [("", "Choose your country")] + country_choices()
+        self.fields["country"].choices = [("", "Choose your country"), *country_choices()]
         self.fields[HONEYPOT_FIELD].widget.attrs.update({"autocomplete": "off", "tabindex": "-1"})
         self.consent_texts = consent_texts
         for purpose in LEAD_FORM_PURPOSES:
