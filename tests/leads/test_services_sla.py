@@ -131,7 +131,7 @@ def test_lost_notifications_are_re_driven_by_the_outbox_sweep(team):
 
 def test_the_ladder_is_configurable(team, settings):
     settings.LEADS_SLA_LADDER = [("notify_team_lead", 15)]
-    first, _, boss = team
+    _, _, boss = team
     lead = capture_lead()
     assert lead.sla_next_check_at == _at(lead, 15)
     assert lead_sla_breaches_process(now=_at(lead, 16)) == 1
