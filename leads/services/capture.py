@@ -69,9 +69,9 @@ def _consent_entries(
 ) -> list[tuple[str, bool, ConsentText]]:
     unknown = set(consents) - set(ConsentPurpose.values)
     if unknown:
-        raise LeadInputError(
-            {"consents": [f"Unknown consent purpose: {', '.join(sorted(map(str, unknown)))}."]}
-        )
+        # The unknown keys are not echoed back: they are attacker-controlled text.
+        allowed = ", ".join(ConsentPurpose.values)
+        raise LeadInputError({"consents": [f"Unknown consent purpose. Use one of: {allowed}."]})
     entries = []
     for purpose in ConsentPurpose.values:  # a stable order in the chain
         if purpose not in consents:

@@ -108,6 +108,20 @@ def consent_text_current(*, purpose: str) -> ConsentText:
     return text
 
 
+def consent_texts_current(*, purposes: list[str]) -> dict[str, ConsentText]:
+    """The newest version for each of `purposes`, in one query."""
+    texts = {
+        text.purpose: text
+        for text in ConsentText.objects.filter(purpose__in=purposes)
+        .order_by("purpose", "-version")
+        .distinct("purpose")
+    }
+    missing = [purpose for purpose in purposes if purpose not in texts]
+    for purpose in missing:
+        texts[purpose] = consent_text_current(purpose=purpose)
+    return texts
+
+
 def consent_subject_digest(email: str) -> str:
     return salted_hmac("leads.consent-subject", email, algorithm="sha256").hexdigest()
 

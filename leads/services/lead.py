@@ -94,7 +94,11 @@ def lead_update(*, lead: Lead, actor: Any, **changes: str) -> Lead:
     if unknown:
         raise ValueError(f"These fields cannot be edited here: {', '.join(sorted(unknown))}")
     with transaction.atomic():
-        locked = Lead.objects.select_for_update().select_related("last_touch").get(pk=lead.pk)
+        locked = (
+            Lead.objects.select_for_update(of=("self",))
+            .select_related("last_touch")
+            .get(pk=lead.pk)
+        )
         if locked.status == LeadStatus.ERASED:
             raise LeadInputError({"name": ["This lead was erased; its details cannot be edited."]})
         errors: dict[str, list[str]] = {}

@@ -117,7 +117,11 @@ def lead_readiness_apply(
 def lead_readiness_refresh(*, lead: Lead, policy: ReadinessPolicy | None = None) -> ReadinessResult:
     """Re-evaluate and store readiness for one lead (locks it)."""
     with transaction.atomic():
-        locked = Lead.objects.select_for_update().select_related("last_touch").get(pk=lead.pk)
+        locked = (
+            Lead.objects.select_for_update(of=("self",))
+            .select_related("last_touch")
+            .get(pk=lead.pk)
+        )
         result = lead_readiness_apply(lead=locked, policy=policy)
         locked.save(
             update_fields=[

@@ -76,12 +76,15 @@ def _rule_matches(rule: RoutingRule, lead: Lead) -> bool:
 
 
 def _pick_round_robin(
-    rule: RoutingRule, members: list[SalesOwner], now: datetime, exclude: set[int]
+    rule: RoutingRule,
+    members: list[SalesOwner],
+    now: datetime,
+    exclude: set[int],
+    eligible: set[int],
 ) -> RoutingChoice | None:
     ids = [member.pk for member in members]
     start = ids.index(rule.last_member_id) + 1 if rule.last_member_id in ids else 0
     away = _away_now(members, now)
-    eligible = set(ids)
     for offset in range(len(members)):
         member = members[(start + offset) % len(members)]
         owner, note = _stand_in(member, away, eligible, now)
@@ -103,10 +106,13 @@ def _open_loads(owners: list[SalesOwner]) -> dict[int, int]:
 
 
 def _pick_load_balanced(
-    rule: RoutingRule, members: list[SalesOwner], now: datetime, exclude: set[int]
+    rule: RoutingRule,
+    members: list[SalesOwner],
+    now: datetime,
+    exclude: set[int],
+    eligible: set[int],
 ) -> RoutingChoice | None:
     away = _away_now(members, now)
-    eligible = {member.pk for member in members}
     candidates: dict[int, tuple[SalesOwner, str]] = {}
     for member in members:
         owner, note = _stand_in(member, away, eligible, now)
@@ -155,9 +161,9 @@ def lead_route_choose(
         if not members:
             continue
         if rule.strategy == RoutingRule.Strategy.LOAD_BALANCED:
-            choice = _pick_load_balanced(rule, members, now, exclude)
+            choice = _pick_load_balanced(rule, members, now, exclude, eligible_ids)
         else:
-            choice = _pick_round_robin(rule, members, now, exclude)
+            choice = _pick_round_robin(rule, members, now, exclude, eligible_ids)
         if choice is not None:
             return choice
     return None
