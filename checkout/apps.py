@@ -7,6 +7,11 @@ class CheckoutConfig(AppConfig):
 
     def ready(self) -> None:
         from checkout import receivers
+        from checkout.admin_leads import send_checkout_link
+        from leads.admin import LeadAdmin
+
+        if send_checkout_link not in LeadAdmin.actions:
+            LeadAdmin.actions.append(send_checkout_link)
         from payments import signals
 
         uid = "checkout.receivers.{}"

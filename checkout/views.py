@@ -124,8 +124,13 @@ def checkout_start(request: HttpRequest, slug: str) -> HttpResponse:
         else:
             status = 400
     else:
+        # A link sent by sales fills in who it was sent to; the buyer can change it.
         form = CheckoutForm(
-            initial={"token": checkout_token_issue(session=request.session, offer=offer)}
+            initial={
+                "token": checkout_token_issue(session=request.session, offer=offer),
+                "email": request.GET.get("email", "")[:254],
+                "name": request.GET.get("name", "")[:200],
+            }
         )
     texts = _consent_texts()
     if not form.is_bound:

@@ -64,3 +64,20 @@ def test_releasing_a_hold_cancels_it(hold, finance_user):
     assert AuditLogEntry.objects.filter(action="payment.release").count() == 1
     with pytest.raises(PaymentNotHeld):
         payment_release(payment=payment, actor=finance_user)
+
+
+def test_the_admin_release_action_cancels_the_hold_and_the_order(hold, client):
+    from checkout.models import Order
+
+    admin_user = get_user_model().objects.create_superuser("ada", "ada@example.com", "pw-123456789")
+    client.force_login(admin_user)
+    response = client.post(
+        "/admin/checkout/order/",
+        {"action": "release_hold", "_selected_action": [hold.order_id]},
+        follow=True,
+    )
+    assert "hold released" in response.content.decode()
+    hold.refresh_from_db()
+    assert hold.status == Payment.Status.CANCELED
+    order = Order.objects.get(pk=hold.order_id)
+    assert order.status == Order.Status.CANCELED and order.amount_authorized == 0
