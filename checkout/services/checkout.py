@@ -271,19 +271,6 @@ def subscription_start(*, order: Order, payment: Payment) -> Subscription:
     return subscription
 
 
-def checkout_state(*, order: Order) -> dict[str, Any]:
-    """What the result page and the status endpoint show, from our database only."""
-    payment = checkout_current_payment(order=order)
-    entitlement = getattr(order, "entitlement", None) if order.pk else None
-    return {
-        "order": order.reference,
-        "order_status": order.status,
-        "payment_status": payment.status if payment else "none",
-        "needs_review": order.needs_review,
-        "access": bool(entitlement),
-    }
-
-
 def checkout_begin(
     *,
     offer: Offer,
