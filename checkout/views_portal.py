@@ -49,7 +49,9 @@ class LinkRequestForm(forms.Form):
 
 def _private(response: HttpResponse) -> HttpResponse:
     response["Cache-Control"] = "no-store, private"
-    response["Referrer-Policy"] = "no-referrer"
+    # same-origin, not no-referrer: the token never leaves in a Referer, yet the browser still
+    # sends an Origin header, which CSRF checks on the portal's own forms.
+    response["Referrer-Policy"] = "same-origin"
     response["X-Robots-Tag"] = "noindex"
     return response
 
