@@ -4,7 +4,7 @@ import uuid
 
 import factory
 
-from checkout.models import Offer, Order
+from checkout.models import Offer, Order, TaxRate
 from payments.models import Customer, Payment
 
 
@@ -23,6 +23,16 @@ class OfferFactory(factory.django.DjangoModelFactory):
     access_name = factory.LazyAttribute(lambda o: f"{o.name} online")
     access_url = "https://learn.example.com/course"
     access_instructions = "Sign in with the code below."
+
+
+class TaxRateFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TaxRate
+
+    offer = None
+    country = "GB"
+    rate_bp = 2000
+    label = "VAT"
 
 
 class OrderFactory(factory.django.DjangoModelFactory):
