@@ -49,7 +49,9 @@ class LinkRequestForm(forms.Form):
 
 def _private(response: HttpResponse) -> HttpResponse:
     response["Cache-Control"] = "no-store, private"
-    response["Referrer-Policy"] = "no-referrer"
+    # same-origin, not no-referrer: the token never leaves in a Referer, yet the browser still
+    # sends an Origin header, which CSRF checks on the portal's own forms.
+    response["Referrer-Policy"] = "same-origin"
     response["X-Robots-Tag"] = "noindex"
     return response
 
@@ -124,6 +126,11 @@ def _render_portal(request: HttpRequest, *, token: str, email: str, action: dict
     return render(request, "checkout/portal.html", context)
 
 
+def _card_error(message: str, status: int) -> JsonResponse:
+    # The Outcome shape static/js/checkout.js (PortalCard) expects.
+    return JsonResponse({"status": "error", "message": message}, status=status)
+
+
 @require_POST
 @_with_email
 def card_setup(request: HttpRequest, *, token: str, email: str):
@@ -132,31 +139,29 @@ def card_setup(request: HttpRequest, *, token: str, email: str):
         secret = portal_card_setup_start(email=email, name=name)
     except gateway.GatewayError:
         logger.exception("setup intent for the portal failed")
-        return JsonResponse(
-            {"error": "We could not reach our card processor. Please try again in a minute."},
-            status=503,
-        )
+        return _card_error("We could not reach our card processor. Try again in a minute.", 503)
     return JsonResponse({"client_secret": secret})
 
 
 @require_POST
 @_with_email
 def card_save(request: HttpRequest, *, token: str, email: str):
+    """PortalCard's `payUrl` in saveOnly mode: {payment_method} -> {status: "saved"}."""
     try:
-        payment_method_id = json.loads(request.body or b"{}").get("payment_method_id", "")
+        body = json.loads(request.body or b"{}")
+        payment_method_id = body.get("payment_method") or body.get("payment_method_id") or ""
     except (ValueError, AttributeError):
         payment_method_id = ""
     if not isinstance(payment_method_id, str) or not payment_method_id.startswith("pm_"):
-        return JsonResponse({"error": "That card could not be saved. Please try again."}, 400)
+        return _card_error("That card could not be saved. Please try again.", 400)
     try:
         customer = portal_card_save(email=email, payment_method_id=payment_method_id[:255])
     except gateway.GatewayError as exc:
         logger.info("portal card save refused: %s", exc)
-        return JsonResponse(
-            {"error": "That card could not be saved. Please check it or use another card."},
-            status=400,
-        )
-    return JsonResponse({"brand": customer.card_brand, "last4": customer.card_last4})
+        return _card_error("That card could not be saved. Check it or use another card.", 400)
+    return JsonResponse(
+        {"status": "saved", "brand": customer.card_brand, "last4": customer.card_last4}
+    )
 
 
 def _order_for(email: str, reference: str) -> Order:

@@ -300,3 +300,22 @@ def test_a_lost_dispute_revokes_access(celery_eager):
     assert order.entitlement.status == Entitlement.Status.REVOKED
     assert order.entitlement.events.last().cause == "dispute_lost"
     assert _kinds(order) == ["payment_confirmed"]  # a lost dispute is not a refund we issued
+
+
+def test_an_order_under_review_gets_access_only_when_staff_release_it(celery_eager):
+    from checkout.services.accounting import order_review_release
+
+    order = OrderFactory(needs_review=True, review_reason="Radar score 80")
+    payment = _pay(PaymentFactory(order=order))
+
+    order = order_payment_record(payment_id=payment.pk)
+    assert order.status == Order.Status.PAID
+    assert not Entitlement.objects.filter(order=order).exists()
+    assert _kinds(order) == [Notification.Kind.PAYMENT_UNDER_REVIEW]
+
+    order = order_review_release(order_id=order.pk)
+    order_review_release(order_id=order.pk)
+    assert not order.needs_review
+    assert order.entitlement.status == Entitlement.Status.ACTIVE
+    assert _kinds(order) == ["payment_confirmed", "payment_under_review"]
+    assert order.entitlement.access_code in mail.outbox[-1].body
