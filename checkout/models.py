@@ -1,1 +1,171 @@
-from django.db import models  # noqa: F401
+"""Offers, orders and the access an order grants.
+
+These are the contracts other apps rely on (DESIGN.md §3); the checkout flow itself lives in
+checkout/services.py.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Offer(models.Model):
+    class BillingType(models.TextChoices):
+        ONE_TIME = "one_time", "One-time payment"
+        DEPOSIT = "deposit", "Deposit now, balance later"
+        HOLD = "hold", "Refundable hold (authorise now, capture later)"
+        RECURRING = "recurring", "Recurring"
+
+    class TaxMode(models.TextChoices):
+        INCLUSIVE = "inclusive", "Prices include tax"
+        EXCLUSIVE = "exclusive", "Tax is added at checkout"
+
+    class Interval(models.TextChoices):
+        MONTH = "month", "Monthly"
+        YEAR = "year", "Yearly"
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    is_active = models.BooleanField(default=True)
+    # Integer minor units of `currency`; the currency decides the decimals (JPY has none).
+    price_amount = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    tax_mode = models.CharField(max_length=10, choices=TaxMode.choices, default=TaxMode.INCLUSIVE)
+    billing_type = models.CharField(
+        max_length=20, choices=BillingType.choices, default=BillingType.ONE_TIME
+    )
+    deposit_amount = models.BigIntegerField(null=True, blank=True)
+    balance_due_days = models.PositiveIntegerField(null=True, blank=True)
+    interval = models.CharField(max_length=10, choices=Interval.choices, blank=True)
+    renewal_terms = models.TextField(blank=True)
+    cancellation_terms = models.TextField(blank=True)
+    accepts_card = models.BooleanField(default=True)
+    accepts_bank_transfer = models.BooleanField(default=False)
+    access_name = models.CharField(max_length=200, blank=True)
+    access_url = models.URLField(blank=True)
+    access_instructions = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(price_amount__gt=0), name="offer_price_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Order(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        AWAITING_PAYMENT = "awaiting_payment", "Awaiting payment"
+        PAID = "paid", "Paid"
+        PARTIALLY_PAID = "partially_paid", "Partially paid"
+        FAILED = "failed", "Payment failed"
+        CANCELED = "canceled", "Canceled"
+        REFUNDED = "refunded", "Refunded"
+
+    # The token in the buyer's checkout session; one order per token (double clicks, reloads).
+    checkout_token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    reference = models.CharField(max_length=32, unique=True)
+    offer = models.ForeignKey(Offer, on_delete=models.PROTECT, related_name="orders")
+    email = models.EmailField()
+    name = models.CharField(max_length=200)
+    billing_country = models.CharField(max_length=2)
+    # What the buyer was shown and agreed to, frozen at order time.
+    lines = models.JSONField(default=list)
+    currency = models.CharField(max_length=3)
+    subtotal = models.BigIntegerField()
+    tax = models.BigIntegerField(default=0)
+    total = models.BigIntegerField()
+    amount_due_now = models.BigIntegerField()
+    amount_paid = models.BigIntegerField(default=0)
+    amount_refunded = models.BigIntegerField(default=0)
+    balance = models.BigIntegerField(default=0)
+    balance_due_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
+    needs_review = models.BooleanField(default=False)
+    review_reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(total__gt=0), name="order_total_positive"),
+            models.CheckConstraint(condition=Q(amount_paid__gte=0), name="order_paid_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+ORDER_TRANSITIONS: dict[str, set[str]] = {
+    Order.Status.OPEN: {Order.Status.AWAITING_PAYMENT, Order.Status.CANCELED, Order.Status.PAID},
+    Order.Status.AWAITING_PAYMENT: {
+        Order.Status.PAID,
+        Order.Status.PARTIALLY_PAID,
+        Order.Status.FAILED,
+        Order.Status.CANCELED,
+    },
+    Order.Status.FAILED: {
+        Order.Status.AWAITING_PAYMENT,
+        Order.Status.PAID,
+        Order.Status.PARTIALLY_PAID,
+        Order.Status.CANCELED,
+    },
+    Order.Status.PARTIALLY_PAID: {Order.Status.PAID, Order.Status.REFUNDED, Order.Status.CANCELED},
+    Order.Status.PAID: {Order.Status.REFUNDED, Order.Status.PARTIALLY_PAID},
+    Order.Status.CANCELED: set(),
+    Order.Status.REFUNDED: set(),
+}
+
+
+class Entitlement(models.Model):
+    """The access an order grants. Granted once, at the moment of payment."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+        REVOKED = "revoked", "Revoked"
+
+    order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="entitlement")
+    access_name = models.CharField(max_length=200)
+    access_url = models.URLField(blank=True)
+    access_code = models.CharField(max_length=64, unique=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    granted_at = models.DateTimeField()
+    suspended_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    granted_by_payment = models.ForeignKey(
+        "payments.Payment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"{self.access_name} for {self.order}"
+
+
+class OrderEvent(models.Model):
+    """History of an order's status changes and what caused them."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20)
+    cause = models.CharField(max_length=100)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.from_status or '-'} → {self.to_status} ({self.cause})"

@@ -56,7 +56,7 @@ def _webhook_secret() -> str:
 
 
 def main() -> int:
-    for sub in ("run", "pg", "redis", "mail", "sms", "media", "log", "localstripe"):
+    for sub in ("run", "pg", "redis", "mail", "sms", "media", "static", "log", "localstripe"):
         (VAR / sub).mkdir(parents=True, exist_ok=True)
     web_port = int(os.environ.get("PORT", "8000"))
     _require_free(web_port, "Django")

@@ -248,3 +248,193 @@ def _signature_timestamp(header: str) -> int:
             except ValueError:
                 break
     raise InvalidWebhook("signature has no timestamp")
+
+
+@dataclass(frozen=True)
+class SetupIntentResult:
+    id: str
+    status: str
+    client_secret: str
+    customer: str
+    payment_method: str
+    last_error_code: str = ""
+    last_error_message: str = ""
+
+
+@dataclass(frozen=True)
+class CardDetails:
+    payment_method: str
+    brand: str
+    last4: str
+    exp_month: int | None
+    exp_year: int | None
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    id: str
+    status: str
+    amount: int
+    currency: str
+    payment_intent: str
+
+
+def payment_intent_confirm(payment_intent_id: str, *, idempotency_key: str) -> PaymentIntentResult:
+    """Confirm with the payment method set at creation (localstripe cannot take it here)."""
+    try:
+        pi = client().v1.payment_intents.confirm(
+            payment_intent_id,
+            params={"expand": ["latest_charge"]},
+            options={"idempotency_key": idempotency_key},
+        )
+    except stripe.StripeError as exc:
+        raise _translate(exc) from exc
+    return _payment_intent_result(pi)
+
+
+def payment_intent_capture(
+    payment_intent_id: str, *, idempotency_key: str, amount_to_capture: int | None = None
+) -> PaymentIntentResult:
+    params: dict[str, Any] = {"expand": ["latest_charge"]}
+    if amount_to_capture is not None:
+        params["amount_to_capture"] = amount_to_capture
+    try:
+        pi = client().v1.payment_intents.capture(
+            payment_intent_id, params=params, options={"idempotency_key": idempotency_key}
+        )
+    except stripe.StripeError as exc:
+        raise _translate(exc) from exc
+    return _payment_intent_result(pi)
+
+
+def payment_intent_cancel(payment_intent_id: str, *, idempotency_key: str) -> PaymentIntentResult:
+    try:
+        pi = client().v1.payment_intents.cancel(
+            payment_intent_id, options={"idempotency_key": idempotency_key}
+        )
+    except stripe.StripeError as exc:
+        raise _translate(exc) from exc
+    return _payment_intent_result(pi)
+
+
+def payment_intents_recent(*, created_gte: int, limit: int = 100) -> list[PaymentIntentResult]:
+    """Recent intents, newest Stripe can give, for finding one whose creation timed out.
+
+    Filtering by `metadata` happens on our side: localstripe has no search API.
+    """
+    try:
+        page = client().v1.payment_intents.list(params={"limit": limit})
+        results = []
+        for pi in page.auto_paging_iter():
+            if int(pi.created) < created_gte:
+                continue
+            results.append(_payment_intent_result(pi))
+            if len(results) >= limit * 5:
+                break
+    except stripe.StripeError as exc:
+        raise _translate(exc) from exc
+    return results
+
+
+def setup_intent_create(
+    *, customer: str, idempotency_key: str, metadata: dict[str, str]
+) -> SetupIntentResult:
+    try:
+        si = client().v1.setup_intents.create(
+            params={
+                "customer": customer,
+                "payment_method_types": ["card"],
+                "usage": "off_session",
+                "metadata": metadata,
+            },
+            options={"idempotency_key": idempotency_key},
+        )
+    except stripe.StripeError as exc:
+        raise _translate(exc) from exc
+    return _setup_intent_result(si)
+
+
+def setup_intent_retrieve(setup_intent_id: str) -> SetupIntentResult:
+    try:
+        si = client().v1.setup_intents.retrieve(setup_intent_id)
+    except stripe.StripeError as exc:
+        raise _translate(exc) from exc
+    return _setup_intent_result(si)
+
+
+def _setup_intent_result(si: Any) -> SetupIntentResult:
+    data = si.to_dict()
+    error = data.get("last_setup_error") or {}
+    return SetupIntentResult(
+        id=data["id"],
+        status=data["status"],
+        client_secret=data.get("client_secret") or "",
+        customer=_id_of(data.get("customer")),
+        payment_method=_id_of(data.get("payment_method")),
+        last_error_code=error.get("code") or "",
+        last_error_message=error.get("message") or "",
+    )
+
+
+def payment_method_card(payment_method_id: str) -> CardDetails:
+    try:
+        pm = client().v1.payment_methods.retrieve(payment_method_id)
+    except stripe.StripeError as exc:
+        raise _translate(exc) from exc
+    card = (pm.to_dict().get("card")) or {}
+    return CardDetails(
+        payment_method=pm.id,
+        brand=card.get("brand") or "",
+        last4=card.get("last4") or "",
+        exp_month=card.get("exp_month"),
+        exp_year=card.get("exp_year"),
+    )
+
+
+def payment_method_attach(payment_method_id: str, *, customer: str, idempotency_key: str) -> None:
+    """Attach a card to a customer (localstripe's SetupIntent does not do it; Stripe's does)."""
+    try:
+        client().v1.payment_methods.attach(
+            payment_method_id,
+            params={"customer": customer},
+            options={"idempotency_key": idempotency_key},
+        )
+    except stripe.InvalidRequestError as exc:
+        if "already" in str(exc).lower():
+            return
+        raise _translate(exc) from exc
+    except stripe.StripeError as exc:
+        raise _translate(exc) from exc
+
+
+def refund_create(
+    *, payment_intent_id: str, amount: int, idempotency_key: str, metadata: dict[str, str]
+) -> RefundResult:
+    """Refund part or all of a payment. Our reason is kept in our own Refund row."""
+    try:
+        refund = client().v1.refunds.create(
+            params={"payment_intent": payment_intent_id, "amount": amount, "metadata": metadata},
+            options={"idempotency_key": idempotency_key},
+        )
+    except stripe.StripeError as exc:
+        raise _translate(exc) from exc
+    data = refund.to_dict()
+    return RefundResult(
+        id=data["id"],
+        status=data.get("status") or "succeeded",
+        amount=int(data["amount"]),
+        currency=str(data["currency"]).lower(),
+        payment_intent=_id_of(data.get("payment_intent")),
+    )
+
+
+def events_list(*, created_gte: int, created_lte: int) -> list[dict[str, Any]]:
+    """Events from the Events API in a time range (Stripe keeps 30 days), oldest first."""
+    try:
+        page = client().v1.events.list(
+            params={"limit": 100, "created": {"gte": created_gte, "lte": created_lte}}
+        )
+        events = [e.to_dict() for e in page.auto_paging_iter()]
+    except stripe.StripeError as exc:
+        raise _translate(exc) from exc
+    return sorted(events, key=lambda e: (e.get("created") or 0, e.get("id")))

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 
 
@@ -38,3 +39,267 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.stripe_event_id} ({self.status})"
+
+
+class Customer(models.Model):
+    """Our buyer as Stripe knows them, with the saved card used for later charges."""
+
+    email = models.EmailField(unique=True)
+    name = models.CharField(max_length=200, blank=True)
+    stripe_customer_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    payment_method_id = models.CharField(max_length=255, blank=True)
+    card_brand = models.CharField(max_length=20, blank=True)
+    card_last4 = models.CharField(max_length=4, blank=True)
+    card_exp_month = models.PositiveSmallIntegerField(null=True, blank=True)
+    card_exp_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class Payment(models.Model):
+    """One PaymentIntent. Its status changes only through `payment_transition`."""
+
+    class Status(models.TextChoices):
+        REQUIRES_PAYMENT_METHOD = "requires_payment_method", "Waiting for a card"
+        REQUIRES_ACTION = "requires_action", "Waiting for the bank's check"
+        PROCESSING = "processing", "Processing"
+        AUTHORIZED = "authorized", "Authorised (on hold)"
+        SUCCEEDED = "succeeded", "Paid"
+        FAILED = "failed", "Failed"
+        CANCELED = "canceled", "Canceled"
+        PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
+        REFUNDED = "refunded", "Refunded"
+        DISPUTED = "disputed", "Disputed"
+        # A call to Stripe timed out: the intent may or may not exist. Reconciled by looking it
+        # up, never by creating a second one.
+        UNKNOWN = "unknown", "Being checked with the bank"
+
+    class AttemptKind(models.TextChoices):
+        CHECKOUT = "checkout", "Checkout"
+        RETRY = "retry", "Retry"
+        RENEWAL = "renewal", "Renewal"
+        MANUAL = "manual", "Manual"
+        BALANCE = "balance", "Balance"
+
+    class CaptureMethod(models.TextChoices):
+        AUTOMATIC = "automatic", "Automatic"
+        MANUAL = "manual", "Manual (hold)"
+
+    order = models.ForeignKey(
+        "checkout.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="payments"
+    )
+    customer = models.ForeignKey(
+        Customer, null=True, blank=True, on_delete=models.PROTECT, related_name="payments"
+    )
+    # Deterministic, from our own rows: one Payment (and so one PaymentIntent) per attempt.
+    idempotency_key = models.CharField(max_length=255, unique=True)
+    stripe_payment_intent_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    payment_method_id = models.CharField(max_length=255, blank=True)
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    amount_received = models.BigIntegerField(default=0)
+    amount_refunded = models.BigIntegerField(default=0)
+    capture_method = models.CharField(
+        max_length=10, choices=CaptureMethod.choices, default=CaptureMethod.AUTOMATIC
+    )
+    status = models.CharField(
+        max_length=30, choices=Status.choices, default=Status.REQUIRES_PAYMENT_METHOD, db_index=True
+    )
+    attempt_kind = models.CharField(
+        max_length=20, choices=AttemptKind.choices, default=AttemptKind.CHECKOUT
+    )
+    failure_code = models.CharField(max_length=100, blank=True)
+    decline_code = models.CharField(max_length=100, blank=True)
+    failure_message = models.CharField(max_length=500, blank=True)
+    risk_level = models.CharField(max_length=30, blank=True)
+    risk_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    # `created` of the newest Stripe event applied, so an older event is recognised as stale.
+    last_event_created = models.BigIntegerField(default=0)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    succeeded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(amount__gt=0), name="payment_amount_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.stripe_payment_intent_id or f"payment #{self.pk}"
+
+    @property
+    def is_paid(self) -> bool:
+        return self.status in PAID_STATUSES
+
+
+PAID_STATUSES = {
+    Payment.Status.SUCCEEDED,
+    Payment.Status.PARTIALLY_REFUNDED,
+    Payment.Status.REFUNDED,
+    Payment.Status.DISPUTED,
+}
+
+_S = Payment.Status
+_OPEN = {_S.REQUIRES_PAYMENT_METHOD, _S.REQUIRES_ACTION, _S.PROCESSING, _S.UNKNOWN}
+# The allowed moves. `succeeded` never goes back to an earlier state. `failed` may still become
+# `succeeded` (a late or out-of-order success is the truth); `canceled` is final.
+PAYMENT_TRANSITIONS: dict[str, set[str]] = {
+    _S.REQUIRES_PAYMENT_METHOD: {
+        _S.REQUIRES_ACTION, _S.PROCESSING, _S.AUTHORIZED, _S.SUCCEEDED, _S.FAILED, _S.CANCELED,
+        _S.UNKNOWN,
+    },
+    _S.UNKNOWN: {
+        _S.REQUIRES_PAYMENT_METHOD, _S.REQUIRES_ACTION, _S.PROCESSING, _S.AUTHORIZED,
+        _S.SUCCEEDED, _S.FAILED, _S.CANCELED,
+    },
+    _S.REQUIRES_ACTION: {
+        _S.REQUIRES_PAYMENT_METHOD, _S.PROCESSING, _S.AUTHORIZED, _S.SUCCEEDED, _S.FAILED,
+        _S.CANCELED, _S.UNKNOWN,
+    },
+    _S.PROCESSING: {_S.AUTHORIZED, _S.SUCCEEDED, _S.FAILED, _S.CANCELED, _S.UNKNOWN},
+    _S.AUTHORIZED: {_S.SUCCEEDED, _S.CANCELED, _S.FAILED, _S.UNKNOWN},
+    # A failed intent is never retried (each retry is a new intent): only a late success moves it.
+    _S.FAILED: {_S.AUTHORIZED, _S.SUCCEEDED},
+    _S.CANCELED: set(),
+    _S.SUCCEEDED: {_S.PARTIALLY_REFUNDED, _S.REFUNDED, _S.DISPUTED},
+    _S.PARTIALLY_REFUNDED: {_S.PARTIALLY_REFUNDED, _S.REFUNDED, _S.DISPUTED},
+    _S.DISPUTED: {_S.SUCCEEDED, _S.PARTIALLY_REFUNDED, _S.REFUNDED},
+    _S.REFUNDED: {_S.DISPUTED},
+}  # fmt: skip
+OPEN_STATUSES = _OPEN
+
+
+class PaymentEvent(models.Model):
+    """Every attempted change of a Payment's status, applied or refused, and its cause."""
+
+    class Outcome(models.TextChoices):
+        APPLIED = "applied", "Applied"
+        STALE = "stale", "Stale (older than the current state)"
+        REFUSED = "refused", "Refused (not an allowed move)"
+        UNCHANGED = "unchanged", "Already in that state"
+
+    payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="events")
+    from_status = models.CharField(max_length=30)
+    to_status = models.CharField(max_length=30)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    cause = models.CharField(max_length=100)
+    stripe_event_id = models.CharField(max_length=255, blank=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_status} → {self.to_status} ({self.outcome}, {self.cause})"
+
+
+class Refund(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELED = "canceled", "Canceled"
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    idempotency_key = models.CharField(max_length=255, unique=True)
+    stripe_refund_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    # Kept on our side: localstripe refuses Stripe's `reason` parameter.
+    reason = models.CharField(max_length=500)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="refund_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.stripe_refund_id or f"refund #{self.pk}"
+
+
+class Dispute(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        WON = "won", "Won"
+        LOST = "lost", "Lost"
+        CLOSED = "closed", "Closed"
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="disputes")
+    stripe_dispute_id = models.CharField(max_length=255, unique=True)
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    reason = models.CharField(max_length=100, blank=True)
+    stripe_status = models.CharField(max_length=50, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
+    opened_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.stripe_dispute_id
+
+
+class Discrepancy(models.Model):
+    """Money that does not add up for an order; finance owns it until it is resolved."""
+
+    class Kind(models.TextChoices):
+        PARTIAL_PAYMENT = "partial_payment", "Partial payment"
+        OVERPAYMENT = "overpayment", "Overpayment"
+        CURRENCY_MISMATCH = "currency_mismatch", "Currency mismatch"
+        AMOUNT_MISMATCH = "amount_mismatch", "Amount mismatch"
+        DUPLICATE_PAYMENT = "duplicate_payment", "Two successful payments for one order"
+        PAYMENT_ON_CANCELED_ORDER = "payment_on_canceled_order", "Payment on a canceled order"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        RESOLVED = "resolved", "Resolved"
+
+    kind = models.CharField(max_length=40, choices=Kind.choices)
+    order = models.ForeignKey(
+        "checkout.Order",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="discrepancies",
+    )
+    payment = models.ForeignKey(
+        Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="discrepancies"
+    )
+    amount = models.BigIntegerField(default=0)
+    currency = models.CharField(max_length=3, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    detail = models.JSONField(default=dict, blank=True)
+    detected_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution_note = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name_plural = "discrepancies"
+        constraints = [
+            # Detection runs again on every redelivery; one discrepancy per kind and payment.
+            models.UniqueConstraint(
+                fields=["kind", "payment"], name="discrepancy_once_per_payment"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {self.order_id}"

@@ -1,0 +1,22 @@
+"""Every write to payments goes through these services (split by concern)."""
+
+from payments.services.charge import (
+    PaymentMismatch,
+    customer_card_save,
+    customer_ensure,
+    customer_setup_intent_start,
+    payment_refresh,
+    payment_start,
+)
+from payments.services.transitions import payment_apply_intent, payment_transition
+
+__all__ = [
+    "PaymentMismatch",
+    "customer_card_save",
+    "customer_ensure",
+    "customer_setup_intent_start",
+    "payment_apply_intent",
+    "payment_refresh",
+    "payment_start",
+    "payment_transition",
+]

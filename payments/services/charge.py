@@ -1,0 +1,254 @@
+"""Customers, saved cards and charges.
+
+A charge is one Payment row per attempt, keyed by a deterministic idempotency key that the
+caller builds from its own rows (e.g. f"order:{order.pk}:checkout"). The row is created first
+and locked while Stripe is called, so concurrent "Pay" clicks make exactly one PaymentIntent,
+even against localstripe, which ignores idempotency keys.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from payments import gateway
+from payments.models import Customer, Payment
+from payments.services.transitions import payment_apply_intent, payment_transition
+
+logger = logging.getLogger(__name__)
+
+
+class PaymentMismatch(Exception):
+    """An idempotency key was reused with a different amount, currency or order."""
+
+
+def customer_ensure(*, email: str, name: str) -> Customer:
+    """The Customer for this email, created at Stripe once (row-locked, idempotent)."""
+    email = email.strip().lower()
+    try:
+        with transaction.atomic():
+            customer, _ = Customer.objects.get_or_create(email=email, defaults={"name": name})
+    except IntegrityError:
+        customer = Customer.objects.get(email=email)
+    if customer.stripe_customer_id:
+        return customer
+    with transaction.atomic():
+        customer = Customer.objects.select_for_update().get(pk=customer.pk)
+        if not customer.stripe_customer_id:
+            customer.stripe_customer_id = gateway.customer_create(
+                email=email,
+                name=name or customer.name,
+                metadata={"customer_id": str(customer.pk)},
+                idempotency_key=f"customer:{customer.pk}:create",
+            )
+            customer.save(update_fields=["stripe_customer_id", "updated_at"])
+    return customer
+
+
+def customer_setup_intent_start(*, customer: Customer) -> gateway.SetupIntentResult:
+    """A SetupIntent the browser confirms with the Card Element (`confirmCardSetup`).
+
+    No money moves, so each call may make a new one.
+    """
+    return gateway.setup_intent_create(
+        customer=customer.stripe_customer_id,
+        idempotency_key=f"customer:{customer.pk}:seti:{uuid.uuid4().hex}",
+        metadata={"customer_id": str(customer.pk)},
+    )
+
+
+def customer_card_save(*, customer: Customer, payment_method_id: str) -> Customer:
+    """Remember the card the buyer saved, for this charge and for later off-session ones."""
+    gateway.payment_method_attach(
+        payment_method_id,
+        customer=customer.stripe_customer_id,
+        idempotency_key=f"customer:{customer.pk}:attach:{payment_method_id}",
+    )
+    card = gateway.payment_method_card(payment_method_id)
+    with transaction.atomic():
+        customer = Customer.objects.select_for_update().get(pk=customer.pk)
+        customer.payment_method_id = card.payment_method
+        customer.card_brand = card.brand[:20]
+        customer.card_last4 = card.last4[:4]
+        customer.card_exp_month = card.exp_month
+        customer.card_exp_year = card.exp_year
+        customer.save()
+    return customer
+
+
+def payment_start(
+    *,
+    idempotency_key: str,
+    amount: int,
+    currency: str,
+    customer: Customer,
+    payment_method_id: str,
+    attempt_kind: str = Payment.AttemptKind.CHECKOUT,
+    capture_method: str = Payment.CaptureMethod.AUTOMATIC,
+    off_session: bool = False,
+    order_id: int | None = None,
+    metadata: dict[str, str] | None = None,
+) -> Payment:
+    """Create and confirm one PaymentIntent for this attempt, exactly once.
+
+    Calling it again with the same key returns the same Payment without touching Stripe.
+    A timeout leaves the payment `unknown`; `payment_refresh` finds out what happened.
+    """
+    currency = currency.lower()
+    if amount <= 0:
+        raise ValueError("amount must be positive")
+    payment = _payment_row(
+        idempotency_key=idempotency_key,
+        amount=amount,
+        currency=currency,
+        customer=customer,
+        payment_method_id=payment_method_id,
+        attempt_kind=attempt_kind,
+        capture_method=capture_method,
+        order_id=order_id,
+        metadata=metadata or {},
+    )
+
+    # Phase 1: create the intent while holding the row lock. Concurrent callers wait here and
+    # then see the intent id, so only one intent is ever created for the row.
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        if (
+            payment.stripe_payment_intent_id
+            or payment.status != Payment.Status.REQUIRES_PAYMENT_METHOD
+        ):
+            return payment
+        if payment.events.exists():
+            return payment  # an earlier attempt already ran; never create a second intent
+        stripe_metadata = {"payment_id": str(payment.pk), **payment.metadata}
+        if order_id:
+            stripe_metadata["order_id"] = str(order_id)
+        try:
+            result = gateway.payment_intent_create(
+                amount=amount,
+                currency=currency,
+                customer=customer.stripe_customer_id or "",
+                payment_method=payment_method_id,
+                capture_method=capture_method,
+                off_session=off_session,
+                metadata=stripe_metadata,
+                idempotency_key=f"payment:{payment.pk}:create",
+            )
+        except gateway.GatewayUnavailable as exc:
+            payment_transition(
+                payment_id=payment.pk,
+                to_status=Payment.Status.UNKNOWN,
+                cause="timeout_on_create",
+                detail={"error": str(exc)[:300]},
+            )
+            return Payment.objects.get(pk=payment.pk)
+        except gateway.GatewayError as exc:
+            payment, _ = _record_failure(payment, exc, cause="create_refused")
+            return payment
+        payment.stripe_payment_intent_id = result.id
+        payment.save(update_fields=["stripe_payment_intent_id", "updated_at"])
+        payment_transition(
+            payment_id=payment.pk,
+            to_status=Payment.Status.REQUIRES_PAYMENT_METHOD,
+            cause="intent_created",
+            detail={"payment_intent": result.id},
+        )
+
+    # Phase 2: confirm. The intent id is committed, so a crash here leaves a findable intent.
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        if payment.status != Payment.Status.REQUIRES_PAYMENT_METHOD:
+            return payment
+        try:
+            result = gateway.payment_intent_confirm(
+                payment.stripe_payment_intent_id, idempotency_key=f"payment:{payment.pk}:confirm"
+            )
+        except gateway.GatewayUnavailable as exc:
+            payment, _ = payment_transition(
+                payment_id=payment.pk,
+                to_status=Payment.Status.UNKNOWN,
+                cause="timeout_on_confirm",
+                detail={"error": str(exc)[:300]},
+            )
+            return payment
+        except gateway.CardDeclined as exc:
+            payment, _ = _record_failure(payment, exc, cause="card_declined")
+            return payment
+        except gateway.GatewayError as exc:
+            payment, _ = _record_failure(payment, exc, cause="confirm_refused")
+            return payment
+        payment, _ = payment_apply_intent(
+            payment_id=payment.pk, result=result, cause="api_response"
+        )
+    return payment
+
+
+def _payment_row(
+    *, idempotency_key: str, amount: int, currency: str, order_id, **defaults: Any
+) -> Payment:
+    try:
+        with transaction.atomic():
+            payment, created = Payment.objects.get_or_create(
+                idempotency_key=idempotency_key,
+                defaults={"amount": amount, "currency": currency, "order_id": order_id, **defaults},
+            )
+    except IntegrityError:
+        payment, created = Payment.objects.get(idempotency_key=idempotency_key), False
+    if not created and (
+        payment.amount != amount or payment.currency != currency or payment.order_id != order_id
+    ):
+        raise PaymentMismatch(
+            f"{idempotency_key} was used for {payment.amount} {payment.currency} "
+            f"(order {payment.order_id}), not {amount} {currency} (order {order_id})"
+        )
+    return payment
+
+
+def _record_failure(payment: Payment, exc: gateway.GatewayError, *, cause: str):
+    return payment_transition(
+        payment_id=payment.pk,
+        to_status=Payment.Status.FAILED,
+        cause=cause,
+        detail={"error": str(exc)[:300], "http_status": exc.http_status},
+        fields={
+            "failure_code": (exc.code or "")[:100],
+            "decline_code": (exc.decline_code or "")[:100],
+            "failure_message": str(exc)[:500],
+        },
+    )
+
+
+def payment_refresh(*, payment: Payment, cause: str = "reconcile") -> Payment:
+    """Ask Stripe what happened to this payment and record it. Never creates an intent.
+
+    An `unknown` payment whose creation timed out has no intent id yet: it is found among
+    recent intents by the `payment_id` we put in its metadata.
+    """
+    intent_id = payment.stripe_payment_intent_id
+    if not intent_id:
+        since = int(payment.created_at.timestamp()) - 300
+        matches = [
+            r
+            for r in gateway.payment_intents_recent(created_gte=since)
+            if r.metadata.get("payment_id") == str(payment.pk)
+        ]
+        if not matches:
+            if time.time() - payment.created_at.timestamp() > 900:
+                # Stripe never created it: safe to say the attempt failed.
+                payment, _ = payment_transition(
+                    payment_id=payment.pk,
+                    to_status=Payment.Status.FAILED,
+                    cause=cause,
+                    detail={"reason": "no intent was created at Stripe"},
+                    fields={"failure_code": "not_created"},
+                )
+            return payment
+        result = matches[0]
+    else:
+        result = gateway.payment_intent_retrieve(intent_id)
+    payment, _ = payment_apply_intent(payment_id=payment.pk, result=result, cause=cause)
+    return payment

@@ -1,0 +1,164 @@
+"""The one place a Payment's status changes (STYLE.md, State)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from payments import signals
+from payments.gateway import PaymentIntentResult
+from payments.models import PAYMENT_TRANSITIONS, Payment, PaymentEvent
+
+logger = logging.getLogger(__name__)
+
+_SIGNAL_FOR_STATUS = {
+    Payment.Status.SUCCEEDED: signals.payment_succeeded,
+    Payment.Status.FAILED: signals.payment_failed,
+    Payment.Status.PARTIALLY_REFUNDED: signals.payment_refunded,
+    Payment.Status.REFUNDED: signals.payment_refunded,
+    Payment.Status.DISPUTED: signals.payment_disputed,
+    Payment.Status.AUTHORIZED: signals.payment_authorized,
+}
+
+
+def payment_transition(
+    *,
+    payment_id: int,
+    to_status: str,
+    cause: str,
+    stripe_event_id: str = "",
+    event_created: int = 0,
+    actor: Any = None,
+    detail: dict | None = None,
+    fields: dict[str, Any] | None = None,
+) -> tuple[Payment, str]:
+    """Move a payment to `to_status` if the state machine allows it, and record the attempt.
+
+    Locks the row. An event older than the newest one applied is recorded as stale and changes
+    nothing; a move the machine does not allow is recorded as refused. `fields` are extra
+    columns to set when the move is applied (amounts, failure codes, risk).
+    Returns the payment and the outcome.
+    """
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        from_status = payment.status
+        if event_created and event_created < payment.last_event_created:
+            outcome = PaymentEvent.Outcome.STALE
+        elif to_status == from_status:
+            outcome = PaymentEvent.Outcome.UNCHANGED
+        elif to_status in PAYMENT_TRANSITIONS[from_status]:
+            outcome = PaymentEvent.Outcome.APPLIED
+        else:
+            outcome = PaymentEvent.Outcome.REFUSED
+
+        if outcome in (PaymentEvent.Outcome.APPLIED, PaymentEvent.Outcome.UNCHANGED):
+            update = dict(fields or {})
+            if outcome == PaymentEvent.Outcome.APPLIED:
+                update["status"] = to_status
+                if to_status == Payment.Status.SUCCEEDED and payment.succeeded_at is None:
+                    update["succeeded_at"] = timezone.now()
+            if event_created:
+                update["last_event_created"] = max(event_created, payment.last_event_created)
+            for name, value in update.items():
+                setattr(payment, name, value)
+            if update:
+                payment.save(update_fields=[*update, "updated_at"])
+        else:
+            logger.info(
+                "payment %s: %s -> %s %s (cause %s, event %s)",
+                payment.pk, from_status, to_status, outcome, cause, stripe_event_id or "-",
+            )  # fmt: skip
+
+        PaymentEvent.objects.create(
+            payment=payment,
+            from_status=from_status,
+            to_status=to_status,
+            outcome=outcome,
+            cause=cause,
+            stripe_event_id=stripe_event_id,
+            actor=actor if getattr(actor, "pk", None) else None,
+            detail=detail or {},
+        )
+        signal = _SIGNAL_FOR_STATUS.get(to_status)
+        if outcome == PaymentEvent.Outcome.APPLIED and signal is not None:
+            _send_on_commit(signal, payment.pk, to_status)
+        if (
+            outcome == PaymentEvent.Outcome.APPLIED
+            and from_status == Payment.Status.DISPUTED
+            and to_status != Payment.Status.DISPUTED
+        ):
+            # A dispute closed: its receivers restore or revoke access.
+            _send_on_commit(signals.payment_disputed, payment.pk, to_status)
+    return payment, outcome
+
+
+def _send_on_commit(signal, payment_id: int, status: str) -> None:
+    def send() -> None:
+        for receiver, response in signal.send_robust(
+            sender=Payment, payment_id=payment_id, status=status
+        ):
+            if isinstance(response, Exception):
+                logger.error(
+                    "receiver %r failed for payment %s: %r", receiver, payment_id, response
+                )
+
+    transaction.on_commit(send)
+
+
+def _status_from_intent(result: PaymentIntentResult) -> str:
+    status = result.status
+    if status in ("requires_payment_method", "requires_confirmation"):
+        return (
+            Payment.Status.FAILED
+            if result.last_error_code
+            else Payment.Status.REQUIRES_PAYMENT_METHOD
+        )
+    return {
+        "requires_action": Payment.Status.REQUIRES_ACTION,
+        "processing": Payment.Status.PROCESSING,
+        "requires_capture": Payment.Status.AUTHORIZED,
+        "succeeded": Payment.Status.SUCCEEDED,
+        "canceled": Payment.Status.CANCELED,
+    }.get(status, Payment.Status.UNKNOWN)
+
+
+def payment_apply_intent(
+    *,
+    payment_id: int,
+    result: PaymentIntentResult,
+    cause: str,
+    stripe_event_id: str = "",
+    event_created: int = 0,
+    actor: Any = None,
+) -> tuple[Payment, str]:
+    """Bring a payment in line with what Stripe says about its PaymentIntent."""
+    to_status = _status_from_intent(result)
+    fields: dict[str, Any] = {
+        "stripe_payment_intent_id": result.id,
+        "payment_method_id": result.payment_method or "",
+    }
+    if to_status == Payment.Status.FAILED:
+        fields.update(
+            failure_code=result.last_error_code[:100],
+            decline_code=result.last_error_decline_code[:100],
+            failure_message=result.last_error_message[:500],
+        )
+    if to_status == Payment.Status.SUCCEEDED:
+        fields["amount_received"] = result.amount
+    if result.risk_level:
+        fields["risk_level"] = result.risk_level[:30]
+    if result.risk_score is not None:
+        fields["risk_score"] = result.risk_score
+    return payment_transition(
+        payment_id=payment_id,
+        to_status=to_status,
+        cause=cause,
+        stripe_event_id=stripe_event_id,
+        event_created=event_created,
+        actor=actor,
+        detail={"stripe_status": result.status},
+        fields=fields,
+    )
