@@ -20,6 +20,8 @@ from aiohttp import web
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=8420)
+    # 127.0.0.1 everywhere but inside a container, where other services must reach it.
+    parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--webhook-url", default="")
     parser.add_argument("--webhook-secret", default="")
     parser.add_argument("--state-file", default="")
@@ -53,7 +55,7 @@ def main() -> None:
         register_webhook("portal", args.webhook_url, args.webhook_secret, None)
 
     logging.basicConfig(level=logging.WARNING)
-    web.run_app(app, host="127.0.0.1", port=args.port, access_log=None, print=None)
+    web.run_app(app, host=args.host, port=args.port, access_log=None, print=None)
 
 
 if __name__ == "__main__":

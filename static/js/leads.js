@@ -48,7 +48,8 @@
   }
 
   var phone = form.querySelector("input[name=phone]");
-  if (phone) phone.setAttribute("pattern", "[0-9 +().\\-]{6,32}");
+  // Patterns compile with the regexp v flag: ( ) and - are escaped inside the class.
+  if (phone) phone.setAttribute("pattern", "[0-9 +\\(\\)\\.\\-]{6,32}");
 
   // Our own inline messages replace the browser's bubbles.
   form.noValidate = true;

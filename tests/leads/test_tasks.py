@@ -22,6 +22,7 @@ def test_beat_runs_the_sla_sweep_and_the_outbox_and_they_are_registered():
     schedule = settings.CELERY_BEAT_SCHEDULE
     assert schedule["leads-sla-breaches"]["task"] == "leads.sla_breaches_process"
     assert schedule["leads-outbox-sweep"]["task"] == "leads.outbox_sweep"
+    app.loader.import_default_modules()  # what the worker does at start-up
     for entry in schedule.values():
         assert entry["task"] in app.tasks
 
