@@ -47,4 +47,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "config.tasks.beat_heartbeat",
         "schedule": 60.0,
     },
+    # leads: first-response SLA escalation ladder, and the email outbox re-drive.
+    "leads-sla-breaches": {
+        "task": "leads.sla_breaches_process",
+        "schedule": 60.0,
+    },
+    "leads-outbox-sweep": {
+        "task": "leads.outbox_sweep",
+        "schedule": 120.0,
+    },
 }

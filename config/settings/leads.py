@@ -1,0 +1,59 @@
+"""Lead capture, consent, readiness, routing and first-response SLAs (leads app)."""
+
+import environ
+
+env = environ.Env()
+
+# Abuse limits on the public lead form and POST /api/v1/leads/ (answered with 429).
+LEADS_RATE_LIMIT_PER_IP = env.int("LEADS_RATE_LIMIT_PER_IP", default=5)
+LEADS_RATE_LIMIT_IP_WINDOW_SECONDS = env.int("LEADS_RATE_LIMIT_IP_WINDOW_SECONDS", default=60)
+LEADS_RATE_LIMIT_PER_EMAIL = env.int("LEADS_RATE_LIMIT_PER_EMAIL", default=5)
+LEADS_RATE_LIMIT_EMAIL_WINDOW_SECONDS = env.int(
+    "LEADS_RATE_LIMIT_EMAIL_WINDOW_SECONDS", default=3600
+)
+# How many reverse proxies in front of us append to X-Forwarded-For. 0 trusts REMOTE_ADDR only.
+LEADS_TRUSTED_PROXY_COUNT = env.int("LEADS_TRUSTED_PROXY_COUNT", default=0)
+# A request header set by the CDN with the visitor's country, e.g. CF-IPCountry. Empty = none.
+LEADS_GEO_COUNTRY_HEADER = env("LEADS_GEO_COUNTRY_HEADER", default="")
+# Used when neither the geo header nor the browser language names a country.
+LEADS_DEFAULT_COUNTRY = env("LEADS_DEFAULT_COUNTRY", default="GB")
+
+# Bots: a submission faster than this after the form was shown scores as too fast.
+LEADS_MIN_FILL_SECONDS = env.float("LEADS_MIN_FILL_SECONDS", default=2.0)
+# Explainable risk rules: points each rule adds to a lead's risk score.
+LEADS_RISK_POINTS = {
+    "honeypot": 100,
+    "too_fast": 40,
+    "disposable_email": 30,
+    "ip_velocity": 25,
+    "email_velocity": 20,
+    "country_mismatch_phone": 15,
+    "country_mismatch_ip": 15,
+}
+LEADS_VELOCITY_WINDOW_SECONDS = 3600
+LEADS_VELOCITY_IP_THRESHOLD = env.int("LEADS_VELOCITY_IP_THRESHOLD", default=3)
+LEADS_VELOCITY_EMAIL_THRESHOLD = env.int("LEADS_VELOCITY_EMAIL_THRESHOLD", default=3)
+# At or above this score a lead is quarantined as spam: no owner, no SLA, no emails.
+LEADS_SPAM_RISK_SCORE = env.int("LEADS_SPAM_RISK_SCORE", default=100)
+LEADS_DISPOSABLE_EMAIL_DOMAINS_EXTRA = env.list("LEADS_DISPOSABLE_EMAIL_DOMAINS_EXTRA", default=[])
+
+# Double opt-in for marketing email: how long the confirmation link works.
+LEADS_DOUBLE_OPT_IN_MAX_AGE_HOURS = env.int("LEADS_DOUBLE_OPT_IN_MAX_AGE_HOURS", default=72)
+
+# First-response SLA, counted in business time.
+LEADS_SLA_TIME_ZONE = env("LEADS_SLA_TIME_ZONE", default="Europe/London")
+LEADS_SLA_BUSINESS_DAYS = env.list("LEADS_SLA_BUSINESS_DAYS", cast=int, default=[0, 1, 2, 3, 4])
+LEADS_SLA_BUSINESS_HOURS = (
+    env("LEADS_SLA_BUSINESS_START", default="09:00"),
+    env("LEADS_SLA_BUSINESS_END", default="17:30"),
+)
+LEADS_SLA_FIRST_RESPONSE_MINUTES = env.int("LEADS_SLA_FIRST_RESPONSE_MINUTES", default=120)
+# The escalation ladder: "action:business minutes after the due time", in order. Actions are
+# notify_owner, notify_team_lead and reassign.
+LEADS_SLA_LADDER = [
+    (step.split(":")[0], int(step.split(":")[1]))
+    for step in env.list(
+        "LEADS_SLA_LADDER", default=["notify_owner:0", "notify_team_lead:60", "reassign:240"]
+    )
+]
+LEADS_SLA_SWEEP_BATCH = 200

@@ -1,0 +1,232 @@
+"""POST /api/v1/leads/ for lead forms embedded on other sites, and the consent wording they
+must show. Public and CSRF-exempt (no session authentication); CORS origins come from
+CORS_ALLOWED_ORIGINS; abuse limits come from leads.throttling."""
+
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from leads.context import capture_context, client_ip
+from leads.models import (
+    CLICK_ID_MAX_LENGTH,
+    COMPANY_MAX_LENGTH,
+    EMAIL_MAX_LENGTH,
+    NAME_MAX_LENGTH,
+    PHONE_INPUT_MAX_LENGTH,
+    URL_MAX_LENGTH,
+    UTM_MAX_LENGTH,
+    ConsentPurpose,
+    ConsentRecord,
+)
+from leads.normalise import LeadInputError, lead_input_clean
+from leads.services import consent_texts_current, lead_capture
+from leads.throttling import (
+    TOO_MANY_FOR_EMAIL,
+    TOO_MANY_FROM_HERE,
+    lead_submission_email_allowed,
+    lead_submission_ip_allowed,
+)
+
+TOUCH_LIMITS = {
+    "utm_source": UTM_MAX_LENGTH,
+    "utm_medium": UTM_MAX_LENGTH,
+    "utm_campaign": UTM_MAX_LENGTH,
+    "utm_term": UTM_MAX_LENGTH,
+    "utm_content": UTM_MAX_LENGTH,
+    "referrer": URL_MAX_LENGTH,
+    "landing_page": URL_MAX_LENGTH,
+    "gclid": CLICK_ID_MAX_LENGTH,
+    "fbclid": CLICK_ID_MAX_LENGTH,
+}
+
+
+class LeadCaptureRequestSerializer(serializers.Serializer):
+    email = serializers.CharField(max_length=EMAIL_MAX_LENGTH)
+    name = serializers.CharField(max_length=NAME_MAX_LENGTH)
+    company = serializers.CharField(
+        max_length=COMPANY_MAX_LENGTH, required=False, allow_blank=True, default=""
+    )
+    phone = serializers.CharField(
+        max_length=PHONE_INPUT_MAX_LENGTH,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Any common format; a number without country code is read in `country`.",
+    )
+    country = serializers.CharField(
+        max_length=2, required=False, allow_blank=True, default="", help_text="ISO 3166-1 alpha-2"
+    )
+    consents = serializers.DictField(
+        child=serializers.BooleanField(),
+        help_text=(
+            "One entry per checkbox the visitor saw: purpose -> ticked. Purposes: "
+            + ", ".join(ConsentPurpose.values)
+            + ". `terms` must be shown and ticked. A ticked `marketing_email` is pending until "
+            "the person confirms the link we email them."
+        ),
+    )
+    consent_text_ids = serializers.DictField(
+        child=serializers.IntegerField(),
+        required=False,
+        help_text="purpose -> id of the consent wording shown (GET /api/v1/leads/consent-texts/). "
+        "Omitted purposes are recorded against the current wording.",
+    )
+    started_at = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="When the form was shown to the visitor."
+    )
+    website = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=URL_MAX_LENGTH,
+        help_text="Honeypot: render it hidden and leave it empty.",
+    )
+
+    def get_fields(self):
+        fields = super().get_fields()
+        for name, max_length in TOUCH_LIMITS.items():
+            # Generous: metadata is cut to fit by the service, never refused.
+            fields[name] = serializers.CharField(
+                required=False, allow_blank=True, default="", max_length=max_length * 4
+            )
+        return fields
+
+    def validate(self, attrs):
+        try:
+            attrs.update(
+                lead_input_clean(
+                    email=attrs["email"],
+                    name=attrs["name"],
+                    company=attrs.get("company", ""),
+                    phone=attrs.get("phone", ""),
+                    country=attrs.get("country", ""),
+                )
+            )
+        except LeadInputError as exc:
+            raise serializers.ValidationError(exc.errors) from None
+        if not attrs["consents"].get(ConsentPurpose.TERMS):
+            raise serializers.ValidationError(
+                {"consents": ["The visitor must tick the box agreeing to the terms."]}
+            )
+        return attrs
+
+
+class LeadCaptureResponseSerializer(serializers.Serializer):
+    received = serializers.BooleanField()
+    check_inbox = serializers.BooleanField(
+        help_text="True when the person must confirm marketing email from their inbox."
+    )
+
+
+class LeadCaptureAPI(APIView):
+    authentication_classes: list = []  # no session, hence no CSRF: callers are other origins
+    permission_classes = [AllowAny]
+    throttle_classes: list = []  # leads.throttling answers 429 itself
+
+    @extend_schema(
+        operation_id="leads_capture",
+        summary="Capture a lead from an embedded form",
+        description=(
+            "Creates the lead, or updates the existing one with the same email (case, spaces "
+            "and Unicode forms do not matter), records one consent record per checkbox shown "
+            "and a touchpoint with the UTM fields. The answer is the same for new and known "
+            "emails. Limits: LEADS_RATE_LIMIT_PER_IP per minute per IP and "
+            "LEADS_RATE_LIMIT_PER_EMAIL per hour per email, answered with 429."
+        ),
+        request=LeadCaptureRequestSerializer,
+        responses={
+            201: LeadCaptureResponseSerializer,
+            400: OpenApiResponse(description="Per-field errors: {field: [message, ...]}"),
+            429: OpenApiResponse(description="Too many submissions; try again later."),
+        },
+        examples=[
+            OpenApiExample(
+                "Minimal",
+                value={
+                    "email": "ada@example.com",
+                    "name": "Ada Lovelace",
+                    "consents": {"terms": True, "marketing_email": False},
+                    "utm_source": "partner-site",
+                },
+                request_only=True,
+            )
+        ],
+        auth=[],
+        tags=["leads"],
+    )
+    def post(self, request: Request) -> Response:
+        if not lead_submission_ip_allowed(ip=client_ip(request._request)):
+            return Response(
+                {"detail": TOO_MANY_FROM_HERE}, status=429, headers={"Retry-After": "60"}
+            )
+        serializer = LeadCaptureRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        if not lead_submission_email_allowed(email=data["email"]):
+            return Response(
+                {"detail": TOO_MANY_FOR_EMAIL}, status=429, headers={"Retry-After": "60"}
+            )
+        try:
+            lead_capture(
+                email=data["email"],
+                name=data["name"],
+                company=data["company"],
+                phone=data["phone"],
+                country=data["country"],
+                consents=data["consents"],
+                consent_text_ids=data.get("consent_text_ids"),
+                touch={field: data.get(field, "") for field in TOUCH_LIMITS},
+                context=capture_context(
+                    request._request, source_form="api", method=ConsentRecord.Method.API
+                ),
+                started_at=data.get("started_at"),
+                honeypot=data.get("website", ""),
+            )
+        except LeadInputError as exc:
+            return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
+        check_inbox = bool(data["consents"].get(ConsentPurpose.MARKETING_EMAIL))
+        return Response({"received": True, "check_inbox": check_inbox}, status=201)
+
+
+class ConsentTextsAPI(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="leads_consent_texts",
+        summary="The consent wording an embedded form must show",
+        description="Show each `text` verbatim next to its checkbox and send its `id` back in "
+        "`consent_text_ids`, so the record proves which words the visitor saw.",
+        responses={
+            200: inline_serializer(
+                "ConsentTextItem",
+                fields={
+                    "purpose": serializers.CharField(),
+                    "id": serializers.IntegerField(),
+                    "version": serializers.IntegerField(),
+                    "text": serializers.CharField(),
+                    "sha256": serializers.CharField(),
+                },
+                many=True,
+            )
+        },
+        auth=[],
+        tags=["leads"],
+    )
+    def get(self, request: Request) -> Response:
+        texts = consent_texts_current(purposes=list(ConsentPurpose.values))
+        return Response(
+            [
+                {
+                    "purpose": purpose,
+                    "id": text.pk,
+                    "version": text.version,
+                    "text": text.text,
+                    "sha256": text.sha256,
+                }
+                for purpose, text in texts.items()
+            ]
+        )

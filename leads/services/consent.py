@@ -1,0 +1,477 @@
+"""The consent ledger: append-only records chained by hashes, double opt-in and withdrawal."""
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
+
+from config.celery import enqueue_on_commit
+from leads.models import (
+    ConsentConfirmation,
+    ConsentPurpose,
+    ConsentRecord,
+    ConsentState,
+    ConsentText,
+    Lead,
+)
+from leads.normalise import ip_normalise, url_clean
+from leads.types import CaptureContext
+
+logger = logging.getLogger(__name__)
+
+Decision = ConsentRecord.Decision
+
+# Default wording, used when no version has been written for a purpose yet (post_migrate
+# creates version 1 of each). Staff publish new versions in the admin.
+DEFAULT_CONSENT_TEXTS = {
+    ConsentPurpose.TERMS: (
+        "I agree to the terms of service and have read the privacy notice, which explains who "
+        "we are, what we do with my details and how to withdraw consent at any time."
+    ),
+    ConsentPurpose.MARKETING_EMAIL: (
+        "Send me occasional emails about products and offers. I can stop them at any time with "
+        "the link in every email."
+    ),
+    ConsentPurpose.SMS: (
+        "Send me text messages about my enquiry and offers. I can stop them at any time by "
+        "replying STOP or with the link in any message."
+    ),
+    ConsentPurpose.PROCESSING: (
+        "Use my details to answer my enquiry and prepare an offer for me. I can ask you to "
+        "erase them at any time."
+    ),
+}
+
+DOUBLE_OPT_IN_SALT = "leads.double-opt-in"
+WITHDRAWAL_SALT = "leads.withdrawal"
+
+
+class ConsentLinkInvalid(Exception):
+    """The link was altered, is for something else, or points at nothing."""
+
+
+class ConsentLinkExpired(Exception):
+    """A double opt-in link used after its expiry."""
+
+
+def consent_text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def consent_text_publish(*, purpose: str, text: str, actor: Any = None) -> ConsentText:
+    """Write a new version of the wording for `purpose`; it is shown from now on."""
+    if purpose not in ConsentPurpose.values:
+        raise ValueError(f"Unknown consent purpose {purpose!r}")
+    with transaction.atomic():
+        # Serialise publishers per purpose so two versions never get the same number.
+        last = (
+            ConsentText.objects.select_for_update()
+            .filter(purpose=purpose)
+            .order_by("-version")
+            .first()
+        )
+        return ConsentText.objects.create(
+            purpose=purpose,
+            version=(last.version + 1) if last else 1,
+            text=text,
+            sha256=consent_text_sha256(text),
+            created_by=actor if getattr(actor, "pk", None) else None,
+        )
+
+
+def consent_texts_ensure_defaults(**_kwargs) -> None:
+    """Version 1 of each purpose's wording, if none exists (post_migrate receiver)."""
+    for purpose, text in DEFAULT_CONSENT_TEXTS.items():
+        if not ConsentText.objects.filter(purpose=purpose).exists():
+            consent_text_publish(purpose=purpose, text=text)
+
+
+def consent_text_current(*, purpose: str) -> ConsentText:
+    """The version to render next to a checkbox for `purpose` (the newest)."""
+    text = ConsentText.objects.filter(purpose=purpose).order_by("-version").first()
+    if text is None:
+        consent_texts_ensure_defaults()
+        text = ConsentText.objects.filter(purpose=purpose).order_by("-version").first()
+    if text is None:
+        raise ValueError(f"Unknown consent purpose {purpose!r}")
+    return text
+
+
+def consent_texts_current(*, purposes: list[str]) -> dict[str, ConsentText]:
+    """The newest version for each of `purposes`, in one query."""
+    texts = {
+        text.purpose: text
+        for text in ConsentText.objects.filter(purpose__in=purposes)
+        .order_by("purpose", "-version")
+        .distinct("purpose")
+    }
+    missing = [purpose for purpose in purposes if purpose not in texts]
+    for purpose in missing:
+        texts[purpose] = consent_text_current(purpose=purpose)
+    return texts
+
+
+def consent_subject_digest(email: str) -> str:
+    return salted_hmac("leads.consent-subject", email, algorithm="sha256").hexdigest()
+
+
+def consent_record_hash(record: ConsentRecord) -> str:
+    """SHA-256 over every evidential field and the previous record's hash."""
+    created_at = record.created_at.astimezone(UTC).isoformat(timespec="microseconds")
+    payload = {
+        "lead": record.lead_id,
+        "sequence": record.sequence,
+        "purpose": record.purpose,
+        "decision": record.decision,
+        "method": record.method,
+        "consent_text": record.consent_text_id,
+        "text_sha256": record.text_sha256,
+        "subject_digest": record.subject_digest,
+        "created_at": created_at,
+        "ip": record.ip,
+        "user_agent": record.user_agent,
+        "source_form": record.source_form,
+        "source_url": record.source_url,
+        "actor": record.actor_id,
+        "prev_hash": record.prev_hash,
+    }
+    encoded = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class ConsentEntry:
+    purpose: str
+    decision: str
+    consent_text: ConsentText
+
+
+def _state_after(current: str, decision: str) -> str:
+    """A lead's standing for a purpose after one more decision.
+
+    An unticked box on a later form is not a withdrawal: it leaves a consent already given in
+    place. Withdrawal is its own explicit act.
+    """
+    if decision == Decision.GRANTED:
+        return ConsentState.GRANTED
+    if decision == Decision.WITHDRAWN:
+        return ConsentState.WITHDRAWN
+    if decision == Decision.PENDING:
+        return ConsentState.GRANTED if current == ConsentState.GRANTED else ConsentState.PENDING
+    return current or ConsentState.NOT_GIVEN
+
+
+def consent_records_append_locked(
+    *,
+    lead: Lead,
+    entries: list[ConsentEntry],
+    method: str,
+    context: CaptureContext,
+    actor: Any = None,
+    now: datetime | None = None,
+) -> list[ConsentRecord]:
+    """Append records to `lead`'s chain. The caller holds the lead's row lock and saves `lead`
+    (its chain head, length and consent states change here)."""
+    if not entries:
+        return []
+    now = now or timezone.now()
+    subject = consent_subject_digest(lead.email)
+    ip = ip_normalise(context.ip)
+    user_agent = url_clean(context.user_agent or "", max_length=512)
+    source_form = url_clean(context.source_form or "", max_length=64)
+    source_url = url_clean(context.source_url or "", max_length=2000)
+    actor_id = actor.pk if getattr(actor, "pk", None) else None
+    records = []
+    consents = dict(lead.consents)
+    for entry in entries:
+        record = ConsentRecord(
+            lead=lead,
+            sequence=lead.consent_chain_length + 1,
+            purpose=entry.purpose,
+            decision=entry.decision,
+            method=method,
+            consent_text=entry.consent_text,
+            text_sha256=entry.consent_text.sha256,
+            subject_digest=subject,
+            created_at=now,
+            ip=ip,
+            user_agent=user_agent,
+            source_form=source_form,
+            source_url=source_url,
+            actor_id=actor_id,
+            prev_hash=lead.consent_chain_head,
+        )
+        record.record_hash = consent_record_hash(record)
+        lead.consent_chain_length = record.sequence
+        lead.consent_chain_head = record.record_hash
+        consents[entry.purpose] = _state_after(consents.get(entry.purpose, ""), entry.decision)
+        records.append(record)
+    lead.consents = consents
+    # One INSERT for the lot; the unique (lead, sequence) constraint backs up the row lock.
+    ConsentRecord.objects.bulk_create(records)
+    return records
+
+
+def _lead_locked(lead: Lead) -> Lead:
+    return Lead.objects.select_for_update().get(pk=lead.pk)
+
+
+def _latest_text_for(lead: Lead, purpose: str) -> ConsentText:
+    latest = (
+        ConsentRecord.objects.filter(lead=lead, purpose=purpose)
+        .select_related("consent_text")
+        .order_by("-sequence")
+        .first()
+    )
+    return latest.consent_text if latest else consent_text_current(purpose=purpose)
+
+
+def consent_record_append(
+    *,
+    lead: Lead,
+    purpose: str,
+    decision: str,
+    context: CaptureContext,
+    consent_text: ConsentText | None = None,
+    actor: Any = None,
+    now: datetime | None = None,
+) -> ConsentRecord:
+    """Append one consent decision for `lead` (locks the lead) and re-evaluate readiness.
+
+    `consent_text` is the wording the person saw; None means the current version.
+    """
+    from leads.services.readiness import lead_readiness_apply
+
+    if purpose not in ConsentPurpose.values:
+        raise ValueError(f"Unknown consent purpose {purpose!r}")
+    if decision not in Decision.values:
+        raise ValueError(f"Unknown consent decision {decision!r}")
+    text = consent_text or consent_text_current(purpose=purpose)
+    if text.purpose != purpose:
+        raise ValueError("The consent text is for another purpose.")
+    with transaction.atomic():
+        locked = _lead_locked(lead)
+        (record,) = consent_records_append_locked(
+            lead=locked,
+            entries=[ConsentEntry(purpose, decision, text)],
+            method=context.method,
+            context=context,
+            actor=actor,
+            now=now,
+        )
+        lead_readiness_apply(lead=locked, now=now)
+        locked.save()
+    lead.refresh_from_db()
+    return record
+
+
+# Double opt-in ------------------------------------------------------------------------------
+
+
+def consent_confirmation_open(*, lead: Lead, pending_record: ConsentRecord, now: datetime):
+    """Create the confirmation request for a pending marketing consent (caller holds the lock)
+    and send the email once the transaction commits. Suspected spam gets no email."""
+    from leads.models import LeadStatus
+    from leads.tasks import consent_confirmation_send_task
+
+    confirmation = ConsentConfirmation.objects.create(
+        lead=lead,
+        pending_record=pending_record,
+        created_at=now,
+        expires_at=now + timedelta(hours=settings.LEADS_DOUBLE_OPT_IN_MAX_AGE_HOURS),
+    )
+    if lead.status != LeadStatus.SPAM:
+        enqueue_on_commit(consent_confirmation_send_task, confirmation.pk)
+    return confirmation
+
+
+def consent_confirmation_token(confirmation: ConsentConfirmation) -> str:
+    return signing.dumps({"c": confirmation.pk}, salt=DOUBLE_OPT_IN_SALT, compress=True)
+
+
+def consent_confirmation_url(confirmation: ConsentConfirmation) -> str:
+    path = reverse("leads:consent-confirm", args=[consent_confirmation_token(confirmation)])
+    return settings.PORTAL_BASE_URL.rstrip("/") + path
+
+
+def consent_confirmation_send(*, confirmation_id: int, now: datetime | None = None) -> bool:
+    """Send the double opt-in email once. Returns False when there was nothing to send."""
+    from leads.models import LeadStatus
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        confirmation = (
+            ConsentConfirmation.objects.select_for_update(skip_locked=True)
+            .select_related("lead")
+            .filter(pk=confirmation_id, sent_at__isnull=True, confirmed_at__isnull=True)
+            .first()
+        )
+        if confirmation is None:
+            return False
+        lead = confirmation.lead
+        if lead.status in {LeadStatus.SPAM, LeadStatus.ERASED} or confirmation.expires_at <= now:
+            # Never mail suspected bots or erased people; mark it handled so it is not retried.
+            confirmation.sent_at = now
+            confirmation.save(update_fields=["sent_at"])
+            return False
+        confirmation.send_attempts += 1
+        context = {
+            "lead": lead,
+            "confirm_url": consent_confirmation_url(confirmation),
+            "expires_at": confirmation.expires_at,
+            "PORTAL_NAME": settings.PORTAL_NAME,
+        }
+        message = EmailMessage(
+            subject=f"Please confirm your email for {settings.PORTAL_NAME}",
+            body=render_to_string("leads/email/double_opt_in.txt", context),
+            to=[lead.email],
+        )
+        message.send()
+        confirmation.sent_at = now
+        confirmation.save(update_fields=["sent_at", "send_attempts"])
+    return True
+
+
+def consent_confirmation_from_token(token: str) -> ConsentConfirmation:
+    try:
+        data = signing.loads(token, salt=DOUBLE_OPT_IN_SALT)
+        confirmation_id = int(data["c"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        raise ConsentLinkInvalid from None
+    confirmation = (
+        ConsentConfirmation.objects.select_related("lead", "pending_record")
+        .filter(pk=confirmation_id)
+        .first()
+    )
+    if confirmation is None:
+        raise ConsentLinkInvalid
+    return confirmation
+
+
+def consent_double_opt_in_confirm(
+    *, token: str, context: CaptureContext, now: datetime | None = None
+) -> ConsentConfirmation:
+    """Record the confirmation behind a double opt-in link. Idempotent: a second click changes
+    nothing. Raises ConsentLinkInvalid or ConsentLinkExpired."""
+    from leads.models import LeadStatus
+    from leads.services.readiness import lead_readiness_apply
+
+    now = now or timezone.now()
+    confirmation = consent_confirmation_from_token(token)
+    with transaction.atomic():
+        lead = Lead.objects.select_for_update().get(pk=confirmation.lead_id)
+        confirmation = ConsentConfirmation.objects.select_for_update().get(pk=confirmation.pk)
+        if confirmation.confirmed_at is not None:
+            return confirmation
+        if lead.status == LeadStatus.ERASED:
+            raise ConsentLinkInvalid
+        if confirmation.expires_at <= now:
+            raise ConsentLinkExpired
+        (record,) = consent_records_append_locked(
+            lead=lead,
+            entries=[
+                ConsentEntry(
+                    confirmation.pending_record.purpose,
+                    Decision.GRANTED,
+                    confirmation.pending_record.consent_text,
+                )
+            ],
+            method=ConsentRecord.Method.DOUBLE_OPT_IN,
+            context=context,
+            now=now,
+        )
+        confirmation.confirmed_at = now
+        confirmation.confirmed_record = record
+        confirmation.save(update_fields=["confirmed_at", "confirmed_record"])
+        lead_readiness_apply(lead=lead, now=now)
+        lead.save()
+    return confirmation
+
+
+# Withdrawal ---------------------------------------------------------------------------------
+
+
+def consent_withdrawal_token(*, lead: Lead, purpose: str) -> str:
+    # No expiry: a withdrawal link in a years-old email must still work.
+    return signing.dumps({"l": lead.pk, "p": purpose}, salt=WITHDRAWAL_SALT, compress=True)
+
+
+def consent_withdrawal_url(*, lead: Lead, purpose: str) -> str:
+    path = reverse(
+        "leads:consent-withdraw", args=[consent_withdrawal_token(lead=lead, purpose=purpose)]
+    )
+    return settings.PORTAL_BASE_URL.rstrip("/") + path
+
+
+def consent_withdrawal_target(token: str) -> tuple[Lead, str]:
+    try:
+        data = signing.loads(token, salt=WITHDRAWAL_SALT)
+        lead_id, purpose = int(data["l"]), str(data["p"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        raise ConsentLinkInvalid from None
+    lead = Lead.objects.filter(pk=lead_id).first()
+    if lead is None or purpose not in ConsentPurpose.values:
+        raise ConsentLinkInvalid
+    return lead, purpose
+
+
+def consent_withdraw(
+    *,
+    lead: Lead,
+    purpose: str,
+    context: CaptureContext,
+    actor: Any = None,
+    now: datetime | None = None,
+) -> ConsentRecord | None:
+    """Record a withdrawal. Idempotent: nothing is added when the latest word is already a
+    withdrawal. The record names the wording the person had agreed to."""
+    from leads.services.readiness import lead_readiness_apply
+
+    with transaction.atomic():
+        locked = _lead_locked(lead)
+        if locked.consents.get(purpose) == ConsentState.WITHDRAWN:
+            return None
+        (record,) = consent_records_append_locked(
+            lead=locked,
+            entries=[ConsentEntry(purpose, Decision.WITHDRAWN, _latest_text_for(locked, purpose))],
+            method=context.method,
+            context=context,
+            actor=actor,
+            now=now,
+        )
+        lead_readiness_apply(lead=locked, now=now)
+        locked.save()
+    lead.refresh_from_db()
+    return record
+
+
+def marketing_email_build(
+    *, lead: Lead, subject: str, body: str, from_email: str | None = None
+) -> EmailMessage:
+    """A marketing email for `lead`, with a one-click withdrawal link in the body and in the
+    List-Unsubscribe headers (RFC 8058). Refuses when marketing email is not granted."""
+    if lead.consents.get(ConsentPurpose.MARKETING_EMAIL) != ConsentState.GRANTED:
+        raise PermissionError("This person has not confirmed marketing email consent.")
+    url = consent_withdrawal_url(lead=lead, purpose=ConsentPurpose.MARKETING_EMAIL)
+    footer = render_to_string("leads/email/marketing_footer.txt", {"withdraw_url": url})
+    return EmailMessage(
+        subject=subject,
+        body=f"{body.rstrip()}\n\n{footer}",
+        from_email=from_email,
+        to=[lead.email],
+        headers={
+            "List-Unsubscribe": f"<{url}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+    )

@@ -1,0 +1,211 @@
+"""Changes to a lead after capture: status, staff edits and erasure."""
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from config.services import audit_log_record
+from leads.models import (
+    LEAD_STATUS_TRANSITIONS,
+    ConsentPurpose,
+    ConsentRecord,
+    ConsentState,
+    Lead,
+    LeadStatus,
+    Segment,
+    SlaState,
+    TenderType,
+    Touchpoint,
+)
+from leads.normalise import (
+    LeadInputError,
+    company_clean,
+    country_normalise,
+    name_clean,
+    phone_normalise,
+)
+from leads.services.consent import ConsentEntry, _latest_text_for, consent_records_append_locked
+from leads.services.readiness import lead_readiness_apply
+from leads.types import CaptureContext
+
+logger = logging.getLogger(__name__)
+
+
+class LeadStatusRefused(ValueError):
+    pass
+
+
+def lead_status_set(*, lead: Lead, to: str, actor: Any = None, reason: str = "") -> None:
+    """The one place a lead's status changes. The caller holds the lock and saves the lead.
+    An illegal move is refused and logged."""
+    if to == lead.status:
+        return
+    if to not in LEAD_STATUS_TRANSITIONS.get(lead.status, set()):
+        logger.warning("refused lead %s status %s -> %s", lead.pk, lead.status, to)
+        raise LeadStatusRefused(
+            f"A {LeadStatus(lead.status).label.lower()} lead cannot become "
+            f"{LeadStatus(to).label.lower()}."
+        )
+    previous = lead.status
+    lead.status = to
+    audit_log_record(
+        actor=actor,
+        action="leads.status_changed",
+        target=lead,
+        detail={"from": previous, "to": to, "reason": reason[:500]},
+    )
+
+
+def lead_status_change(*, lead: Lead, to: str, actor: Any, reason: str = "") -> Lead:
+    """Staff move a lead to another status (locks it, re-evaluates readiness)."""
+    from leads.services.routing import lead_route
+    from leads.services.sla import lead_sla_start, lead_sla_stop
+
+    with transaction.atomic():
+        locked = Lead.objects.select_for_update().get(pk=lead.pk)
+        previous = locked.status
+        lead_status_set(lead=locked, to=to, actor=actor, reason=reason)
+        now = timezone.now()
+        if to == LeadStatus.SPAM:
+            lead_sla_stop(lead=locked)
+        elif previous == LeadStatus.SPAM and to == LeadStatus.NEW:
+            # Released from quarantine: it now gets an owner and a first-response clock.
+            if locked.owner_id is None:
+                lead_route(lead=locked, now=now, reason_prefix="Released from spam. ")
+            lead_sla_start(lead=locked, now=now)
+        elif to != LeadStatus.NEW and locked.first_contacted_at is None:
+            locked.sla_next_check_at = None
+        lead_readiness_apply(lead=locked, now=now)
+        locked.save()
+    lead.refresh_from_db()
+    return lead
+
+
+EDITABLE_FIELDS = {"name", "company", "phone", "country", "segment", "preferred_tender"}
+
+
+def lead_update(*, lead: Lead, actor: Any, **changes: str) -> Lead:
+    """Staff correct a lead's details. Values are cleaned like the form's; readiness is
+    re-evaluated. Raises LeadInputError with per-field messages."""
+    unknown = set(changes) - EDITABLE_FIELDS
+    if unknown:
+        raise ValueError(f"These fields cannot be edited here: {', '.join(sorted(unknown))}")
+    with transaction.atomic():
+        locked = (
+            Lead.objects.select_for_update(of=("self",))
+            .select_related("last_touch")
+            .get(pk=lead.pk)
+        )
+        if locked.status == LeadStatus.ERASED:
+            raise LeadInputError({"name": ["This lead was erased; its details cannot be edited."]})
+        errors: dict[str, list[str]] = {}
+        cleaned: dict[str, str] = {}
+        cleaners = {
+            "name": name_clean,
+            "company": company_clean,
+            "country": country_normalise,
+        }
+        for field, value in changes.items():
+            try:
+                if field in cleaners:
+                    cleaned[field] = cleaners[field](value)
+                elif field == "segment":
+                    cleaned[field] = Segment(value).value
+                elif field == "preferred_tender":
+                    cleaned[field] = TenderType(value).value
+            except LeadInputError as exc:
+                errors.update(exc.errors)
+            except ValueError:
+                errors[field] = ["Choose one of the options."]
+        if "phone" in changes:
+            try:
+                cleaned["phone"] = phone_normalise(
+                    changes["phone"], country=cleaned.get("country", locked.country)
+                )
+            except LeadInputError as exc:
+                errors.update(exc.errors)
+        if errors:
+            raise LeadInputError(errors)
+        before = {field: getattr(locked, field) for field in cleaned}
+        for field, value in cleaned.items():
+            setattr(locked, field, value)
+        lead_readiness_apply(lead=locked)
+        locked.save()
+        changed = {f: [before[f], cleaned[f]] for f in cleaned if before[f] != cleaned[f]}
+        if changed:
+            audit_log_record(
+                actor=actor, action="leads.lead_updated", target=locked, detail=changed
+            )
+    lead.refresh_from_db()
+    return lead
+
+
+ERASED_EMAIL_DOMAIN = "erased.invalid"
+
+
+def lead_erase(*, lead: Lead, actor: Any, reason: str = "", now: datetime | None = None) -> Lead:
+    """Act on an erasure request (GDPR Art. 17).
+
+    Personal data on the lead and its touchpoints is replaced or blanked. Kept, as the law
+    allows (Art. 17(3)(b), Art. 7(1)): the consent records, which are the evidence of lawful
+    processing and identify the person only by a keyed hash of the email, and the lead row
+    itself, which financial records in other apps point at. Marketing consents still granted
+    are withdrawn first so the ledger says why mail stopped.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = Lead.objects.select_for_update().get(pk=lead.pk)
+        if locked.status == LeadStatus.ERASED:
+            return locked
+        context = CaptureContext(
+            ip=None, user_agent="", source_form="erasure", source_url="", method="admin"
+        )
+        entries = [
+            ConsentEntry(
+                purpose, ConsentRecord.Decision.WITHDRAWN, _latest_text_for(locked, purpose)
+            )
+            for purpose in (ConsentPurpose.MARKETING_EMAIL, ConsentPurpose.SMS)
+            if locked.consents.get(purpose) in {ConsentState.GRANTED, ConsentState.PENDING}
+        ]
+        consent_records_append_locked(
+            lead=locked,
+            entries=entries,
+            method=ConsentRecord.Method.ADMIN,
+            context=context,
+            actor=actor,
+            now=now,
+        )
+        lead_status_set(lead=locked, to=LeadStatus.ERASED, actor=actor, reason=reason)
+        locked.email = f"erased-{locked.pk}@{ERASED_EMAIL_DOMAIN}"
+        locked.name = "Erased person"
+        locked.company = ""
+        locked.phone = ""
+        locked.erased_at = now
+        locked.sla_state = SlaState.NONE
+        locked.sla_next_check_at = None
+        locked.submission_risk_factors = []
+        lead_readiness_apply(lead=locked, now=now)
+        locked.risk_factors = []
+        locked.readiness_checklist = [["Erased on request", False]]
+        locked.save()
+        Touchpoint.objects.filter(lead=locked).update(
+            ip=None,
+            user_agent="",
+            referrer="",
+            landing_page="",
+            gclid="",
+            fbclid="",
+            utm_term="",
+            risk_factors=[],
+        )
+        audit_log_record(
+            actor=actor,
+            action="leads.lead_erased",
+            target=locked,
+            detail={"reason": reason[:500]},
+        )
+    lead.refresh_from_db()
+    return lead

@@ -1,0 +1,251 @@
+"""Who owns a lead: routing rules (round robin, load balanced, by country or segment),
+out-of-office delegates, and manual assignment."""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from config.services import audit_log_record
+from leads.models import Assignment, Lead, LeadStatus, OutOfOffice, RoutingRule, SalesOwner
+
+logger = logging.getLogger(__name__)
+
+SALES_GROUP = "Sales"
+OPEN_STATUSES = [LeadStatus.NEW, LeadStatus.CONTACTED]
+
+
+class AssignmentRefused(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class RoutingChoice:
+    owner: SalesOwner
+    rule: RoutingRule | None
+    reason: str
+
+
+def sales_owners_eligible():
+    """Owners who may hold leads: active Sales staff users."""
+    return SalesOwner.objects.filter(
+        is_active=True,
+        user__is_active=True,
+        user__is_staff=True,
+        user__groups__name=SALES_GROUP,
+    ).select_related("user")
+
+
+def sales_users():
+    return get_user_model().objects.filter(is_active=True, is_staff=True, groups__name=SALES_GROUP)
+
+
+def _away_now(owners: list[SalesOwner], now: datetime) -> dict[int, OutOfOffice]:
+    absences = OutOfOffice.objects.filter(
+        owner__in=owners, starts_at__lte=now, ends_at__gt=now
+    ).select_related("delegate__user")
+    return {absence.owner_id: absence for absence in absences}
+
+
+def _stand_in(
+    owner: SalesOwner, away: dict[int, OutOfOffice], eligible_ids: set[int], now: datetime
+) -> tuple[SalesOwner | None, str]:
+    """`owner` if present; else their delegate if the delegate may take leads and is present."""
+    absence = away.get(owner.pk)
+    if absence is None:
+        return owner, ""
+    delegate = absence.delegate
+    if delegate is None or delegate.pk not in eligible_ids:
+        return None, ""
+    if delegate.pk not in away:
+        away.update(_away_now([delegate], now))
+    if delegate.pk in away:
+        return None, ""
+    return delegate, f" (delegate for {owner}, who is out of office)"
+
+
+def _rule_matches(rule: RoutingRule, lead: Lead) -> bool:
+    if rule.countries and lead.country not in {c.upper() for c in rule.countries}:
+        return False
+    return not (rule.segment and rule.segment != lead.segment)
+
+
+def _pick_round_robin(
+    rule: RoutingRule,
+    members: list[SalesOwner],
+    now: datetime,
+    exclude: set[int],
+    eligible: set[int],
+) -> RoutingChoice | None:
+    ids = [member.pk for member in members]
+    start = ids.index(rule.last_member_id) + 1 if rule.last_member_id in ids else 0
+    away = _away_now(members, now)
+    for offset in range(len(members)):
+        member = members[(start + offset) % len(members)]
+        owner, note = _stand_in(member, away, eligible, now)
+        if owner is None or owner.user_id in exclude:
+            continue
+        rule.last_member = member
+        rule.save(update_fields=["last_member"])
+        return RoutingChoice(owner, rule, f"Round robin in rule “{rule.name}”{note}")
+    return None
+
+
+def _open_loads(owners: list[SalesOwner]) -> dict[int, int]:
+    rows = (
+        Lead.objects.filter(owner_id__in=[o.user_id for o in owners], status__in=OPEN_STATUSES)
+        .values("owner_id")
+        .annotate(n=Count("pk"))
+    )
+    return {row["owner_id"]: row["n"] for row in rows}
+
+
+def _pick_load_balanced(
+    rule: RoutingRule,
+    members: list[SalesOwner],
+    now: datetime,
+    exclude: set[int],
+    eligible: set[int],
+) -> RoutingChoice | None:
+    away = _away_now(members, now)
+    candidates: dict[int, tuple[SalesOwner, str]] = {}
+    for member in members:
+        owner, note = _stand_in(member, away, eligible, now)
+        if owner is not None and owner.user_id not in exclude:
+            candidates.setdefault(owner.pk, (owner, note))
+    if not candidates:
+        return None
+    loads = _open_loads([owner for owner, _ in candidates.values()])
+    best = None
+    for owner, note in candidates.values():
+        load = loads.get(owner.user_id, 0)
+        if load >= owner.capacity:
+            continue
+        key = (load / owner.capacity, load, owner.pk)
+        if best is None or key < best[0]:
+            best = (key, owner, note, load)
+    if best is None:
+        return None
+    _, owner, note, load = best
+    return RoutingChoice(
+        owner,
+        rule,
+        f"Least loaded in rule “{rule.name}”: {load} of {owner.capacity} open leads{note}",
+    )
+
+
+def lead_route_choose(
+    *, lead: Lead, now: datetime | None = None, exclude_user_ids: set[int] | None = None
+) -> RoutingChoice | None:
+    """The owner the routing rules give `lead` now, or None. Locks the matching rule (round
+    robin moves its pointer), so call it inside the caller's transaction."""
+    now = now or timezone.now()
+    exclude = exclude_user_ids or set()
+    eligible = list(sales_owners_eligible())
+    if not eligible:
+        return None
+    eligible_ids = {owner.pk for owner in eligible}
+    for rule in RoutingRule.objects.filter(is_active=True).order_by("priority", "pk"):
+        if not _rule_matches(rule, lead):
+            continue
+        # Lock order everywhere: the lead first, then the rule.
+        rule = RoutingRule.objects.select_for_update().get(pk=rule.pk)
+        members = list(
+            rule.members.filter(pk__in=eligible_ids).select_related("user").order_by("pk")
+        )
+        if not members:
+            continue
+        if rule.strategy == RoutingRule.Strategy.LOAD_BALANCED:
+            choice = _pick_load_balanced(rule, members, now, exclude, eligible_ids)
+        else:
+            choice = _pick_round_robin(rule, members, now, exclude, eligible_ids)
+        if choice is not None:
+            return choice
+    return None
+
+
+def _assign(
+    *, lead: Lead, owner_user, rule: RoutingRule | None, reason: str, actor: Any, now: datetime
+) -> Assignment:
+    lead.owner = owner_user
+    return Assignment.objects.create(
+        lead=lead,
+        owner=owner_user,
+        assigned_at=now,
+        assigned_by=actor if getattr(actor, "pk", None) else None,
+        rule=rule,
+        reason=reason[:300],
+    )
+
+
+def lead_route(
+    *,
+    lead: Lead,
+    now: datetime | None = None,
+    exclude_user_ids: set[int] | None = None,
+    reason_prefix: str = "",
+) -> Assignment | None:
+    """Give `lead` an owner by the routing rules (the caller holds the lead's lock and saves
+    the lead). None when no rule has anyone available: the lead waits unassigned."""
+    now = now or timezone.now()
+    choice = lead_route_choose(lead=lead, now=now, exclude_user_ids=exclude_user_ids)
+    if choice is None:
+        logger.info("no owner available for lead %s", lead.pk)
+        return None
+    return _assign(
+        lead=lead,
+        owner_user=choice.owner.user,
+        rule=choice.rule,
+        reason=reason_prefix + choice.reason,
+        actor=None,
+        now=now,
+    )
+
+
+def lead_assign(
+    *, lead: Lead, owner, actor: Any, reason: str = "", now: datetime | None = None
+) -> Lead:
+    """Staff give `lead` to `owner` (a Sales staff user)."""
+    now = now or timezone.now()
+    if not sales_users().filter(pk=owner.pk).exists():
+        raise AssignmentRefused(f"{owner} is not an active Sales staff member.")
+    with transaction.atomic():
+        locked = Lead.objects.select_for_update().get(pk=lead.pk)
+        if locked.status == LeadStatus.ERASED:
+            raise AssignmentRefused("An erased lead cannot be assigned.")
+        if locked.owner_id == owner.pk:
+            return locked
+        previous = locked.owner_id
+        _assign(
+            lead=locked,
+            owner_user=owner,
+            rule=None,
+            reason=reason or f"Assigned by {actor}",
+            actor=actor,
+            now=now,
+        )
+        locked.save(update_fields=["owner", "updated_at"])
+        audit_log_record(
+            actor=actor,
+            action="leads.lead_assigned",
+            target=locked,
+            detail={"from_user": previous, "to_user": owner.pk},
+        )
+    lead.refresh_from_db()
+    return lead
+
+
+def sales_owner_open_leads(*, owner: SalesOwner) -> int:
+    return Lead.objects.filter(owner_id=owner.user_id, status__in=OPEN_STATUSES).count()
+
+
+def sales_owner_is_away(*, owner: SalesOwner, now: datetime | None = None) -> bool:
+    now = now or timezone.now()
+    return OutOfOffice.objects.filter(
+        Q(owner=owner) & Q(starts_at__lte=now) & Q(ends_at__gt=now)
+    ).exists()

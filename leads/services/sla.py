@@ -1,0 +1,238 @@
+"""First-response SLAs: the due time, the escalation ladder and first contact.
+
+Work due later is a column (`Lead.sla_next_check_at`) that the beat task claims with
+SELECT … FOR UPDATE SKIP LOCKED, never a broker countdown. Every function takes `now` so tests
+move the clock instead of sleeping.
+"""
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from config.celery import enqueue_on_commit
+from config.services import audit_log_record
+from leads.business_hours import BusinessHours
+from leads.models import Lead, LeadStatus, SalesOwner, SlaEvent, SlaState
+
+logger = logging.getLogger(__name__)
+
+Action = SlaEvent.Action
+
+
+def sla_ladder() -> list[tuple[str, int]]:
+    ladder = [(action, int(minutes)) for action, minutes in settings.LEADS_SLA_LADDER]
+    for action, _ in ladder:
+        if action not in Action.values:
+            raise ValueError(f"LEADS_SLA_LADDER has an unknown action {action!r}")
+    return ladder
+
+
+def _ladder_check_at(lead: Lead, level: int) -> datetime | None:
+    """When step `level` (0-based) of the ladder is due for `lead`, or None after the last."""
+    ladder = sla_ladder()
+    if level >= len(ladder) or lead.first_response_due_at is None:
+        return None
+    hours = BusinessHours.from_settings()
+    return hours.add(lead.first_response_due_at, ladder[level][1])
+
+
+def lead_sla_start(*, lead: Lead, now: datetime) -> None:
+    """Start the first-response clock on a new lead (the caller saves it)."""
+    hours = BusinessHours.from_settings()
+    lead.first_response_due_at = hours.add(now, settings.LEADS_SLA_FIRST_RESPONSE_MINUTES)
+    lead.sla_state = SlaState.PENDING
+    lead.sla_level = 0
+    lead.sla_next_check_at = _ladder_check_at(lead, 0)
+
+
+def lead_sla_stop(*, lead: Lead) -> None:
+    lead.sla_state = SlaState.NONE
+    lead.sla_next_check_at = None
+
+
+def _owner_profile(user_id: int | None) -> SalesOwner | None:
+    if user_id is None:
+        return None
+    return SalesOwner.objects.select_related("team_lead").filter(user_id=user_id).first()
+
+
+def _sales_group_emails() -> list[str]:
+    from leads.services.routing import sales_users
+
+    return [email for email in sales_users().values_list("email", flat=True) if email]
+
+
+def _escalate(lead: Lead, now: datetime) -> SlaEvent | None:
+    from leads.services.routing import lead_route
+
+    ladder = sla_ladder()
+    level = lead.sla_level
+    if level >= len(ladder):
+        lead.sla_next_check_at = None
+        return None
+    action, _ = ladder[level]
+    recipients: list[str] = []
+    detail = ""
+    profile = _owner_profile(lead.owner_id)
+    if action == Action.NOTIFY_OWNER:
+        if lead.owner and lead.owner.email:
+            recipients = [lead.owner.email]
+            detail = f"Reminded {lead.owner} that the first response is overdue."
+        else:
+            recipients = _sales_group_emails()
+            detail = "No owner: told the Sales team the first response is overdue."
+    elif action == Action.NOTIFY_TEAM_LEAD:
+        if profile and profile.team_lead and profile.team_lead.email:
+            recipients = [profile.team_lead.email]
+            detail = f"Told team lead {profile.team_lead} about the overdue lead."
+        else:
+            recipients = _sales_group_emails()
+            detail = "No team lead on record: told the Sales team."
+    elif action == Action.REASSIGN:
+        previous = lead.owner
+        exclude = {lead.owner_id} if lead.owner_id else set()
+        assignment = lead_route(
+            lead=lead,
+            now=now,
+            exclude_user_ids=exclude,
+            reason_prefix="SLA breach, reassigned. ",
+        )
+        if assignment is not None:
+            recipients = [e for e in [assignment.owner.email, getattr(previous, "email", "")] if e]
+            detail = f"Reassigned from {previous or 'nobody'} to {assignment.owner}."
+        else:
+            recipients = _sales_group_emails()
+            detail = "Nobody else was available to take the lead; told the Sales team."
+    try:
+        with transaction.atomic():
+            event = SlaEvent.objects.create(
+                lead=lead,
+                level=level + 1,
+                action=action,
+                created_at=now,
+                detail=detail,
+                recipients=recipients,
+            )
+    except IntegrityError:
+        # This step was already taken (two sweepers raced past the lock): move on.
+        event = None
+    lead.sla_state = SlaState.BREACHED
+    lead.sla_level = level + 1
+    lead.sla_next_check_at = _ladder_check_at(lead, level + 1)
+    if event is not None and recipients:
+        from leads.tasks import lead_sla_event_notify_task
+
+        enqueue_on_commit(lead_sla_event_notify_task, event.pk)
+    return event
+
+
+def lead_sla_breaches_process(*, now: datetime | None = None, batch_size: int | None = None) -> int:
+    """Take the next ladder step on every lead whose check is due. Returns steps taken.
+
+    Rows are claimed with SKIP LOCKED, so two sweepers (or a sweeper and a salesperson logging
+    first contact) never block each other or take the same step twice.
+    """
+    now = now or timezone.now()
+    batch_size = batch_size or settings.LEADS_SLA_SWEEP_BATCH
+    taken = 0
+    with transaction.atomic():
+        due = list(
+            Lead.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("owner")
+            .filter(
+                sla_next_check_at__lte=now,
+                first_contacted_at__isnull=True,
+                status__in=[LeadStatus.NEW],
+            )
+            .order_by("sla_next_check_at")[:batch_size]
+        )
+        for lead in due:
+            if _escalate(lead, now) is not None:
+                taken += 1
+            lead.save(
+                update_fields=[
+                    "owner",
+                    "sla_state",
+                    "sla_level",
+                    "sla_next_check_at",
+                    "updated_at",
+                ]
+            )
+    return taken
+
+
+def lead_sla_event_notify(*, event_id: int, now: datetime | None = None) -> bool:
+    """Email the recipients of one escalation step, once."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        event = (
+            SlaEvent.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("lead", "lead__owner")
+            .filter(pk=event_id, notified_at__isnull=True)
+            .first()
+        )
+        if event is None:
+            return False
+        if event.recipients:
+            lead = event.lead
+            admin_url = settings.PORTAL_BASE_URL.rstrip("/") + reverse(
+                "admin:leads_lead_change", args=[lead.pk]
+            )
+            body = render_to_string(
+                "leads/email/sla_breach.txt",
+                {"event": event, "lead": lead, "admin_url": admin_url},
+            )
+            EmailMessage(
+                subject=f"First response overdue: lead #{lead.pk}",
+                body=body,
+                to=event.recipients,
+            ).send()
+        event.notified_at = now
+        event.save(update_fields=["notified_at"])
+    return True
+
+
+def sla_events_unsent(*, older_than: timedelta, now: datetime | None = None) -> list[int]:
+    now = now or timezone.now()
+    return list(
+        SlaEvent.objects.filter(notified_at__isnull=True, created_at__lte=now - older_than)
+        .exclude(recipients=[])
+        .values_list("pk", flat=True)[:500]
+    )
+
+
+def lead_first_contact_log(
+    *, lead: Lead, actor: Any, at: datetime | None = None, note: str = ""
+) -> Lead:
+    """Record the first contact with `lead`; this stops the SLA clock. Idempotent."""
+    from leads.services.lead import lead_status_set
+
+    at = at or timezone.now()
+    with transaction.atomic():
+        locked = Lead.objects.select_for_update().get(pk=lead.pk)
+        if locked.first_contacted_at is not None or locked.status == LeadStatus.ERASED:
+            return locked
+        locked.first_contacted_at = at
+        locked.first_contacted_by = actor if getattr(actor, "pk", None) else None
+        if locked.first_response_due_at is not None:
+            in_time = at <= locked.first_response_due_at
+            locked.sla_state = SlaState.MET if in_time else SlaState.MET_LATE
+        locked.sla_next_check_at = None
+        if locked.status == LeadStatus.NEW:
+            lead_status_set(lead=locked, to=LeadStatus.CONTACTED, actor=actor, reason=note)
+        locked.save()
+        audit_log_record(
+            actor=actor,
+            action="leads.first_contact_logged",
+            target=locked,
+            detail={"at": at.isoformat(), "sla_state": locked.sla_state, "note": note[:500]},
+        )
+    lead.refresh_from_db()
+    return lead

@@ -1,0 +1,55 @@
+"""Celery tasks: take ids, call one service, safe to run twice."""
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from config.celery import app
+from leads.models import ConsentConfirmation
+
+
+@app.task(name="leads.consent_confirmation_send")
+def consent_confirmation_send_task(confirmation_id: int) -> bool:
+    from leads.services.consent import consent_confirmation_send
+
+    return consent_confirmation_send(confirmation_id=confirmation_id)
+
+
+@app.task(name="leads.sla_event_notify")
+def lead_sla_event_notify_task(event_id: int) -> bool:
+    from leads.services.sla import lead_sla_event_notify
+
+    return lead_sla_event_notify(event_id=event_id)
+
+
+@app.task(name="leads.sla_breaches_process")
+def lead_sla_breaches_process_task() -> int:
+    """Beat, every minute: take the next escalation step on overdue leads."""
+    from leads.services.sla import lead_sla_breaches_process
+
+    return lead_sla_breaches_process()
+
+
+@app.task(name="leads.outbox_sweep")
+def leads_outbox_sweep_task() -> int:
+    """Beat: re-drive emails whose enqueue was lost (the rows are the outbox)."""
+    from leads.services.consent import consent_confirmation_send
+    from leads.services.sla import lead_sla_event_notify, sla_events_unsent
+
+    now = timezone.now()
+    sent = 0
+    unsent = ConsentConfirmation.objects.filter(
+        sent_at__isnull=True, confirmed_at__isnull=True, created_at__lte=now - timedelta(minutes=2)
+    ).values_list("pk", flat=True)[:500]
+    for confirmation_id in unsent:
+        sent += consent_confirmation_send(confirmation_id=confirmation_id)
+    for event_id in sla_events_unsent(older_than=timedelta(minutes=2), now=now):
+        sent += lead_sla_event_notify(event_id=event_id)
+    return sent
+
+
+@app.task(name="leads.readiness_reevaluate")
+def leads_readiness_reevaluate_task() -> int:
+    from leads.services.readiness import leads_readiness_reevaluate_all
+
+    return leads_readiness_reevaluate_all()

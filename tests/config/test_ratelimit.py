@@ -1,0 +1,41 @@
+import threading
+
+from config.ratelimit import ratelimit_hit, ratelimit_usage
+
+
+def test_allows_up_to_the_limit_then_refuses():
+    results = [
+        ratelimit_hit(key="t:ip:1", limit=5, window_seconds=60, now=1000.0) for _ in range(7)
+    ]
+    assert results == [True] * 5 + [False] * 2
+
+
+def test_a_new_window_starts_a_new_count():
+    for _ in range(3):
+        ratelimit_hit(key="t:ip:2", limit=3, window_seconds=60, now=1200.0)
+    assert not ratelimit_hit(key="t:ip:2", limit=3, window_seconds=60, now=1210.0)
+    assert ratelimit_hit(key="t:ip:2", limit=3, window_seconds=60, now=1260.0)
+
+
+def test_keys_are_independent():
+    assert ratelimit_usage(key="t:a", window_seconds=60, now=5.0) == 1
+    assert ratelimit_usage(key="t:a", window_seconds=60, now=5.0) == 2
+    assert ratelimit_usage(key="t:b", window_seconds=60, now=5.0) == 1
+
+
+def test_parallel_hits_are_counted_exactly_once_each():
+    counts: list[int] = []
+    lock = threading.Lock()
+
+    def hit():
+        for _ in range(25):
+            value = ratelimit_usage(key="t:parallel", window_seconds=600, now=6000.0)
+            with lock:
+                counts.append(value)
+
+    threads = [threading.Thread(target=hit) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(counts) == list(range(1, 101))
