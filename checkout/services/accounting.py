@@ -49,6 +49,7 @@ from checkout.services.entitlements import (
     entitlement_suspend,
 )
 from checkout.services.notifications import notification_schedule
+from checkout.services.orders import order_status_move
 from payments.models import PAID_STATUSES, Discrepancy, Dispute, Payment, PaymentEvent
 from payments.services.discrepancies import discrepancy_open
 
@@ -178,17 +179,10 @@ def _transition(
     for to_status in path:
         if to_status == order.status:
             continue
-        if to_status not in ORDER_TRANSITIONS[order.status]:
-            logger.warning(
-                "order %s: %s -> %s refused (cause %s, payment %s)",
-                order.pk, order.status, to_status, cause, payment.pk,
-            )  # fmt: skip
-            return
-        OrderEvent.objects.create(
+        applied = order_status_move(
             order=order,
-            from_status=order.status,
             to_status=to_status,
-            cause=cause[:100],
+            cause=cause,
             detail={
                 "payment": payment.pk,
                 "amount_paid": totals.paid,
@@ -196,7 +190,8 @@ def _transition(
                 "amount_authorized": totals.authorized,
             },
         )
-        order.status = to_status
+        if not applied:
+            return
 
 
 def _paid_in_order(payments: list[Payment]) -> list[Payment]:

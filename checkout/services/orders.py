@@ -151,6 +151,37 @@ def _new_reference() -> str:
     return "CO-" + "".join(secrets.choice(alphabet) for _ in range(8))
 
 
+def order_status_move(
+    *,
+    order: Order,
+    to_status: str,
+    cause: str,
+    actor: Any = None,
+    detail: dict | None = None,
+) -> bool:
+    """The one rule for an order's status: check ORDER_TRANSITIONS and record an OrderEvent.
+
+    `order` must be locked by the caller (select_for_update), who saves it. Returns whether the
+    move was applied; a refused move changes nothing and is logged.
+    """
+    from_status = order.status
+    if to_status == from_status:
+        return False
+    if to_status not in ORDER_TRANSITIONS[from_status]:
+        logger.info("order %s: %s -> %s refused (%s)", order.pk, from_status, to_status, cause)
+        return False
+    OrderEvent.objects.create(
+        order=order,
+        from_status=from_status,
+        to_status=to_status,
+        cause=cause[:100],
+        actor=actor if getattr(actor, "pk", None) else None,
+        detail=detail or {},
+    )
+    order.status = to_status
+    return True
+
+
 def order_transition(
     *,
     order_id: int,
@@ -162,30 +193,19 @@ def order_transition(
 ) -> tuple[Order, bool]:
     """Move an order to `to_status` if ORDER_TRANSITIONS allows it; returns (order, applied).
 
-    Locks the row and records an OrderEvent for every applied move. A refused move changes
-    nothing and is logged.
+    Locks the row; `fields` are saved with an applied move. Money-driven moves go through
+    `checkout.services.accounting.order_payment_record`, which uses the same rule.
     """
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
-        from_status = order.status
-        if to_status == from_status:
-            return order, False
-        if to_status not in ORDER_TRANSITIONS[from_status]:
-            logger.info("order %s: %s -> %s refused (%s)", order.pk, from_status, to_status, cause)
-            return order, False
-        order.status = to_status
-        for key, value in (fields or {}).items():
-            setattr(order, key, value)
-        order.save()
-        OrderEvent.objects.create(
-            order=order,
-            from_status=from_status,
-            to_status=to_status,
-            cause=cause,
-            actor=actor if getattr(actor, "pk", None) else None,
-            detail=detail or {},
+        applied = order_status_move(
+            order=order, to_status=to_status, cause=cause, actor=actor, detail=detail
         )
-    return order, True
+        if applied:
+            for key, value in (fields or {}).items():
+                setattr(order, key, value)
+            order.save()
+    return order, applied
 
 
 def order_flag_for_review(*, order_id: int, reason: str, actor: Any = None) -> Order:
