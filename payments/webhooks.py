@@ -1,37 +1,58 @@
-"""Stripe webhooks: verify, store in the inbox, dispatch to handlers later in a task."""
+"""Stripe webhooks: verify, store in the inbox, dispatch to handlers later in a task.
+
+Inbox states (DESIGN.md §4): received → processing → processed | ignored | failed → … → dead.
+Each event is processed in two short transactions. The first claims it (attempts + 1, status
+`processing`, a lease in `next_attempt_at`) and commits, so a crash is counted. The second locks
+the row again, runs the handler and marks the event `processed` in the same transaction: the
+handler's effects and the mark commit together or not at all, which is what makes a redelivered
+task (or the sweeper) safe. Both take a blocking row lock: a duplicate task waits for the first
+one and then sees the event finished.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from config.celery import enqueue_on_commit
 from payments import gateway
 from payments.models import WebhookEvent
 
 logger = logging.getLogger(__name__)
 
 # Event type -> handler(event: WebhookEvent) -> None. Types not listed are marked `ignored`.
+# payments/handlers.py fills it (imported by PaymentsConfig.ready).
 HANDLERS: dict[str, Callable[[WebhookEvent], None]] = {}
+
+_TERMINAL = (WebhookEvent.Status.PROCESSED, WebhookEvent.Status.IGNORED, WebhookEvent.Status.DEAD)
+
+
+class UnknownObject(Exception):
+    """The event names a Stripe object we have no row for. The event is kept and marked."""
+
 
 _INSERT_SQL = f"""
 INSERT INTO {WebhookEvent._meta.db_table}
     (stripe_event_id, type, api_version, livemode, stripe_created_at, payload,
-     signature_verified, status, attempts, last_error, received_at)
-VALUES (%s, %s, %s, %s, %s, %s, true, 'received', 0, '', %s)
+     signature_verified, status, attempts, last_error, received_at, object_id, unmatched)
+VALUES (%s, %s, %s, %s, %s, %s, %s, 'received', 0, '', %s, %s, false)
 ON CONFLICT (stripe_event_id) DO NOTHING
 RETURNING id
 """  # noqa: S608 (the table name is ours, every value is a parameter)
 
 
-def webhook_event_store(*, payload: gateway.WebhookPayload) -> int | None:
+def webhook_event_store(
+    *, payload: gateway.WebhookPayload, signature_verified: bool = True
+) -> int | None:
     """Insert the event under its unique Stripe id. Returns the new row id, or None if known."""
     created = datetime.fromtimestamp(payload.created, tz=UTC) if payload.created else None
+    object_id = payload.data_object.get("id")
     with connection.cursor() as cursor:
         cursor.execute(
             _INSERT_SQL,
@@ -42,7 +63,9 @@ def webhook_event_store(*, payload: gateway.WebhookPayload) -> int | None:
                 payload.livemode,
                 created,
                 json.dumps(payload.raw),
+                signature_verified,
                 timezone.now(),
+                object_id[:255] if isinstance(object_id, str) else "",
             ],
         )
         row = cursor.fetchone()
@@ -50,49 +73,116 @@ def webhook_event_store(*, payload: gateway.WebhookPayload) -> int | None:
 
 
 def webhook_receive(*, body: bytes, signature_header: str) -> int | None:
-    """Verify and store one delivery; schedule its processing once stored."""
-    payload = gateway.webhook_payload_verify(payload=body, signature_header=signature_header)
-    with transaction.atomic():
-        event_id = webhook_event_store(payload=payload)
-        if event_id is not None:
-            from payments.tasks import webhook_event_process
+    """Verify and store one delivery; schedule its processing once stored.
 
-            enqueue_on_commit(webhook_event_process, event_id)
+    Autocommit: the single INSERT is its own transaction, and the enqueue happens after it.
+    """
+    payload = gateway.webhook_payload_verify(payload=body, signature_header=signature_header)
+    event_id = webhook_event_store(payload=payload)
+    if event_id is not None:
+        webhook_event_enqueue(event_id=event_id)
     return event_id
+
+
+# A tiny per-process circuit breaker: after a failed publish the view stops calling the broker
+# for a while. The stored row is the outbox, and the sweeper re-drives it.
+_broker_open_until = 0.0
+
+
+def webhook_event_enqueue(*, event_id: int) -> None:
+    """Ask a worker to process the event once the current transaction (if any) commits."""
+    from payments.tasks import webhook_event_process as task
+
+    def publish() -> None:
+        global _broker_open_until
+        if time.monotonic() < _broker_open_until:
+            return
+        try:
+            task.apply_async(args=(event_id,))
+        except Exception:  # the broker is down or refused the message
+            _broker_open_until = time.monotonic() + settings.PAYMENTS_BROKER_BREAKER_SECONDS
+            logger.warning(
+                "enqueue of webhook event %s failed; the sweeper will re-drive it", event_id
+            )
+
+    transaction.on_commit(publish)
+
+
+def broker_breaker_reset() -> None:
+    global _broker_open_until
+    _broker_open_until = 0.0
+
+
+def webhook_event_backoff(*, attempts: int) -> timedelta:
+    base = settings.PAYMENTS_WEBHOOK_BACKOFF_SECONDS
+    seconds = min(base * 2 ** max(attempts - 1, 0), settings.PAYMENTS_WEBHOOK_BACKOFF_MAX_SECONDS)
+    return timedelta(seconds=seconds)
 
 
 def webhook_event_process(*, event_id: int) -> WebhookEvent | None:
     """Run the handler for one stored event, once. Safe to call again for the same event."""
+    now = timezone.now()
     with transaction.atomic():
-        event = WebhookEvent.objects.select_for_update(skip_locked=True).filter(pk=event_id).first()
-        if event is None or event.status in (
-            WebhookEvent.Status.PROCESSED,
-            WebhookEvent.Status.IGNORED,
-            WebhookEvent.Status.DEAD,
-        ):
+        event = WebhookEvent.objects.select_for_update().filter(pk=event_id).first()
+        if event is None or event.status in _TERMINAL:
+            return event
+        if event.attempts >= settings.PAYMENTS_WEBHOOK_MAX_ATTEMPTS:
+            event.status = WebhookEvent.Status.DEAD
+            event.next_attempt_at = None
+            event.save(update_fields=["status", "next_attempt_at"])
+            logger.error("webhook event %s is dead after %s attempts", event.pk, event.attempts)
             return event
         event.attempts += 1
-        event.processing_started_at = timezone.now()
-        handler = HANDLERS.get(event.type)
-        if handler is None:
-            event.status = WebhookEvent.Status.IGNORED
+        event.status = WebhookEvent.Status.PROCESSING
+        event.processing_started_at = now
+        event.next_attempt_at = now + timedelta(seconds=settings.PAYMENTS_WEBHOOK_LEASE_SECONDS)
+        event.save(update_fields=["attempts", "status", "processing_started_at", "next_attempt_at"])
+
+    try:
+        with transaction.atomic():
+            event = WebhookEvent.objects.select_for_update().get(pk=event_id)
+            if event.status in _TERMINAL:
+                return event
+            handler = HANDLERS.get(event.type)
+            if handler is None:
+                event.status = WebhookEvent.Status.IGNORED
+            else:
+                try:
+                    with transaction.atomic():
+                        handler(event)
+                    event.status = WebhookEvent.Status.PROCESSED
+                except UnknownObject as exc:
+                    # Kept, marked and visible in the admin; replayable once the object exists.
+                    event.status = WebhookEvent.Status.IGNORED
+                    event.unmatched = True
+                    event.last_error = str(exc)[:2000]
+                    logger.warning("webhook event %s: %s", event.stripe_event_id, exc)
             event.processed_at = timezone.now()
+            event.next_attempt_at = None
+            if not event.unmatched:
+                event.last_error = ""
             event.save(
-                update_fields=["status", "attempts", "processing_started_at", "processed_at"]
-            )
+                update_fields=[
+                    "status", "processed_at", "next_attempt_at", "last_error", "unmatched",
+                ]
+            )  # fmt: skip
             return event
-        # The handler's effects and the `processed` mark commit together, or not at all.
-        handler(event)
-        event.status = WebhookEvent.Status.PROCESSED
-        event.processed_at = timezone.now()
-        event.last_error = ""
-        event.save(
-            update_fields=[
-                "status",
-                "attempts",
-                "processing_started_at",
-                "processed_at",
-                "last_error",
-            ]
-        )
+    except Exception as exc:
+        logger.exception("webhook event %s failed", event_id)
+        return _record_failure(event_id=event_id, error=exc)
+
+
+def _record_failure(*, event_id: int, error: Exception) -> WebhookEvent:
+    with transaction.atomic():
+        event = WebhookEvent.objects.select_for_update().get(pk=event_id)
+        if event.status in _TERMINAL:
+            return event
+        event.last_error = f"{type(error).__name__}: {error}"[:2000]
+        if event.attempts >= settings.PAYMENTS_WEBHOOK_MAX_ATTEMPTS:
+            event.status = WebhookEvent.Status.DEAD
+            event.next_attempt_at = None
+        else:
+            event.status = WebhookEvent.Status.FAILED
+            event.next_attempt_at = timezone.now() + webhook_event_backoff(attempts=event.attempts)
+        event.save(update_fields=["last_error", "status", "next_attempt_at"])
     return event

@@ -150,6 +150,7 @@ from config.settings.celery import *  # noqa: E402, F403
 from config.settings.celery import CELERY_BROKER_URL  # noqa: E402
 from config.settings.email import *  # noqa: E402, F403
 from config.settings.logging import *  # noqa: E402, F403
+from config.settings.payments import *  # noqa: E402, F403
 from config.settings.stripe import *  # noqa: E402, F403
 
 if not CACHES["default"]["LOCATION"]:

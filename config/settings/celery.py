@@ -47,4 +47,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "config.tasks.beat_heartbeat",
         "schedule": 60.0,
     },
+    # Re-drive inbox events stuck in received/processing/failed (rows with due times).
+    "payments-webhook-sweep": {
+        "task": "payments.webhook_events_sweep",
+        "schedule": 30.0,
+    },
+    # Ask Stripe about payments stuck in processing, requires_action or unknown.
+    "payments-reconcile": {
+        "task": "payments.payments_reconcile",
+        "schedule": 300.0,
+    },
 }
