@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from config.services import audit_log_record
 from payments import gateway
 from payments.models import Discrepancy, Payment
 from payments.selectors import payments_needing_reconciliation
@@ -82,3 +84,47 @@ def payments_reconcile(*, now=None, limit: int | None = None) -> dict[str, int]:
         if payment.status != before:
             counts["changed"] += 1
     return counts
+
+
+def discrepancy_assign(*, discrepancy_id: int, owner: Any, actor: Any) -> Discrepancy:
+    """Give a discrepancy to a member of finance (or take it back with `owner=None`)."""
+    with transaction.atomic():
+        discrepancy = Discrepancy.objects.select_for_update().get(pk=discrepancy_id)
+        previous = discrepancy.owner_id
+        discrepancy.owner = owner if getattr(owner, "pk", None) else None
+        discrepancy.save(update_fields=["owner"])
+        audit_log_record(
+            actor=actor,
+            action="payments.discrepancy_assign",
+            target=discrepancy,
+            detail={"from_owner": previous, "to_owner": discrepancy.owner_id},
+        )
+    return discrepancy
+
+
+class DiscrepancyNotResolvable(Exception):
+    """A resolution needs a note saying what was done."""
+
+
+def discrepancy_resolve(*, discrepancy_id: int, note: str, actor: Any) -> Discrepancy:
+    """Close a discrepancy with what finance did about it. Resolving twice changes nothing."""
+    note = (note or "").strip()
+    if not note:
+        raise DiscrepancyNotResolvable("Write a resolution note saying what was done.")
+    with transaction.atomic():
+        discrepancy = Discrepancy.objects.select_for_update().get(pk=discrepancy_id)
+        if discrepancy.status == Discrepancy.Status.RESOLVED:
+            return discrepancy
+        discrepancy.status = Discrepancy.Status.RESOLVED
+        discrepancy.resolution_note = note
+        discrepancy.resolved_at = timezone.now()
+        if discrepancy.owner_id is None and getattr(actor, "pk", None):
+            discrepancy.owner = actor
+        discrepancy.save(update_fields=["status", "resolution_note", "resolved_at", "owner"])
+        audit_log_record(
+            actor=actor,
+            action="payments.discrepancy_resolve",
+            target=discrepancy,
+            detail={"kind": discrepancy.kind, "note": note[:1000]},
+        )
+    return discrepancy
