@@ -92,7 +92,7 @@ def worker_factory(transactional_db, embedded_postgres, embedded_redis, stack_di
                     "--without-gossip",
                     "--without-mingle",
                     "--without-heartbeat",
-                ],  # fmt: skip
+                ],
                 cwd=str(ROOT),
                 env=env,
                 stdout=log,
