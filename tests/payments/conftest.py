@@ -112,3 +112,27 @@ def worker_factory(transactional_db, embedded_postgres, embedded_redis, stack_di
     yield start
     for process in started:
         stop_process(process, timeout=20)
+
+
+@pytest.fixture
+def wide_live_server(transactional_db):
+    """Django's threaded live server with a listen backlog wide enough for a burst of 50
+    simultaneous connections (the stock one queues 10 and resets the rest)."""
+    from django.core.servers.basehttp import ThreadedWSGIServer
+    from django.test.testcases import LiveServerThread, _StaticFilesHandler
+
+    class WideServer(ThreadedWSGIServer):
+        request_queue_size = 256
+
+    class Thread(LiveServerThread):
+        server_class = WideServer
+
+    thread = Thread("127.0.0.1", _StaticFilesHandler)
+    thread.daemon = True
+    thread.start()
+    thread.is_ready.wait()
+    if thread.error:
+        raise thread.error
+    thread.url = f"http://127.0.0.1:{thread.port}"
+    yield thread
+    thread.terminate()
