@@ -73,6 +73,7 @@ def worker_factory(transactional_db, embedded_postgres, embedded_redis, stack_di
             env["CELERY_BROKER_URL"] = broker_url
         if visibility_timeout is not None:
             env["CELERY_VISIBILITY_TIMEOUT"] = str(visibility_timeout)
+            env["DJANGO_SETTINGS_MODULE"] = "tests.payments.worker_settings"
         log_path = stack_dir / f"worker-{time.monotonic_ns()}.log"
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
