@@ -81,7 +81,7 @@ def test_concurrent_double_submits_refund_once(paid, admin_user):
                     request_key="same-form",
                 ).pk
             )
-        except Exception as exc:  # noqa: BLE001 (collected and asserted below)
+        except Exception as exc:
             errors.append(exc)
         finally:
             connections.close_all()
