@@ -23,9 +23,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _use_broker(url: str) -> None:
+    # kombu keeps one connection pool per broker URL; dropping the app's references makes the
+    # next publish use the pool for `url` (closing them would break the session broker's pool).
     celery_app.conf.broker_url = url
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
 
