@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections import Counter
 
 import pytest
@@ -21,6 +23,27 @@ def _broker_breaker_closed():
     broker_breaker_reset()
     yield
     broker_breaker_reset()
+
+
+@pytest.fixture(autouse=True)
+def _no_stray_localstripe_webhooks(request):
+    """tests/config/test_real_stack.py registers a `portal` webhook in the session's localstripe
+    and leaves it there, so later API calls would post real deliveries into whichever test runs
+    next. Payments tests deliver their own events: point that registration at nothing."""
+    if "localstripe" in request.fixturenames:
+        server = request.getfixturevalue("localstripe_server")
+        body = json.dumps(
+            {"url": "http://127.0.0.1:9/", "secret": "whsec_off", "events": ["portal.none"]}
+        ).encode()
+        urllib.request.urlopen(
+            urllib.request.Request(
+                f"{server.api_base}/_config/webhooks/portal",
+                data=body,
+                headers={"Content-Type": "application/json"},
+            ),
+            timeout=5,
+        ).close()
+    yield
 
 
 @pytest.fixture
