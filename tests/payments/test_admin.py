@@ -124,3 +124,21 @@ def test_finance_assigns_and_resolves_a_discrepancy(client, finance):
         AuditLogEntry.objects.filter(actor=finance).order_by("id").values_list("action", flat=True)
     )
     assert actions == ["payments.discrepancy_assign", "payments.discrepancy_resolve"]
+
+
+def test_every_payments_admin_page_opens_for_finance(client, finance):
+    payment = payment_create(status=Payment.Status.SUCCEEDED, amount_received=12_500)
+    for path in [
+        "/admin/payments/webhookevent/",
+        "/admin/payments/webhookevent/?unmatched__exact=1",
+        "/admin/payments/deadletterevent/",
+        "/admin/payments/payment/",
+        f"/admin/payments/payment/{payment.pk}/change/",
+        "/admin/payments/refund/",
+        "/admin/payments/dispute/",
+        "/admin/payments/discrepancy/",
+    ]:
+        response = client.get(path)
+        assert response.status_code == 200, path
+    page = client.get(f"/admin/payments/payment/{payment.pk}/change/")
+    assert b"Refund this payment" in page.content
