@@ -8,6 +8,13 @@ def webhook_event_process(event_id: int) -> None:
     webhooks.webhook_event_process(event_id=event_id)
 
 
+@app.task(name="payments.webhook_events_dispatch")
+def webhook_events_dispatch(event_ids: list[int]) -> None:
+    """Fan a burst the webhook view published as one message out into one task per event."""
+    for event_id in event_ids:
+        webhook_event_process.apply_async(args=(event_id,))
+
+
 @app.task(name="payments.webhook_events_sweep")
 def webhook_events_sweep() -> None:
     inbox.webhook_events_sweep()

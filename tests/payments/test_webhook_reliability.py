@@ -150,3 +150,37 @@ def test_a_worker_killed_mid_task_is_redelivered_and_its_effect_happens_once(
     assert event.attempts == 2
     assert Payment.objects.get(pk=payment.pk).status == "succeeded"
     assert PaymentEvent.objects.filter(payment=payment).count() == 1
+
+
+def test_a_burst_is_published_in_the_background_and_fanned_out_by_a_real_worker(
+    wide_live_server, localstripe, settings, celery_worker
+):
+    from concurrent.futures import ThreadPoolExecutor
+
+    payments = [payment_create() for _ in range(40)]
+    url = f"{wide_live_server.url}/webhooks/stripe/"
+    deliveries = [
+        signed(intent_event(p, "payment_intent.succeeded"), settings.STRIPE_WEBHOOK_SECRET)
+        for p in payments
+    ]
+
+    def post(delivery):
+        body, signature = delivery
+        return requests.post(
+            url,
+            data=body,
+            headers={"Stripe-Signature": signature, "Content-Type": "application/json"},
+            timeout=30,
+        ).status_code
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        assert set(pool.map(post, deliveries)) == {200}
+
+    wait_until(
+        lambda: WebhookEvent.objects.filter(status="processed").count() == 40,
+        timeout=30,
+        message="the burst was not processed",
+    )
+    assert Payment.objects.filter(status="succeeded").count() == 40
+    assert PaymentEvent.objects.filter(outcome="applied").count() == 40
+    assert b"payments.webhook_events_dispatch" in celery_worker.log_path.read_bytes()
