@@ -35,6 +35,15 @@ _INTENT_EVENT_STATUS = {
 }
 
 
+# Refunds and disputes live on the charge: the intent still says `succeeded`, so asking it again
+# cannot tell more than we know.
+_BEYOND_THE_INTENT = {
+    Payment.Status.PARTIALLY_REFUNDED,
+    Payment.Status.REFUNDED,
+    Payment.Status.DISPUTED,
+}
+
+
 def _object(event: WebhookEvent) -> dict[str, Any]:
     data = (event.payload.get("data") or {}).get("object") or {}
     return data if isinstance(data, dict) else {}
@@ -129,9 +138,13 @@ def handle_payment_intent(event: WebhookEvent) -> None:
         event_created=_created(event),
     )
     _remember_charge(payment_id=payment.pk, result=result)
-    if outcome in (PaymentEvent.Outcome.STALE, PaymentEvent.Outcome.REFUSED):
+    payment = Payment.objects.get(pk=payment.pk)
+    if (
+        outcome in (PaymentEvent.Outcome.STALE, PaymentEvent.Outcome.REFUSED)
+        and payment.status not in _BEYOND_THE_INTENT
+    ):
         # The order of events mattered and this one lost: let Stripe say what is true now.
-        _refetch_intent(payment=Payment.objects.get(pk=payment.pk), event=event)
+        _refetch_intent(payment=payment, event=event)
 
 
 def handle_charge_refunded(event: WebhookEvent) -> None:

@@ -218,6 +218,11 @@ def webhook_event_process(*, event_id: int) -> WebhookEvent | None:
             handler = HANDLERS.get(event.type)
             if handler is None:
                 event.status = WebhookEvent.Status.IGNORED
+            elif event.livemode != settings.STRIPE_SECRET_KEY.startswith("sk_live_"):
+                # A test-mode event at a live endpoint (or the reverse) never moves our money.
+                event.status = WebhookEvent.Status.IGNORED
+                event.unmatched = True
+                event.last_error = "livemode does not match this deployment's Stripe keys"
             else:
                 try:
                     with transaction.atomic():

@@ -365,3 +365,24 @@ def test_setup_intent_failed_is_recorded_and_unknown_customers_are_marked(delive
     assert WebhookEvent.objects.get(stripe_event_id="evt_known").status == "processed"
     unknown = WebhookEvent.objects.get(stripe_event_id="evt_unknown")
     assert (unknown.status, unknown.unmatched) == ("ignored", True)
+
+
+def test_an_event_from_the_other_mode_is_kept_but_never_applied(deliver, localstripe):
+    payment = payment_create()
+    event = intent_event(payment, "payment_intent.succeeded")
+    event["livemode"] = True  # the tests run on test keys
+
+    assert deliver(event).status_code == 200
+
+    stored = WebhookEvent.objects.get()
+    assert (stored.status, stored.unmatched) == ("ignored", True)
+    assert "livemode" in stored.last_error
+    assert _status(payment) == Payment.Status.PROCESSING
+
+
+def test_a_refunded_payment_is_not_re_fetched_for_an_old_intent_event(deliver, localstripe):
+    payment = payment_create(status=Payment.Status.REFUNDED)
+    deliver(intent_event(payment, "payment_intent.succeeded"))
+    assert list(PaymentEvent.objects.filter(payment=payment).values_list("outcome", flat=True)) == [
+        "refused"
+    ]
