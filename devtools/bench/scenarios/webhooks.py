@@ -3,7 +3,8 @@
 
 Every request carries a distinct event signed with the bench's STRIPE_WEBHOOK_SECRET, made just
 before its run so the timestamps stay within Stripe's 300 s tolerance. No worker runs: the real
-view still publishes each event to Redis, as in production."""
+view still publishes every event to Redis (from its background publisher, which coalesces bursts
+into dispatch messages), as in production; the workers' fan-out is not measured here."""
 
 from __future__ import annotations
 
