@@ -293,9 +293,11 @@ class EmbeddedLocalstripe:
         ).close()
 
     def flush(self) -> None:
-        urllib.request.urlopen(
-            urllib.request.Request(f"{self.api_base}/_config/data", method="DELETE"), timeout=5
-        ).close()
+        """Empty the store and forget every webhook endpoint."""
+        for path in ("/_config/data", "/_config/webhooks"):
+            urllib.request.urlopen(
+                urllib.request.Request(f"{self.api_base}{path}", method="DELETE"), timeout=5
+            ).close()
 
     def stop(self) -> None:
         stop_process(self.process)

@@ -30,6 +30,7 @@ def main() -> None:
     resources.Store.dump_to_disk = lambda self: None
     resources.Store.try_load_from_disk = lambda self: None
 
+    import localstripe.webhooks as webhooks_module
     from localstripe.server import app
     from localstripe.webhooks import register_webhook
 
@@ -50,6 +51,13 @@ def main() -> None:
             tmp.replace(state_file)
 
     app.on_shutdown.append(save_state)
+
+    async def clear_webhooks(_request):
+        # Not in stock localstripe: tests start each case with no endpoint registered.
+        webhooks_module._webhooks.clear()
+        return web.Response()
+
+    app.router.add_delete("/_config/webhooks", clear_webhooks)
 
     if args.webhook_url:
         register_webhook("portal", args.webhook_url, args.webhook_secret, None)

@@ -438,3 +438,24 @@ def events_list(*, created_gte: int, created_lte: int) -> list[dict[str, Any]]:
     except stripe.StripeError as exc:
         raise _translate(exc) from exc
     return sorted(events, key=lambda e: (e.get("created") or 0, e.get("id")))
+
+
+def payment_intent_from_object(data: dict[str, Any]) -> PaymentIntentResult:
+    """Read a PaymentIntent as delivered inside an event (a snapshot from when it was sent)."""
+    return _payment_intent_result(data)
+
+
+def webhook_payload_from_event(event: dict[str, Any]) -> WebhookPayload:
+    """An event fetched from the Events API (authenticated, so no signature to check)."""
+    if not isinstance(event.get("id"), str) or not event.get("type"):
+        raise InvalidWebhook("not a Stripe event")
+    data_object = (event.get("data") or {}).get("object") or {}
+    return WebhookPayload(
+        id=event["id"][:255],
+        type=str(event["type"])[:100],
+        created=int(event.get("created") or 0),
+        api_version=str(event.get("api_version") or "")[:40],
+        livemode=bool(event.get("livemode")),
+        data_object=data_object if isinstance(data_object, dict) else {},
+        raw=event,
+    )

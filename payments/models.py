@@ -33,12 +33,25 @@ class WebhookEvent(models.Model):
     processing_started_at = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # The Stripe object the event is about (pi_…, ch_…, dp_…, seti_…), for search and support.
+    object_id = models.CharField(max_length=255, blank=True, db_index=True)
+    # Set when the event names an object we do not know: kept (never dropped) for finance.
+    unmatched = models.BooleanField(default=False, db_index=True)
 
     class Meta:
         ordering = ["-received_at"]
 
     def __str__(self) -> str:
         return f"{self.type} {self.stripe_event_id} ({self.status})"
+
+
+class DeadLetterEvent(WebhookEvent):
+    """The admin's dead-letter list: inbox events that used up their attempts."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "dead-letter webhook event"
+        verbose_name_plural = "dead-letter webhook events"
 
 
 class Customer(models.Model):
@@ -122,6 +135,10 @@ class Payment(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     succeeded_at = models.DateTimeField(null=True, blank=True)
+    # The charge behind the intent, so charge.* and dispute events find their payment.
+    stripe_charge_id = models.CharField(max_length=255, blank=True, db_index=True)
+    # When reconciliation last asked Stripe about this payment (so it is not asked every run).
+    last_reconciled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

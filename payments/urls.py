@@ -6,4 +6,5 @@ app_name = "payments"
 
 urlpatterns = [
     path("webhooks/stripe/", views.stripe_webhook, name="stripe-webhook"),
+    path("bench/webhook-minimal/", views.bench_webhook_minimal, name="bench-webhook-minimal"),
 ]

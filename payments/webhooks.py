@@ -1,37 +1,61 @@
-"""Stripe webhooks: verify, store in the inbox, dispatch to handlers later in a task."""
+"""Stripe webhooks: verify, store in the inbox, dispatch to handlers later in a task.
+
+Inbox states (DESIGN.md §4): received → processing → processed | ignored | failed → … → dead.
+Each event is processed in two short transactions. The first claims it (attempts + 1, status
+`processing`, a lease in `next_attempt_at`) and commits, so a crash is counted. The second locks
+the row again, runs the handler and marks the event `processed` in the same transaction: the
+handler's effects and the mark commit together or not at all, which is what makes a redelivered
+task (or the sweeper) safe. Both take a blocking row lock: a duplicate task waits for the first
+one and then sees the event finished.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import queue
+import threading
+import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from config.celery import enqueue_on_commit
 from payments import gateway
 from payments.models import WebhookEvent
 
 logger = logging.getLogger(__name__)
 
 # Event type -> handler(event: WebhookEvent) -> None. Types not listed are marked `ignored`.
+# payments/handlers.py fills it (imported by PaymentsConfig.ready).
 HANDLERS: dict[str, Callable[[WebhookEvent], None]] = {}
+
+_TERMINAL = (WebhookEvent.Status.PROCESSED, WebhookEvent.Status.IGNORED, WebhookEvent.Status.DEAD)
+
+
+class UnknownObject(Exception):
+    """The event names a Stripe object we have no row for. The event is kept and marked."""
+
 
 _INSERT_SQL = f"""
 INSERT INTO {WebhookEvent._meta.db_table}
     (stripe_event_id, type, api_version, livemode, stripe_created_at, payload,
-     signature_verified, status, attempts, last_error, received_at)
-VALUES (%s, %s, %s, %s, %s, %s, true, 'received', 0, '', %s)
+     signature_verified, status, attempts, last_error, received_at, object_id, unmatched)
+VALUES (%s, %s, %s, %s, %s, %s, %s, 'received', 0, '', %s, %s, false)
 ON CONFLICT (stripe_event_id) DO NOTHING
 RETURNING id
 """  # noqa: S608 (the table name is ours, every value is a parameter)
 
 
-def webhook_event_store(*, payload: gateway.WebhookPayload) -> int | None:
+def webhook_event_store(
+    *, payload: gateway.WebhookPayload, signature_verified: bool = True
+) -> int | None:
     """Insert the event under its unique Stripe id. Returns the new row id, or None if known."""
     created = datetime.fromtimestamp(payload.created, tz=UTC) if payload.created else None
+    object_id = payload.data_object.get("id")
     with connection.cursor() as cursor:
         cursor.execute(
             _INSERT_SQL,
@@ -42,7 +66,9 @@ def webhook_event_store(*, payload: gateway.WebhookPayload) -> int | None:
                 payload.livemode,
                 created,
                 json.dumps(payload.raw),
+                signature_verified,
                 timezone.now(),
+                object_id[:255] if isinstance(object_id, str) else "",
             ],
         )
         row = cursor.fetchone()
@@ -50,49 +76,190 @@ def webhook_event_store(*, payload: gateway.WebhookPayload) -> int | None:
 
 
 def webhook_receive(*, body: bytes, signature_header: str) -> int | None:
-    """Verify and store one delivery; schedule its processing once stored."""
-    payload = gateway.webhook_payload_verify(payload=body, signature_header=signature_header)
-    with transaction.atomic():
-        event_id = webhook_event_store(payload=payload)
-        if event_id is not None:
-            from payments.tasks import webhook_event_process
+    """Verify and store one delivery; schedule its processing once stored.
 
-            enqueue_on_commit(webhook_event_process, event_id)
+    Autocommit: the single INSERT is its own transaction, and the enqueue happens after it.
+    """
+    payload = gateway.webhook_payload_verify(payload=body, signature_header=signature_header)
+    event_id = webhook_event_store(payload=payload)
+    if event_id is not None:
+        webhook_event_enqueue(event_id=event_id, background=True)
     return event_id
+
+
+# A tiny per-process circuit breaker: after a failed publish, stop calling the broker for a
+# while. The stored row is the outbox, and the sweeper re-drives it.
+_broker_open_until = 0.0
+
+
+def _publish(*event_ids: int) -> None:
+    """One event: its processing task. Several (a burst): one message that a worker fans out
+    into one processing task per event, so the web process pays for one publish, not many."""
+    global _broker_open_until
+    if not event_ids or time.monotonic() < _broker_open_until:
+        return
+    from payments.tasks import webhook_event_process, webhook_events_dispatch
+
+    try:
+        if len(event_ids) == 1:
+            webhook_event_process.apply_async(args=(event_ids[0],))
+        else:
+            webhook_events_dispatch.apply_async(args=(list(event_ids),))
+    except Exception:  # the broker is down or refused the message
+        _broker_open_until = time.monotonic() + settings.PAYMENTS_BROKER_BREAKER_SECONDS
+        logger.warning(
+            "enqueue of webhook events %s failed; the sweeper will re-drive them", event_ids
+        )
+
+
+class _Publisher:
+    """A per-process thread that publishes acknowledged events to the broker, so the webhook
+    answer never waits for Redis. Losing its queue (a crash) loses nothing: the rows are
+    committed and the sweeper re-drives them."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.queue: queue.Queue[int] = queue.Queue(maxsize=10_000)
+        self.thread = threading.Thread(target=self._run, name="webhook-publisher", daemon=True)
+        self.thread.start()
+
+    def submit(self, event_id: int) -> None:
+        try:
+            self.queue.put_nowait(event_id)
+        except queue.Full:
+            logger.warning("publisher queue full; the sweeper will re-drive event %s", event_id)
+
+    def _run(self) -> None:
+        while True:
+            event_ids = [self.queue.get()]
+            # Linger briefly so a burst becomes one message (a gunicorn sync worker hands over
+            # one event per request, so without it every batch would be a single event).
+            deadline = time.monotonic() + _LINGER_SECONDS
+            while len(event_ids) < _BATCH:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    event_ids.append(self.queue.get(timeout=remaining))
+                except queue.Empty:
+                    break
+            try:
+                _publish(*event_ids)
+            except Exception:  # never let the thread die
+                logger.exception("publishing webhook events %s failed", event_ids)
+
+
+_BATCH = 200
+_LINGER_SECONDS = 0.02
+_publisher: _Publisher | None = None
+_publisher_lock = threading.Lock()
+
+
+def _background_publisher() -> _Publisher:
+    global _publisher
+    # Started lazily, and again in a forked child (gunicorn workers fork after import).
+    if _publisher is None or _publisher.pid != os.getpid():
+        with _publisher_lock:
+            if _publisher is None or _publisher.pid != os.getpid():
+                _publisher = _Publisher()
+    return _publisher
+
+
+def webhook_event_enqueue(*, event_id: int, background: bool = False) -> None:
+    """Ask a worker to process the event once the current transaction (if any) commits.
+
+    `background` hands the publish to this process's publisher thread (the webhook view);
+    eager mode (unit tests) always runs it inline.
+    """
+    from config.celery import app
+
+    if background and not app.conf.task_always_eager:
+        publisher = _background_publisher()
+        transaction.on_commit(lambda: publisher.submit(event_id))
+    else:
+        transaction.on_commit(lambda: _publish(event_id))
+
+
+def broker_breaker_reset() -> None:
+    global _broker_open_until
+    _broker_open_until = 0.0
+
+
+def webhook_event_backoff(*, attempts: int) -> timedelta:
+    base = settings.PAYMENTS_WEBHOOK_BACKOFF_SECONDS
+    seconds = min(base * 2 ** max(attempts - 1, 0), settings.PAYMENTS_WEBHOOK_BACKOFF_MAX_SECONDS)
+    return timedelta(seconds=seconds)
 
 
 def webhook_event_process(*, event_id: int) -> WebhookEvent | None:
     """Run the handler for one stored event, once. Safe to call again for the same event."""
+    now = timezone.now()
     with transaction.atomic():
-        event = WebhookEvent.objects.select_for_update(skip_locked=True).filter(pk=event_id).first()
-        if event is None or event.status in (
-            WebhookEvent.Status.PROCESSED,
-            WebhookEvent.Status.IGNORED,
-            WebhookEvent.Status.DEAD,
-        ):
+        event = WebhookEvent.objects.select_for_update().filter(pk=event_id).first()
+        if event is None or event.status in _TERMINAL:
+            return event
+        if event.attempts >= settings.PAYMENTS_WEBHOOK_MAX_ATTEMPTS:
+            event.status = WebhookEvent.Status.DEAD
+            event.next_attempt_at = None
+            event.save(update_fields=["status", "next_attempt_at"])
+            logger.error("webhook event %s is dead after %s attempts", event.pk, event.attempts)
             return event
         event.attempts += 1
-        event.processing_started_at = timezone.now()
-        handler = HANDLERS.get(event.type)
-        if handler is None:
-            event.status = WebhookEvent.Status.IGNORED
+        event.status = WebhookEvent.Status.PROCESSING
+        event.processing_started_at = now
+        event.next_attempt_at = now + timedelta(seconds=settings.PAYMENTS_WEBHOOK_LEASE_SECONDS)
+        event.save(update_fields=["attempts", "status", "processing_started_at", "next_attempt_at"])
+
+    try:
+        with transaction.atomic():
+            event = WebhookEvent.objects.select_for_update().get(pk=event_id)
+            if event.status in _TERMINAL:
+                return event
+            handler = HANDLERS.get(event.type)
+            if handler is None:
+                event.status = WebhookEvent.Status.IGNORED
+            elif event.livemode != settings.STRIPE_SECRET_KEY.startswith("sk_live_"):
+                # A test-mode event at a live endpoint (or the reverse) never moves our money.
+                event.status = WebhookEvent.Status.IGNORED
+                event.unmatched = True
+                event.last_error = "livemode does not match this deployment's Stripe keys"
+            else:
+                try:
+                    with transaction.atomic():
+                        handler(event)
+                    event.status = WebhookEvent.Status.PROCESSED
+                except UnknownObject as exc:
+                    # Kept, marked and visible in the admin; replayable once the object exists.
+                    event.status = WebhookEvent.Status.IGNORED
+                    event.unmatched = True
+                    event.last_error = str(exc)[:2000]
+                    logger.warning("webhook event %s: %s", event.stripe_event_id, exc)
             event.processed_at = timezone.now()
+            event.next_attempt_at = None
+            if not event.unmatched:
+                event.last_error = ""
             event.save(
-                update_fields=["status", "attempts", "processing_started_at", "processed_at"]
-            )
+                update_fields=[
+                    "status", "processed_at", "next_attempt_at", "last_error", "unmatched",
+                ]
+            )  # fmt: skip
             return event
-        # The handler's effects and the `processed` mark commit together, or not at all.
-        handler(event)
-        event.status = WebhookEvent.Status.PROCESSED
-        event.processed_at = timezone.now()
-        event.last_error = ""
-        event.save(
-            update_fields=[
-                "status",
-                "attempts",
-                "processing_started_at",
-                "processed_at",
-                "last_error",
-            ]
-        )
+    except Exception as exc:
+        logger.exception("webhook event %s failed", event_id)
+        return _record_failure(event_id=event_id, error=exc)
+
+
+def _record_failure(*, event_id: int, error: Exception) -> WebhookEvent:
+    with transaction.atomic():
+        event = WebhookEvent.objects.select_for_update().get(pk=event_id)
+        if event.status in _TERMINAL:
+            return event
+        event.last_error = f"{type(error).__name__}: {error}"[:2000]
+        if event.attempts >= settings.PAYMENTS_WEBHOOK_MAX_ATTEMPTS:
+            event.status = WebhookEvent.Status.DEAD
+            event.next_attempt_at = None
+        else:
+            event.status = WebhookEvent.Status.FAILED
+            event.next_attempt_at = timezone.now() + webhook_event_backoff(attempts=event.attempts)
+        event.save(update_fields=["last_error", "status", "next_attempt_at"])
     return event

@@ -152,6 +152,7 @@ from config.settings.checkout_after import *  # noqa: E402, F403
 from config.settings.email import *  # noqa: E402, F403
 from config.settings.leads import *  # noqa: E402, F403
 from config.settings.logging import *  # noqa: E402, F403
+from config.settings.payments import *  # noqa: E402, F403
 from config.settings.stripe import *  # noqa: E402, F403
 
 if not CACHES["default"]["LOCATION"]:

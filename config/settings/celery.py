@@ -56,4 +56,19 @@ CELERY_BEAT_SCHEDULE = {
         "task": "leads.outbox_sweep",
         "schedule": 120.0,
     },
+    # Re-drive inbox events stuck in received/processing/failed (rows with due times).
+    "payments-webhook-sweep": {
+        "task": "payments.webhook_events_sweep",
+        "schedule": 30.0,
+    },
+    # Ask Stripe about payments stuck in processing, requires_action or unknown.
+    "payments-reconcile": {
+        "task": "payments.payments_reconcile",
+        "schedule": 300.0,
+    },
+    # checkout: re-send customer emails that were scheduled but never sent.
+    "checkout-notifications-redrive": {
+        "task": "checkout.notifications_redrive",
+        "schedule": 300.0,
+    },
 }

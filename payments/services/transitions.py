@@ -83,6 +83,8 @@ def payment_transition(
             detail=detail or {},
         )
         signal = _SIGNAL_FOR_STATUS.get(to_status)
+        if from_status == Payment.Status.DISPUTED:
+            signal = None  # a closed dispute is news about the dispute, sent below
         if outcome == PaymentEvent.Outcome.APPLIED and signal is not None:
             _send_on_commit(signal, payment.pk, to_status)
         if (

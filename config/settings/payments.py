@@ -1,0 +1,24 @@
+"""Payments: the webhook inbox, its sweeper and dead letters, and reconciliation with Stripe."""
+
+import environ
+
+env = environ.Env()
+
+# An inbox event is retried with exponential backoff (base * 2**(attempt-1), capped) and is
+# `dead` after this many attempts; finance replays dead events from the admin.
+PAYMENTS_WEBHOOK_MAX_ATTEMPTS = env.int("PAYMENTS_WEBHOOK_MAX_ATTEMPTS", default=8)
+PAYMENTS_WEBHOOK_BACKOFF_SECONDS = env.int("PAYMENTS_WEBHOOK_BACKOFF_SECONDS", default=30)
+PAYMENTS_WEBHOOK_BACKOFF_MAX_SECONDS = env.int("PAYMENTS_WEBHOOK_BACKOFF_MAX_SECONDS", default=3600)
+# A `processing` event whose worker vanished is re-driven after this lease. It is longer than
+# CELERY_TASK_TIME_LIMIT, so a slow but live handler is never run twice at the same time.
+PAYMENTS_WEBHOOK_LEASE_SECONDS = env.int("PAYMENTS_WEBHOOK_LEASE_SECONDS", default=330)
+# A `received` event not processed within this long is assumed lost in the broker.
+PAYMENTS_WEBHOOK_SWEEP_GRACE_SECONDS = env.int("PAYMENTS_WEBHOOK_SWEEP_GRACE_SECONDS", default=60)
+PAYMENTS_WEBHOOK_SWEEP_BATCH = env.int("PAYMENTS_WEBHOOK_SWEEP_BATCH", default=200)
+# After a failed publish, the webhook view stops trying the broker for this long (the sweeper
+# re-drives what was stored), so an outage never slows the acknowledgement for long.
+PAYMENTS_BROKER_BREAKER_SECONDS = env.float("PAYMENTS_BROKER_BREAKER_SECONDS", default=10.0)
+# Payments in processing, requires_action or unknown for longer than this are checked at Stripe,
+# each at most once per this interval.
+PAYMENTS_RECONCILE_AFTER_SECONDS = env.int("PAYMENTS_RECONCILE_AFTER_SECONDS", default=900)
+PAYMENTS_RECONCILE_BATCH = env.int("PAYMENTS_RECONCILE_BATCH", default=100)

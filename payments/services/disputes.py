@@ -1,0 +1,104 @@
+"""Disputes (chargebacks): recorded from Stripe's events; the payment is `disputed` meanwhile.
+
+A dispute suspends access (checkout listens to `payment_disputed`). Its outcome restores the
+payment's earlier standing (won, or closed after a warning) or counts as money taken back (lost).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.utils import timezone
+
+from payments.models import Dispute, Payment
+from payments.services.transitions import payment_transition
+
+_CLOSED_STATUS = {
+    "won": Dispute.Status.WON,
+    "lost": Dispute.Status.LOST,
+    "warning_closed": Dispute.Status.CLOSED,
+}
+
+
+def dispute_open(
+    *,
+    payment_id: int,
+    stripe_dispute_id: str,
+    amount: int,
+    currency: str,
+    reason: str,
+    stripe_status: str,
+    opened_at: datetime,
+    stripe_event_id: str,
+    event_created: int,
+) -> Dispute:
+    payment = Payment.objects.select_for_update().get(pk=payment_id)
+    dispute, created = Dispute.objects.select_for_update().get_or_create(
+        stripe_dispute_id=stripe_dispute_id[:255],
+        defaults={
+            "payment": payment,
+            "amount": amount,
+            "currency": currency.lower()[:3],
+            "reason": reason[:100],
+            "stripe_status": stripe_status[:50],
+            "opened_at": opened_at,
+        },
+    )
+    if not created and dispute.status != Dispute.Status.OPEN:
+        # The closing event overtook this one: the outcome is already applied.
+        return dispute
+    payment_transition(
+        payment_id=payment.pk,
+        to_status=Payment.Status.DISPUTED,
+        cause="charge.dispute.created",
+        stripe_event_id=stripe_event_id,
+        event_created=event_created,
+        detail={"dispute": dispute.stripe_dispute_id, "reason": reason},
+    )
+    return dispute
+
+
+def dispute_close(
+    *,
+    payment_id: int,
+    stripe_dispute_id: str,
+    amount: int,
+    currency: str,
+    reason: str,
+    stripe_status: str,
+    stripe_event_id: str,
+    event_created: int,
+) -> Dispute:
+    payment = Payment.objects.select_for_update().get(pk=payment_id)
+    status = _CLOSED_STATUS.get(stripe_status, Dispute.Status.CLOSED)
+    dispute, _ = Dispute.objects.select_for_update().get_or_create(
+        stripe_dispute_id=stripe_dispute_id[:255],
+        defaults={
+            "payment": payment,
+            "amount": amount,
+            "currency": currency.lower()[:3],
+            "reason": reason[:100],
+            "opened_at": timezone.now(),
+        },
+    )
+    dispute.status = status
+    dispute.stripe_status = stripe_status[:50]
+    dispute.closed_at = dispute.closed_at or timezone.now()
+    dispute.save(update_fields=["status", "stripe_status", "closed_at"])
+    if status == Dispute.Status.LOST:
+        to_status = Payment.Status.REFUNDED  # the money went back to the cardholder
+    elif payment.amount_refunded >= (payment.amount_received or payment.amount):
+        to_status = Payment.Status.REFUNDED
+    elif payment.amount_refunded > 0:
+        to_status = Payment.Status.PARTIALLY_REFUNDED
+    else:
+        to_status = Payment.Status.SUCCEEDED
+    payment_transition(
+        payment_id=payment.pk,
+        to_status=to_status,
+        cause=f"dispute_{status}",
+        stripe_event_id=stripe_event_id,
+        event_created=event_created,
+        detail={"dispute": dispute.stripe_dispute_id, "stripe_status": stripe_status},
+    )
+    return dispute

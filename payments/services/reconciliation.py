@@ -1,0 +1,130 @@
+"""Reconciliation with Stripe: a missed webhook never leaves a paid payment unnoticed, and an
+intent whose amount or currency differs from our row is flagged, never passed over silently."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from config.services import audit_log_record
+from payments import gateway
+from payments.models import Discrepancy, Payment
+from payments.selectors import payments_needing_reconciliation
+from payments.services.charge import payment_refresh
+from payments.services.discrepancies import discrepancy_open
+
+logger = logging.getLogger(__name__)
+
+
+def payment_mismatch_check(*, payment: Payment, amount: int, currency: str) -> Discrepancy | None:
+    """Open a discrepancy when Stripe's intent is not for the amount and currency we asked."""
+    currency = (currency or "").lower()
+    if currency and currency != payment.currency.lower():
+        kind = Discrepancy.Kind.CURRENCY_MISMATCH
+    elif amount and amount != payment.amount:
+        kind = Discrepancy.Kind.AMOUNT_MISMATCH
+    else:
+        return None
+    discrepancy, opened = discrepancy_open(
+        kind=kind,
+        order_id=payment.order_id,
+        payment_id=payment.pk,
+        amount=amount,
+        currency=currency or payment.currency,
+        detail={
+            "expected_amount": payment.amount,
+            "expected_currency": payment.currency,
+            "stripe_amount": amount,
+            "stripe_currency": currency,
+            "payment_intent": payment.stripe_payment_intent_id or "",
+        },
+    )
+    if opened:
+        logger.warning("payment %s: %s (%s %s)", payment.pk, kind, amount, currency)
+    return discrepancy
+
+
+def payments_reconcile(*, now=None, limit: int | None = None) -> dict[str, int]:
+    """Ask Stripe about payments stuck in processing, requires_action or unknown.
+
+    Each payment is claimed (skip locked, `last_reconciled_at` stamped) before Stripe is asked, so
+    overlapping runs never ask twice and a failing payment is not retried every run.
+    """
+    now = now or timezone.now()
+    after = timedelta(seconds=settings.PAYMENTS_RECONCILE_AFTER_SECONDS)
+    limit = limit or settings.PAYMENTS_RECONCILE_BATCH
+    with transaction.atomic():
+        ids = list(
+            payments_needing_reconciliation(stuck_before=now - after, checked_before=now - after)
+            .select_for_update(skip_locked=True)
+            .values_list("id", flat=True)[:limit]
+        )
+        Payment.objects.filter(pk__in=ids).update(last_reconciled_at=now)
+    counts = {"checked": 0, "changed": 0, "errors": 0}
+    for payment_id in ids:
+        payment = Payment.objects.get(pk=payment_id)
+        before = payment.status
+        try:
+            payment = payment_refresh(payment=payment, cause="reconcile")
+            if payment.stripe_payment_intent_id:
+                result = gateway.payment_intent_retrieve(payment.stripe_payment_intent_id)
+                payment_mismatch_check(
+                    payment=payment, amount=result.amount, currency=result.currency
+                )
+        except gateway.GatewayError as exc:
+            counts["errors"] += 1
+            logger.warning("reconcile of payment %s failed: %s", payment_id, exc)
+            continue
+        counts["checked"] += 1
+        if payment.status != before:
+            counts["changed"] += 1
+    return counts
+
+
+def discrepancy_assign(*, discrepancy_id: int, owner: Any, actor: Any) -> Discrepancy:
+    """Give a discrepancy to a member of finance (or take it back with `owner=None`)."""
+    with transaction.atomic():
+        discrepancy = Discrepancy.objects.select_for_update().get(pk=discrepancy_id)
+        previous = discrepancy.owner_id
+        discrepancy.owner = owner if getattr(owner, "pk", None) else None
+        discrepancy.save(update_fields=["owner"])
+        audit_log_record(
+            actor=actor,
+            action="payments.discrepancy_assign",
+            target=discrepancy,
+            detail={"from_owner": previous, "to_owner": discrepancy.owner_id},
+        )
+    return discrepancy
+
+
+class DiscrepancyNotResolvable(Exception):
+    """A resolution needs a note saying what was done."""
+
+
+def discrepancy_resolve(*, discrepancy_id: int, note: str, actor: Any) -> Discrepancy:
+    """Close a discrepancy with what finance did about it. Resolving twice changes nothing."""
+    note = (note or "").strip()
+    if not note:
+        raise DiscrepancyNotResolvable("Write a resolution note saying what was done.")
+    with transaction.atomic():
+        discrepancy = Discrepancy.objects.select_for_update().get(pk=discrepancy_id)
+        if discrepancy.status == Discrepancy.Status.RESOLVED:
+            return discrepancy
+        discrepancy.status = Discrepancy.Status.RESOLVED
+        discrepancy.resolution_note = note
+        discrepancy.resolved_at = timezone.now()
+        if discrepancy.owner_id is None and getattr(actor, "pk", None):
+            discrepancy.owner = actor
+        discrepancy.save(update_fields=["status", "resolution_note", "resolved_at", "owner"])
+        audit_log_record(
+            actor=actor,
+            action="payments.discrepancy_resolve",
+            target=discrepancy,
+            detail={"kind": discrepancy.kind, "note": note[:1000]},
+        )
+    return discrepancy

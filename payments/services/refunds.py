@@ -1,0 +1,216 @@
+"""Refunds: issued by finance from the admin, or learned from Stripe's charge.* events."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+
+from config.services import audit_log_record
+from payments import gateway
+from payments.models import Payment, Refund
+from payments.selectors import payment_refundable_amount, payment_refunds_total
+from payments.services.transitions import payment_transition
+
+logger = logging.getLogger(__name__)
+
+
+class RefundNotAllowed(Exception):
+    """The payment cannot be refunded by that amount (not paid, or more than is left)."""
+
+
+class RefundFailed(Exception):
+    """Stripe refused the refund, or could not be reached (then it may still have happened)."""
+
+
+def _refunded_status(*, total_refunded: int, charged: int) -> str:
+    if total_refunded >= charged:
+        return Payment.Status.REFUNDED
+    return Payment.Status.PARTIALLY_REFUNDED
+
+
+def payment_refund(
+    *,
+    payment_id: int,
+    amount: int | None,
+    reason: str,
+    actor: Any,
+    request_key: str,
+) -> Refund:
+    """Refund all (`amount=None`) or part of a payment, exactly once per `request_key`.
+
+    `request_key` identifies the staff request (the admin form carries one), so a double submit
+    returns the first refund. The payment row stays locked while Stripe is called: localstripe
+    ignores idempotency keys, so two concurrent calls must never both reach it. The reason is kept
+    on our side only (localstripe refuses Stripe's `reason`).
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise RefundNotAllowed("Say why the payment is refunded.")
+    key = f"payment:{payment_id}:refund:{request_key}"[:255]
+    failure: RefundFailed | None = None
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        refund = Refund.objects.filter(idempotency_key=key).first()
+        if refund is not None and (refund.stripe_refund_id or refund.status == "failed"):
+            return refund
+        if refund is None:
+            refundable = payment_refundable_amount(payment=payment)
+            amount = refundable if amount is None else int(amount)
+            if not payment.stripe_payment_intent_id or refundable <= 0:
+                raise RefundNotAllowed(f"Payment {payment} has nothing left to refund.")
+            if amount <= 0 or amount > refundable:
+                raise RefundNotAllowed(
+                    f"The amount must be between 1 and {refundable} {payment.currency.upper()} "
+                    "minor units."
+                )
+            refund = Refund.objects.create(
+                payment=payment,
+                idempotency_key=key,
+                amount=amount,
+                currency=payment.currency,
+                reason=reason[:500],
+                requested_by=actor if getattr(actor, "pk", None) else None,
+            )
+        try:
+            result = gateway.refund_create(
+                payment_intent_id=payment.stripe_payment_intent_id,
+                amount=refund.amount,
+                idempotency_key=f"refund:{refund.pk}",
+                metadata={"refund_id": str(refund.pk), "payment_id": str(payment.pk)},
+            )
+        except gateway.GatewayUnavailable as exc:
+            # It may have happened: the row stays pending and counts against what is left.
+            failure = RefundFailed(f"Stripe could not be reached; try again later ({exc}).")
+        except gateway.GatewayError as exc:
+            refund.status = Refund.Status.FAILED
+            refund.save(update_fields=["status", "updated_at"])
+            failure = RefundFailed(f"Stripe refused the refund: {exc}")
+        else:
+            refund.stripe_refund_id = result.id
+            refund.status = (
+                result.status if result.status in Refund.Status.values else Refund.Status.PENDING
+            )
+            refund.save(update_fields=["stripe_refund_id", "status", "updated_at"])
+            total = payment_refunds_total(payment=payment)
+            payment_transition(
+                payment_id=payment.pk,
+                to_status=_refunded_status(
+                    total_refunded=total, charged=payment.amount_received or payment.amount
+                ),
+                cause="staff_refund",
+                actor=actor,
+                detail={"refund_id": refund.pk, "stripe_refund_id": result.id},
+                fields={"amount_refunded": total},
+            )
+        audit_log_record(
+            actor=actor,
+            action="payments.refund" if failure is None else "payments.refund_failed",
+            target=refund,
+            detail={
+                "payment_id": payment.pk,
+                "amount": refund.amount,
+                "currency": refund.currency,
+                "reason": refund.reason,
+                "error": str(failure) if failure else "",
+            },
+        )
+    if failure is not None:
+        raise failure
+    return refund
+
+
+def payment_refunds_sync(
+    *,
+    payment_id: int,
+    amount_refunded: int,
+    charged: int,
+    refunds: list[dict[str, Any]],
+    stripe_event_id: str,
+    event_created: int,
+) -> Payment:
+    """Apply Stripe's view of a charge's refunds (charge.refunded), including refunds issued in
+    Stripe's dashboard, which get a Refund row of their own."""
+    payment = Payment.objects.select_for_update().get(pk=payment_id)
+    for item in refunds:
+        if not isinstance(item, dict) or not item.get("id"):
+            continue
+        _refund_row_sync(payment=payment, data=item)
+    if amount_refunded <= 0:
+        return payment
+    total = max(amount_refunded, payment.amount_refunded)
+    payment, _ = payment_transition(
+        payment_id=payment.pk,
+        to_status=_refunded_status(total_refunded=total, charged=charged),
+        cause="charge.refunded",
+        stripe_event_id=stripe_event_id,
+        event_created=event_created,
+        detail={"amount_refunded": amount_refunded},
+        fields={"amount_refunded": total},
+    )
+    return payment
+
+
+def _refund_row_sync(*, payment: Payment, data: dict[str, Any]) -> Refund:
+    stripe_id = str(data["id"])[:255]
+    status = str(data.get("status") or "")
+    refund = Refund.objects.select_for_update().filter(stripe_refund_id=stripe_id).first()
+    if refund is None:
+        metadata = data.get("metadata") or {}
+        ours = str(metadata.get("refund_id") or "")
+        if ours.isdigit():
+            refund = (
+                Refund.objects.select_for_update().filter(pk=int(ours), payment=payment).first()
+            )
+    if refund is None:
+        return Refund.objects.create(
+            payment=payment,
+            idempotency_key=f"stripe:{stripe_id}",
+            stripe_refund_id=stripe_id,
+            amount=int(data.get("amount") or 0) or 1,
+            currency=str(data.get("currency") or payment.currency)[:3],
+            reason="Issued at Stripe (not from the portal)",
+            status=status if status in Refund.Status.values else Refund.Status.PENDING,
+        )
+    update = ["updated_at"]
+    if not refund.stripe_refund_id:
+        refund.stripe_refund_id = stripe_id
+        update.append("stripe_refund_id")
+    if status in Refund.Status.values and status != refund.status:
+        refund.status = status
+        update.append("status")
+    refund.save(update_fields=update)
+    return refund
+
+
+def refund_status_sync(
+    *,
+    payment_id: int,
+    stripe_refund_id: str,
+    status: str,
+    amount: int,
+    currency: str,
+    stripe_event_id: str,
+) -> Refund:
+    """charge.refund.updated: a refund's status changed (a refund can fail days later)."""
+    payment = Payment.objects.select_for_update().get(pk=payment_id)
+    refund = _refund_row_sync(
+        payment=payment,
+        data={"id": stripe_refund_id, "status": status, "amount": amount, "currency": currency},
+    )
+    if status in (Refund.Status.FAILED, Refund.Status.CANCELED):
+        # The money did not go back. The status stays (the state machine never returns a paid
+        # payment to `succeeded` on its own, which would re-send payment_succeeded); the amount is
+        # corrected and the history says why, for finance to follow up.
+        total = payment_refunds_total(payment=payment, trust_payment_figure=False)
+        payment_transition(
+            payment_id=payment.pk,
+            to_status=payment.status,
+            cause="charge.refund.updated",
+            stripe_event_id=stripe_event_id,
+            detail={"refund": stripe_refund_id, "refund_status": status},
+            fields={"amount_refunded": total},
+        )
+        logger.warning("refund %s for payment %s is %s", stripe_refund_id, payment.pk, status)
+    return refund
