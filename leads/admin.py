@@ -666,4 +666,4 @@ class RoutingRuleAdmin(admin.ModelAdmin):
     list_editable = ["priority", "is_active"]
     list_filter = ["strategy", "is_active"]
     filter_horizontal = ["members"]
-    readonly_fields = ["last_member"]
+    readonly_fields = ["turns"]

@@ -437,9 +437,9 @@ class RoutingRule(models.Model):
         max_length=16, choices=Segment.choices, blank=True, help_text="Empty matches any segment."
     )
     members = models.ManyToManyField(SalesOwner, related_name="routing_rules")
-    last_member = models.ForeignKey(
-        SalesOwner, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    # Leads routed by this rule so far; round robin starts at `turns % members`. Incremented
+    # with UPDATE … RETURNING, which also locks the rule for the rest of the transaction.
+    turns = models.PositiveBigIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["priority", "pk"]
