@@ -6,15 +6,26 @@ billing.
 """
 
 import time
+import weakref
 
 from django.core.cache import cache
 
+_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
 
 def _redis_client():
-    """The redis-py client behind Django's RedisCache, or None for other cache backends."""
+    """The redis-py client behind Django's RedisCache, or None for other cache backends.
+
+    Kept per backend instance: building a client costs more than the INCR it sends.
+    """
     backend = getattr(cache, "_cache", None)
     get_client = getattr(backend, "get_client", None)
-    return get_client(write=True) if get_client else None
+    if get_client is None:
+        return None
+    client = _clients.get(backend)
+    if client is None:
+        client = _clients[backend] = get_client(write=True)
+    return client
 
 
 def ratelimit_usage(*, key: str, window_seconds: int, now: float | None = None) -> int:
