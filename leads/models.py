@@ -142,7 +142,7 @@ class Lead(models.Model):
     )
 
     # Readiness ("payment-ready lead"), evaluated by lead_readiness_refresh().
-    is_ready = models.BooleanField(default=False, db_index=True)
+    is_ready = models.BooleanField("payment ready", default=False, db_index=True)
     readiness_checklist = models.JSONField(default=list, blank=True)
     readiness_evaluated_at = models.DateTimeField(null=True, blank=True)
     risk_score = models.IntegerField(default=0)
@@ -175,7 +175,11 @@ class Lead(models.Model):
         related_name="+",
     )
     sla_state = models.CharField(
-        max_length=16, choices=SlaState.choices, default=SlaState.NONE, db_index=True
+        "first response",
+        max_length=16,
+        choices=SlaState.choices,
+        default=SlaState.NONE,
+        db_index=True,
     )
     sla_level = models.PositiveSmallIntegerField(
         default=0, help_text="Escalation steps taken so far."

@@ -45,7 +45,7 @@ def test_sales_staff_see_leads_with_badges_and_filters(client, sales):
     assert 'lead-badge--ok">Ready<' in html
     assert "Not ready (2)" in html
     assert "Email: waiting for email confirmation" in html
-    for title in ["owner", "sla state", "is ready", "consent"]:
+    for title in ["owner", "first response", "payment ready", "consent"]:
         assert f'data-filter-title="{title}"' in html
 
 
