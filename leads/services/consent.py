@@ -353,7 +353,7 @@ def consent_confirmation_send(*, confirmation_id: int, now: datetime | None = No
     now = now or timezone.now()
     with transaction.atomic():
         confirmation = (
-            ConsentConfirmation.objects.select_for_update(skip_locked=True)
+            ConsentConfirmation.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("lead")
             .filter(pk=confirmation_id, sent_at__isnull=True, confirmed_at__isnull=True)
             .first()

@@ -253,3 +253,11 @@ def test_routing_admin_pages_render(client, sales):
         reverse("admin:leads_consenttext_changelist"),
     ]:
         assert client.get(url).status_code == 200, url
+
+
+def test_the_status_list_does_not_offer_erased(client, sales):
+    lead = capture_lead()
+    html = client.get(f"{CHANGELIST}{lead.pk}/change/").content.decode()
+    status_select = re.search(r'<select name="status".*?</select>', html, re.S)[0]
+    assert 'value="erased"' not in status_select
+    assert 'value="spam"' in status_select
