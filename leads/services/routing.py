@@ -31,6 +31,16 @@ class RoutingChoice:
     reason: str
 
 
+# What routing needs of an owner and their user (not the password hash and the rest).
+ROUTING_OWNER_FIELDS = [
+    "capacity",
+    "user__username",
+    "user__first_name",
+    "user__last_name",
+    "user__email",
+]
+
+
 def sales_owners_eligible():
     """Owners who may hold leads: active Sales staff users."""
     return SalesOwner.objects.filter(
@@ -57,6 +67,7 @@ def _members_now(rule: RoutingRule, now: datetime) -> list[SalesOwner]:
         sales_owners_eligible()
         .filter(routing_rules=rule)
         .annotate(away=_absent_now(now))
+        .only(*ROUTING_OWNER_FIELDS)
         .order_by("pk")
     )
 
