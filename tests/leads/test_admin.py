@@ -207,7 +207,7 @@ def test_policy_edits_are_validated_and_saved_through_the_service(
     policy.refresh_from_db()
     assert policy.allowed_billing_countries == ["DE", "GB"]
     assert policy.updated_by == sales
-    assert len(callbacks) == 1
+    assert len(callbacks) == 2  # the policy cache, the re-evaluation
 
 
 def test_other_apps_can_add_lead_actions():
