@@ -1,1 +1,188 @@
-from django.contrib import admin  # noqa: F401
+"""Offers (with their tax rates), orders and holds in the admin. Actions call services."""
+
+from django.contrib import admin, messages
+from django.db.models import Q
+
+from checkout.models import Entitlement, Offer, Order, OrderEvent, Subscription, TaxRate
+from checkout.services.accounting import order_payment_record
+from checkout.services.orders import order_transition
+from checkout.templatetags.money import money
+from payments.models import Payment
+from payments.services.capture import PaymentNotHeld, payment_capture, payment_release
+
+
+class TaxRateInline(admin.TabularInline):
+    model = TaxRate
+    extra = 0
+    fields = ["country", "rate_bp", "label"]
+
+
+@admin.register(Offer)
+class OfferAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "price", "billing_type", "tax_mode", "is_active"]
+    list_filter = ["billing_type", "is_active", "currency"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [TaxRateInline]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "description", "is_active"]}),
+        (
+            "Price (in the currency's smallest unit: cents, pence; yen have none)",
+            {"fields": ["price_amount", "currency", "tax_mode"]},
+        ),
+        (
+            "Billing",
+            {
+                "fields": [
+                    "billing_type",
+                    "deposit_amount",
+                    "balance_due_days",
+                    "interval",
+                    "renewal_terms",
+                    "cancellation_terms",
+                    "accepts_card",
+                    "accepts_bank_transfer",
+                ]
+            },
+        ),
+        ("Access granted", {"fields": ["access_name", "access_url", "access_instructions"]}),
+    ]
+
+    @admin.display(description="Price")
+    def price(self, offer):
+        return money(offer.price_amount, offer.currency)
+
+
+@admin.register(TaxRate)
+class TaxRateAdmin(admin.ModelAdmin):
+    list_display = ["country", "rate_bp", "label", "offer"]
+    list_filter = ["country"]
+    list_select_related = ["offer"]
+
+
+class OrderEventInline(admin.TabularInline):
+    model = OrderEvent
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "from_status", "to_status", "cause", "actor", "detail"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class PaymentInline(admin.TabularInline):
+    model = Payment
+    extra = 0
+    can_delete = False
+    fields = [
+        "created_at", "stripe_payment_intent_id", "amount", "currency", "capture_method",
+        "status", "failure_code", "risk_level", "risk_score",
+    ]  # fmt: skip
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = [
+        "reference", "offer", "email", "status", "total_display", "balance_display",
+        "hold_status", "needs_review", "created_at",
+    ]  # fmt: skip
+    list_filter = ["status", "needs_review", "offer__billing_type", "offer"]
+    search_fields = ["reference", "email", "name"]
+    list_select_related = ["offer"]
+    readonly_fields = [f.name for f in Order._meta.fields if f.name not in ("needs_review",)]
+    inlines = [PaymentInline, OrderEventInline]
+    actions = ["capture_hold", "release_hold"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Total")
+    def total_display(self, order):
+        return money(order.total, order.currency)
+
+    @admin.display(description="Balance")
+    def balance_display(self, order):
+        return money(order.balance, order.currency)
+
+    @admin.display(description="Hold")
+    def hold_status(self, order):
+        hold = _hold_of(order)
+        return hold.get_status_display() if hold else "—"
+
+    @admin.action(description="Capture hold", permissions=["change"])
+    def capture_hold(self, request, queryset):
+        for order in queryset:
+            hold = _hold_of(order, authorized_only=True)
+            if hold is None:
+                self.message_user(
+                    request, f"{order}: there is no hold on the card to capture.", messages.WARNING
+                )
+                continue
+            try:
+                payment = payment_capture(payment=hold, actor=request.user)
+            except PaymentNotHeld as exc:
+                self.message_user(request, f"{order}: {exc}", messages.ERROR)
+                continue
+            order_payment_record(payment_id=payment.pk, cause="staff_capture")
+            self.message_user(
+                request,
+                f"{order}: captured {money(payment.amount_received, payment.currency)}.",
+                messages.SUCCESS,
+            )
+
+    @admin.action(description="Release hold", permissions=["change"])
+    def release_hold(self, request, queryset):
+        for order in queryset:
+            hold = _hold_of(order, authorized_only=True)
+            if hold is None:
+                self.message_user(
+                    request, f"{order}: there is no hold on the card to release.", messages.WARNING
+                )
+                continue
+            try:
+                payment = payment_release(payment=hold, actor=request.user)
+            except PaymentNotHeld as exc:
+                self.message_user(request, f"{order}: {exc}", messages.ERROR)
+                continue
+            if payment.status == Payment.Status.CANCELED:
+                order_transition(
+                    order_id=order.pk,
+                    to_status=Order.Status.CANCELED,
+                    cause="hold_released",
+                    actor=request.user,
+                    detail={"payment": payment.pk},
+                )
+                order_payment_record(payment_id=payment.pk, cause="hold_released")
+            self.message_user(request, f"{order}: hold released.", messages.SUCCESS)
+
+
+def _hold_of(order: Order, *, authorized_only: bool = False) -> Payment | None:
+    holds = order.payments.filter(capture_method=Payment.CaptureMethod.MANUAL)
+    if authorized_only:
+        holds = holds.filter(status=Payment.Status.AUTHORIZED)
+    else:
+        holds = holds.filter(~Q(status=Payment.Status.FAILED))
+    return holds.order_by("-created_at").first()
+
+
+@admin.register(Entitlement)
+class EntitlementAdmin(admin.ModelAdmin):
+    list_display = ["order", "access_name", "status", "granted_at"]
+    list_filter = ["status"]
+    search_fields = ["order__reference", "order__email", "access_code"]
+    readonly_fields = ["order", "access_code", "granted_at", "granted_by_payment"]
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(admin.ModelAdmin):
+    list_display = ["order", "interval", "amount", "currency", "status", "next_charge_at"]
+    list_filter = ["status", "interval"]
+    readonly_fields = ["order", "customer", "current_period_start", "created_at"]

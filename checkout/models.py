@@ -1,7 +1,7 @@
 """Offers, orders and the access an order grants.
 
 These are the contracts other apps rely on (DESIGN.md §3); the checkout flow itself lives in
-checkout/services.py.
+checkout/services/.
 """
 
 import uuid
@@ -86,6 +86,9 @@ class Order(models.Model):
     amount_due_now = models.BigIntegerField()
     amount_paid = models.BigIntegerField(default=0)
     amount_refunded = models.BigIntegerField(default=0)
+    # Held on the card (a refundable hold, `authorized`): secured but not paid, so not counted
+    # in `amount_paid`; it does reduce `balance` (see docs/checkout-after-payment.md).
+    amount_authorized = models.BigIntegerField(default=0)
     balance = models.BigIntegerField(default=0)
     balance_due_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
@@ -94,6 +97,15 @@ class Order(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     paid_at = models.DateTimeField(null=True, blank=True)
+    # The number of the current checkout attempt: a new attempt (a new Payment, so a new
+    # PaymentIntent) starts only after the previous one failed, with another card.
+    checkout_attempt = models.PositiveIntegerField(default=0)
+    terms_accepted_at = models.DateTimeField(null=True, blank=True)
+    marketing_opt_in = models.BooleanField(default=False)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    lead = models.ForeignKey(
+        "leads.Lead", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -151,6 +163,78 @@ class Entitlement(models.Model):
         return f"{self.access_name} for {self.order}"
 
 
+class EntitlementEvent(models.Model):
+    """History of an entitlement: granted, suspended, restored, revoked, and what caused it."""
+
+    entitlement = models.ForeignKey(Entitlement, on_delete=models.CASCADE, related_name="events")
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20)
+    cause = models.CharField(max_length=100)
+    payment = models.ForeignKey(
+        "payments.Payment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.entitlement_id}: {self.from_status or '-'} → {self.to_status} ({self.cause})"
+
+
+class Notification(models.Model):
+    """One customer email, sent at most once: the unique `key` is the sent-marker.
+
+    The row is written in the same transaction as the change it reports and the email is sent
+    by a task after commit, so a redelivered webhook or a second confirm never sends twice.
+    """
+
+    class Kind(models.TextChoices):
+        PAYMENT_CONFIRMED = "payment_confirmed", "Payment confirmed"
+        PAYMENT_ON_HOLD = "payment_on_hold", "Payment on hold"
+        PAYMENT_UNDER_REVIEW = "payment_under_review", "Payment under review"
+        PAYMENT_FAILED = "payment_failed", "Payment failed"
+        BALANCE_DUE = "balance_due", "Partial payment, balance due"
+        OVERPAYMENT = "overpayment", "Overpayment to be refunded"
+        DUPLICATE_PAYMENT = "duplicate_payment", "Duplicate payment to be refunded"
+        PAYMENT_ON_CANCELED_ORDER = "payment_on_canceled_order", "Payment on a canceled order"
+        REFUND_ISSUED = "refund_issued", "Refund issued"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    key = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=40, choices=Kind.choices)
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="notifications")
+    payment = models.ForeignKey(
+        "payments.Payment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    to_email = models.EmailField()
+    # Facts frozen when the notification was decided (amounts in minor units), so a later
+    # change to the order does not change what this email says.
+    context = models.JSONField(default=dict, blank=True)
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    subject = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} to {self.to_email} ({self.status})"
+
+
 class OrderEvent(models.Model):
     """History of an order's status changes and what caused them."""
 
@@ -169,3 +253,65 @@ class OrderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id}: {self.from_status or '-'} → {self.to_status} ({self.cause})"
+
+
+class TaxRate(models.Model):
+    """A tax rate for a billing country, in basis points (2000 = 20%).
+
+    A rate set on an offer wins over the global one (offer empty) for the same country; a country
+    with no rate pays no tax.
+    """
+
+    offer = models.ForeignKey(
+        Offer, null=True, blank=True, on_delete=models.CASCADE, related_name="tax_rates"
+    )
+    country = models.CharField(max_length=2, help_text="ISO 3166 code, e.g. GB.")
+    rate_bp = models.PositiveIntegerField(help_text="Basis points: 2000 means 20%.")
+    label = models.CharField(max_length=50, default="VAT")
+
+    class Meta:
+        ordering = ["country"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["offer", "country"],
+                condition=Q(offer__isnull=False),
+                name="taxrate_offer_country_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["country"], condition=Q(offer__isnull=True), name="taxrate_global_unique"
+            ),
+            models.CheckConstraint(condition=Q(rate_bp__lte=10000), name="taxrate_at_most_100pc"),
+        ]
+
+    def __str__(self) -> str:
+        scope = self.offer.slug if self.offer_id else "all offers"
+        return f"{self.label} {self.country} {self.rate_bp / 100:g}% ({scope})"
+
+
+class Subscription(models.Model):
+    """What a later renewal of a recurring offer needs: who, which card, how much, when."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        CANCELED = "canceled", "Canceled"
+
+    order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="subscription")
+    customer = models.ForeignKey(
+        "payments.Customer", on_delete=models.PROTECT, related_name="subscriptions"
+    )
+    interval = models.CharField(max_length=10, choices=Offer.Interval.choices)
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    current_period_start = models.DateTimeField()
+    next_charge_at = models.DateTimeField(db_index=True)
+    canceled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="subscription_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order} every {self.interval}"

@@ -1,3 +1,14 @@
+from django.urls import path
+
+from checkout import views
+
 app_name = "checkout"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("checkout/<slug:slug>/", views.checkout_start, name="start"),
+    path("checkout/<slug:slug>/<uuid:token>/", views.checkout_pay_page, name="pay"),
+    path("checkout/<slug:slug>/<uuid:token>/setup/", views.checkout_setup, name="setup"),
+    path("checkout/<slug:slug>/<uuid:token>/pay/", views.checkout_pay_api, name="pay_api"),
+    path("checkout/<slug:slug>/<uuid:token>/status/", views.checkout_status_api, name="status"),
+    path("checkout/<slug:slug>/<uuid:token>/done/", views.checkout_done, name="done"),
+]

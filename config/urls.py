@@ -20,6 +20,7 @@ urlpatterns = [
     path("", include("payments.urls")),
     path("", include("leads.urls")),
     path("", include("checkout.urls")),
+    path("", include("checkout.urls_portal")),
     path("", include("receipts.urls")),
     path("", include("dunning.urls")),
     path("", include("reporting.urls")),

@@ -148,6 +148,7 @@ BENCH_VIEWS_ENABLED = env.bool("PORTAL_BENCH_VIEWS", default=False)
 
 from config.settings.celery import *  # noqa: E402, F403
 from config.settings.celery import CELERY_BROKER_URL  # noqa: E402
+from config.settings.checkout_after import *  # noqa: E402, F403
 from config.settings.email import *  # noqa: E402, F403
 from config.settings.leads import *  # noqa: E402, F403
 from config.settings.logging import *  # noqa: E402, F403
@@ -155,3 +156,4 @@ from config.settings.stripe import *  # noqa: E402, F403
 
 if not CACHES["default"]["LOCATION"]:
     CACHES["default"]["LOCATION"] = CELERY_BROKER_URL.rsplit("/", 1)[0] + "/1"
+from config.settings.checkout import *  # noqa: E402, F403

@@ -1,0 +1,1 @@
+"""Checkout services, split by concern: pricing, orders, the card flow (checkout), fraud."""

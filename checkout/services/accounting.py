@@ -1,0 +1,392 @@
+"""Order accounting: what an order's payments add up to, and what follows from it.
+
+`order_payment_record` is the one service that changes an Order's status because of money. It
+is called synchronously by the checkout flow right after a server confirm, and from a task for
+every payment signal (succeeded, authorized, failed, refunded, disputed). Whichever arrives
+first does the work; the others find nothing left to do.
+
+It never trusts the news it was given: it locks the order and recomputes everything from the
+order's payments as they are now, so events that arrive twice or out of order converge on the
+same result.
+
+Amounts (integer minor units):
+- `amount_paid`: money received, `amount_received` of payments in PAID_STATUSES (gross; a
+  refund does not lower it).
+- `amount_refunded`: money given back (a payment in `refunded` counts in full, which also
+  covers a lost dispute).
+- `amount_authorized`: money held on a card (`authorized`, a refundable hold). Secured but not
+  paid: it is not revenue and not in `amount_paid`, but it does not have to be paid again, so
+  it lowers `balance`.
+- `balance`: what the buyer still owes, `total - amount_paid - amount_authorized` (never below
+  zero); zero on a canceled or refunded order.
+
+Access is granted when what is secured (paid + held) covers `amount_due_now` (the whole total,
+or the deposit for a deposit offer). A hold therefore grants access at authorisation: the money
+is secured and the buyer gets what they were promised while it is held.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from checkout.models import (
+    ORDER_TRANSITIONS,
+    Entitlement,
+    EntitlementEvent,
+    Notification,
+    Order,
+    OrderEvent,
+)
+from checkout.services.entitlements import (
+    entitlement_grant,
+    entitlement_restore,
+    entitlement_revoke,
+    entitlement_suspend,
+)
+from checkout.services.notifications import notification_schedule
+from checkout.services.orders import order_status_move
+from payments.models import PAID_STATUSES, Discrepancy, Dispute, Payment, PaymentEvent
+from payments.services.discrepancies import discrepancy_open
+
+logger = logging.getLogger(__name__)
+
+_P = Payment.Status
+_O = Order.Status
+_K = Discrepancy.Kind
+_N = Notification.Kind
+
+# What the customer is told when a discrepancy is found on their payment.
+_NOTICE_FOR_DISCREPANCY = {
+    _K.PAYMENT_ON_CANCELED_ORDER: _N.PAYMENT_ON_CANCELED_ORDER,
+    _K.DUPLICATE_PAYMENT: _N.DUPLICATE_PAYMENT,
+    _K.OVERPAYMENT: _N.OVERPAYMENT,
+    _K.PARTIAL_PAYMENT: _N.BALANCE_DUE,
+}
+
+
+class PaymentWithoutOrder(ValueError):
+    """The payment is not for an order (nothing for checkout to account)."""
+
+
+@dataclass(frozen=True)
+class OrderTotals:
+    paid: int
+    refunded: int
+    authorized: int
+    # The part of a captured hold that was released: never owed (a hold captured for less).
+    released: int
+
+    @property
+    def secured(self) -> int:
+        return self.paid + self.authorized + self.released
+
+
+def _received(payment: Payment) -> int:
+    # amount_received is set from Stripe on success; a paid row without it received its amount.
+    return payment.amount_received or payment.amount
+
+
+def order_totals(*, payments: list[Payment]) -> OrderTotals:
+    paid = refunded = authorized = released = 0
+    for p in payments:
+        if p.status in PAID_STATUSES:
+            received = _received(p)
+            paid += received
+            gone = received if p.status == _P.REFUNDED else p.amount_refunded
+            refunded += min(received, gone)
+            if p.capture_method == Payment.CaptureMethod.MANUAL:
+                released += max(p.amount - received, 0)
+        elif p.status == _P.AUTHORIZED:
+            authorized += p.amount
+    return OrderTotals(paid=paid, refunded=refunded, authorized=authorized, released=released)
+
+
+def order_payment_record(*, payment_id: int, cause: str = "") -> Order:
+    """Bring the payment's order in line with its payments. Idempotent and concurrency-safe.
+
+    Locks the order row, recomputes the amounts, moves the status (with an OrderEvent), opens
+    discrepancies, grants, suspends, restores or revokes access, and schedules the customer's
+    email about this payment, each at most once.
+    """
+    order_id = Payment.objects.filter(pk=payment_id).values_list("order_id", flat=True).first()
+    if order_id is None:
+        raise PaymentWithoutOrder(f"payment {payment_id} has no order")
+    with transaction.atomic():
+        order = Order.objects.select_for_update().select_related("offer").get(pk=order_id)
+        # Read after the lock: every payment as last committed.
+        payments = list(order.payments.order_by("created_at", "pk"))
+        payment = next(p for p in payments if p.pk == payment_id)
+        cause = cause or f"payment_{payment.status}"
+        totals = order_totals(payments=payments)
+
+        order.amount_paid = totals.paid
+        order.amount_refunded = totals.refunded
+        order.amount_authorized = totals.authorized
+        target = _status_for(order, payments, totals)
+        _transition(order, target, cause=cause, payment=payment, totals=totals)
+        if order.status in (_O.CANCELED, _O.REFUNDED):
+            order.balance = 0
+        else:
+            order.balance = max(order.total - totals.secured, 0)
+        if order.status == _O.PAID and order.paid_at is None:
+            order.paid_at = timezone.now()
+        order.save(
+            update_fields=[
+                "amount_paid", "amount_refunded", "amount_authorized", "balance", "status",
+                "paid_at", "updated_at",
+            ]
+        )  # fmt: skip
+
+        opened = _detect_discrepancies(order, payments)
+        _sync_access(order, payments, payment, totals)
+        _notify(order, payment, opened)
+    return order
+
+
+def _status_for(order: Order, payments: list[Payment], totals: OrderTotals) -> str:
+    if order.status in (_O.CANCELED, _O.REFUNDED):
+        return order.status  # final: money arriving now is a discrepancy, not a status
+    if totals.paid > 0 and totals.refunded >= totals.paid:
+        return _O.REFUNDED
+    if totals.paid > 0 and totals.paid + totals.released >= order.total:
+        return _O.PAID
+    if totals.paid > 0:
+        return _O.PARTIALLY_PAID
+    if totals.authorized > 0:
+        return _O.AWAITING_PAYMENT  # held, not yet paid (captured later)
+    statuses = {p.status for p in payments}
+    if _P.FAILED in statuses and not statuses & (
+        {_P.REQUIRES_ACTION, _P.PROCESSING, _P.UNKNOWN, _P.AUTHORIZED} | PAID_STATUSES
+    ):
+        return _O.FAILED
+    if payments and order.status == _O.OPEN:
+        return _O.AWAITING_PAYMENT
+    return order.status
+
+
+def _transition(
+    order: Order, target: str, *, cause: str, payment: Payment, totals: OrderTotals
+) -> None:
+    path = [target]
+    if target not in ORDER_TRANSITIONS[order.status] and order.status == _O.OPEN:
+        # An order goes through awaiting_payment on its way to any outcome but paid.
+        path = [_O.AWAITING_PAYMENT, target]
+    for to_status in path:
+        if to_status == order.status:
+            continue
+        applied = order_status_move(
+            order=order,
+            to_status=to_status,
+            cause=cause,
+            detail={
+                "payment": payment.pk,
+                "amount_paid": totals.paid,
+                "amount_refunded": totals.refunded,
+                "amount_authorized": totals.authorized,
+            },
+        )
+        if not applied:
+            return
+
+
+def _paid_in_order(payments: list[Payment]) -> list[Payment]:
+    paid = [p for p in payments if p.status in PAID_STATUSES]
+    # The order in which the money arrived decides which payment is the extra one, so the
+    # answer is the same whichever event is processed first.
+    return sorted(paid, key=lambda p: (p.succeeded_at or p.created_at, p.pk))
+
+
+def _detect_discrepancies(order: Order, payments: list[Payment]) -> list[tuple[str, Payment, int]]:
+    """Open the order-level discrepancies; return the newly opened (kind, payment, amount)."""
+    found: list[tuple[str, Payment, int, dict[str, Any]]] = []
+    prior = 0
+    for p in _paid_in_order(payments):
+        received = _received(p)
+        is_hold = p.capture_method == Payment.CaptureMethod.MANUAL
+        if order.status == _O.CANCELED and p.status != _P.REFUNDED:
+            found.append((_K.PAYMENT_ON_CANCELED_ORDER, p, received, {}))
+        elif prior >= order.total:
+            found.append((_K.DUPLICATE_PAYMENT, p, received, {"already_paid": prior}))
+        elif prior + received > order.total:
+            excess = prior + received - order.total
+            found.append((_K.OVERPAYMENT, p, excess, {"received": received}))
+        elif not is_hold:
+            # What was due when this payment was made: the deposit (or the whole total) first,
+            # then the rest.
+            due = (order.amount_due_now if prior < order.amount_due_now else order.total) - prior
+            if received < due:
+                found.append((_K.PARTIAL_PAYMENT, p, due - received, {"due": due}))
+        prior += received
+
+    opened = []
+    for kind, p, amount, detail in found:
+        _, created = discrepancy_open(
+            kind=kind,
+            order_id=order.pk,
+            payment_id=p.pk,
+            amount=amount,
+            currency=order.currency,
+            detail={"order": order.reference, "order_total": order.total, **detail},
+        )
+        if created:
+            opened.append((kind, p, amount))
+    return opened
+
+
+def _lost_dispute(payment: Payment) -> bool:
+    if payment.status != _P.REFUNDED:
+        return False
+    return (
+        Dispute.objects.filter(payment=payment, status=Dispute.Status.LOST).exists()
+        or PaymentEvent.objects.filter(
+            payment=payment,
+            outcome=PaymentEvent.Outcome.APPLIED,
+            from_status=_P.DISPUTED,
+            to_status=_P.REFUNDED,
+        ).exists()
+    )
+
+
+def _sync_access(
+    order: Order, payments: list[Payment], payment: Payment, totals: OrderTotals
+) -> None:
+    lost = [p for p in payments if _lost_dispute(p)]
+    if order.status == _O.REFUNDED or lost:
+        entitlement_revoke(
+            order=order,
+            cause="dispute_lost" if lost else "refunded",
+            payment=lost[0] if lost else payment,
+        )
+        return
+    disputed = [p for p in payments if p.status == _P.DISPUTED]
+    if disputed:
+        entitlement_suspend(order=order, cause="dispute_opened", payment=disputed[0])
+        return
+    entitlement = Entitlement.objects.filter(order=order).first()
+    if entitlement is not None:
+        if entitlement.status == Entitlement.Status.SUSPENDED and _suspended_for_dispute(
+            entitlement
+        ):
+            entitlement_restore(order=order, cause="dispute_won", payment=payment)
+        return
+    covered = totals.secured >= order.amount_due_now and totals.secured > 0
+    if order.status in (_O.CANCELED, _O.REFUNDED) or not covered or order.needs_review:
+        # Under review (risk or a discrepancy): access waits for staff (order_review_release).
+        return
+    granting = payment if payment.status in PAID_STATUSES | {_P.AUTHORIZED} else None
+    entitlement_grant(order=order, payment=granting)
+
+
+def _suspended_for_dispute(entitlement: Entitlement) -> bool:
+    last = (
+        EntitlementEvent.objects.filter(entitlement=entitlement, to_status=entitlement.status)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    return last is not None and last.cause == "dispute_opened"
+
+
+def _notify(order: Order, payment: Payment, opened: list[tuple[str, Payment, int]]) -> None:
+    base = {
+        "payment_amount": _received(payment),
+        "amount_paid": order.amount_paid,
+        "balance": order.balance,
+        "currency": order.currency,
+    }
+    for kind, p, amount in opened:
+        notification_schedule(
+            order=order,
+            kind=_NOTICE_FOR_DISCREPANCY[kind],
+            payment=p,
+            context={**base, "payment_amount": _received(p), "discrepancy_amount": amount},
+        )
+    if Notification.objects.filter(order=order, payment=payment).exclude(
+        kind__in=[_N.PAYMENT_FAILED, _N.REFUND_ISSUED, _N.PAYMENT_ON_HOLD]
+    ).exists() and payment.status not in (_P.PARTIALLY_REFUNDED, _P.REFUNDED):
+        return  # this payment's outcome was already told (confirmation or a discrepancy)
+
+    status = payment.status
+    if status == _P.SUCCEEDED:
+        if order.status == _O.CANCELED:
+            return
+        kind = _N.PAYMENT_UNDER_REVIEW if order.needs_review else _N.PAYMENT_CONFIRMED
+        notification_schedule(order=order, kind=kind, payment=payment, context=base)
+    elif status == _P.AUTHORIZED:
+        notification_schedule(
+            order=order,
+            kind=_N.PAYMENT_ON_HOLD,
+            payment=payment,
+            context={**base, "payment_amount": payment.amount},
+        )
+    elif status == _P.FAILED:
+        if order.status in (_O.PAID, _O.CANCELED, _O.REFUNDED):
+            return  # another payment covered it, or there is nothing left to pay
+        notification_schedule(
+            order=order,
+            kind=_N.PAYMENT_FAILED,
+            payment=payment,
+            context={
+                **base,
+                "payment_amount": payment.amount,
+                "failure_code": payment.failure_code,
+                "decline_code": payment.decline_code,
+            },
+        )
+    elif status in (_P.PARTIALLY_REFUNDED, _P.REFUNDED) and not _lost_dispute(payment):
+        refunded = payment.amount_refunded or (_received(payment) if status == _P.REFUNDED else 0)
+        if refunded <= 0:
+            return
+        notification_schedule(
+            order=order,
+            kind=_N.REFUND_ISSUED,
+            payment=payment,
+            suffix=str(refunded),
+            context={
+                **base,
+                "refund_amount": refunded,
+                "full": order.status == _O.REFUNDED,
+            },
+        )
+
+
+def order_review_release(*, order_id: int, actor: Any = None) -> Order:
+    """Staff checked an order under review: clear the flag, then grant access and confirm if the
+    money is there (a confirmation replaces the "under review" email)."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        if order.needs_review:
+            order.needs_review = False
+            order.review_reason = ""
+            order.save(update_fields=["needs_review", "review_reason", "updated_at"])
+            OrderEvent.objects.create(
+                order=order,
+                from_status=order.status,
+                to_status=order.status,
+                cause="review_released",
+                actor=actor if getattr(actor, "pk", None) else None,
+            )
+        paid = _paid_in_order(list(order.payments.all()))
+        if paid:
+            order = order_payment_record(payment_id=paid[-1].pk, cause="review_released")
+            was_held_back = Notification.objects.filter(
+                order=order, payment=paid[-1], kind=_N.PAYMENT_UNDER_REVIEW
+            ).exists()
+            if was_held_back and Entitlement.objects.filter(order=order).exists():
+                notification_schedule(
+                    order=order,
+                    kind=_N.PAYMENT_CONFIRMED,
+                    payment=paid[-1],
+                    suffix="after_review",
+                    context={
+                        "payment_amount": _received(paid[-1]),
+                        "amount_paid": order.amount_paid,
+                        "balance": order.balance,
+                        "currency": order.currency,
+                    },
+                )
+    return order

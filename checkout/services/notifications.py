@@ -1,0 +1,115 @@
+"""Customer emails about an order's money, each sent at most once.
+
+`notification_schedule` runs inside the transaction that made the news: it writes a
+`Notification` row whose unique key is the sent-marker, and enqueues the send on commit. A
+redelivered webhook or a second confirm finds the row and schedules nothing. The send task locks
+the row, so two workers never send the same email; a sweeper re-drives rows left pending.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from checkout.models import Notification, Order
+from config.celery import enqueue_on_commit
+from payments.models import Payment
+
+logger = logging.getLogger(__name__)
+
+MAX_SEND_ATTEMPTS = 5
+
+
+def notification_key(*, kind: str, order: Order, payment: Payment | None, suffix: str = "") -> str:
+    key = f"{kind}:order:{order.pk}:payment:{payment.pk if payment else '-'}"
+    return f"{key}:{suffix}" if suffix else key
+
+
+def notification_schedule(
+    *,
+    order: Order,
+    kind: str,
+    payment: Payment | None = None,
+    suffix: str = "",
+    context: dict[str, Any] | None = None,
+) -> tuple[Notification, bool]:
+    """Record that the customer must be told `kind`, once; send it after commit.
+
+    `suffix` separates repeatable news about one payment (each partial refund is its own).
+    Returns the notification and whether it was newly scheduled.
+    """
+    from checkout.tasks import notification_send_task
+
+    key = notification_key(kind=kind, order=order, payment=payment, suffix=suffix)
+    try:
+        with transaction.atomic():
+            notification, created = Notification.objects.get_or_create(
+                key=key,
+                defaults={
+                    "kind": kind,
+                    "order": order,
+                    "payment": payment,
+                    "to_email": order.email,
+                    "context": context or {},
+                },
+            )
+    except IntegrityError:
+        notification, created = Notification.objects.get(key=key), False
+    if created:
+        enqueue_on_commit(notification_send_task, notification.pk)
+    return notification, created
+
+
+def notification_send(*, notification_id: int) -> Notification:
+    """Render and send one notification, unless it was already sent (idempotent)."""
+    from checkout.notifications import notification_message
+
+    with transaction.atomic():
+        notification = Notification.objects.select_for_update().get(pk=notification_id)
+        if notification.status != Notification.Status.PENDING:
+            return notification
+        notification.attempts += 1
+        try:
+            subject, text, html = notification_message(notification)
+            message = EmailMultiAlternatives(
+                subject=subject,
+                body=text,
+                from_email=settings.DEFAULT_FROM_EMAIL,
+                to=[notification.to_email],
+                reply_to=[settings.SELLER_SUPPORT_EMAIL],
+            )
+            message.attach_alternative(html, "text/html")
+            message.send()
+        except Exception as exc:  # SMTP or template trouble: keep the row, retry by sweeper
+            logger.exception("notification %s failed to send", notification.pk)
+            notification.last_error = str(exc)[:1000]
+            if notification.attempts >= MAX_SEND_ATTEMPTS:
+                notification.status = Notification.Status.FAILED
+            notification.save(update_fields=["attempts", "last_error", "status"])
+            return notification
+        notification.subject = subject[:200]
+        notification.status = Notification.Status.SENT
+        notification.sent_at = timezone.now()
+        notification.save(update_fields=["attempts", "subject", "status", "sent_at", "last_error"])
+    return notification
+
+
+def notifications_redrive(*, older_than: timedelta = timedelta(minutes=5)) -> int:
+    """Enqueue the send again for notifications stored but never sent (the outbox sweeper)."""
+    from checkout.tasks import notification_send_task
+
+    cutoff = timezone.now() - older_than
+    ids = list(
+        Notification.objects.filter(
+            status=Notification.Status.PENDING, created_at__lt=cutoff
+        ).values_list("pk", flat=True)[:500]
+    )
+    for pk in ids:
+        enqueue_on_commit(notification_send_task, pk)
+    return len(ids)

@@ -1,0 +1,179 @@
+"""The customer portal's writes and its magic links.
+
+A link is the buyer's email signed with a salt and a timestamp (TimestampSigner): it proves the
+bearer can read that mailbox, expires after PORTAL_LINK_MAX_AGE_SECONDS and needs no table.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from django.conf import settings
+from django.core import signing
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from checkout.models import Order
+from payments.models import PAID_STATUSES, Customer, Payment
+from payments.services import (
+    customer_card_save,
+    customer_ensure,
+    customer_setup_intent_start,
+    payment_start,
+)
+
+logger = logging.getLogger(__name__)
+
+_SALT = "checkout.portal.link"
+
+
+class PortalLinkInvalid(Exception):
+    """The link was tampered with or is not ours."""
+
+
+class PortalLinkExpired(PortalLinkInvalid):
+    """The link is genuine but too old: ask for a new one."""
+
+
+def _signer() -> signing.TimestampSigner:
+    return signing.TimestampSigner(salt=_SALT)
+
+
+def portal_token_make(*, email: str) -> str:
+    return _signer().sign_object({"e": email.strip().lower()}, compress=True)
+
+
+def portal_token_email(*, token: str) -> str:
+    """The email a token was made for; raises PortalLinkExpired or PortalLinkInvalid."""
+    try:
+        data = _signer().unsign_object(token, max_age=settings.PORTAL_LINK_MAX_AGE_SECONDS)
+    except signing.SignatureExpired as exc:
+        raise PortalLinkExpired(str(exc)) from exc
+    except (signing.BadSignature, ValueError, TypeError) as exc:
+        raise PortalLinkInvalid(str(exc)) from exc
+    if not isinstance(data, dict) or not isinstance(data.get("e"), str):
+        raise PortalLinkInvalid("malformed")
+    return data["e"]
+
+
+def portal_url(*, email: str) -> str:
+    path = reverse("checkout_portal:portal", kwargs={"token": portal_token_make(email=email)})
+    return settings.PORTAL_BASE_URL.rstrip("/") + path
+
+
+def portal_orders(*, email: str):
+    return (
+        Order.objects.filter(email__iexact=email)
+        .select_related("offer", "entitlement")
+        .prefetch_related("payments")
+        .order_by("-created_at")
+    )
+
+
+def portal_link_send(*, email: str) -> bool:
+    """Email a portal link if this address has orders. Says nothing either way to the caller's
+    caller: the view answers the same whether or not it was sent."""
+    email = email.strip().lower()
+    if not Order.objects.filter(email__iexact=email).exists():
+        return False
+    context = {
+        "portal_url": portal_url(email=email),
+        "support_email": settings.SELLER_SUPPORT_EMAIL,
+        "portal_name": settings.PORTAL_NAME,
+        "hours": settings.PORTAL_LINK_MAX_AGE_SECONDS // 3600,
+    }
+    send_mail(
+        subject=f"Your link to {settings.PORTAL_NAME}",
+        message=render_to_string("checkout/email/portal_link.txt", context),
+        html_message=render_to_string("checkout/email/portal_link.html", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        recipient_list=[email],
+    )
+    return True
+
+
+def portal_customer(*, email: str, name: str = "") -> Customer:
+    """The buyer's payments Customer (created at Stripe on first use)."""
+    return customer_ensure(email=email, name=name)
+
+
+def portal_card_setup_start(*, email: str, name: str = "") -> str:
+    """Start a SetupIntent for the buyer's new card; the browser confirms it."""
+    customer = portal_customer(email=email, name=name)
+    return customer_setup_intent_start(customer=customer).client_secret
+
+
+def portal_card_save(*, email: str, payment_method_id: str) -> Customer:
+    customer = portal_customer(email=email)
+    return customer_card_save(customer=customer, payment_method_id=payment_method_id)
+
+
+class BalanceNotPayable(Exception):
+    """Nothing to pay, or no saved card to pay with."""
+
+
+def order_balance_pay(*, order: Order, customer: Customer) -> Payment:
+    """Pay the order's balance with the saved card, once per attempt.
+
+    The key counts finished attempts only, so a double click reuses the attempt in flight and
+    a retry after a decline is a new PaymentIntent. Raises PaymentMismatch if the balance
+    changed while an attempt was in flight.
+    """
+    from checkout.services.accounting import order_payment_record
+
+    if not customer.payment_method_id:
+        raise BalanceNotPayable("no saved card")
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        if order.balance <= 0 or order.status in (Order.Status.CANCELED, Order.Status.REFUNDED):
+            raise BalanceNotPayable("nothing to pay")
+        finished = order.payments.filter(
+            attempt_kind=Payment.AttemptKind.BALANCE,
+            status__in=[Payment.Status.FAILED, Payment.Status.CANCELED, *PAID_STATUSES],
+        ).count()
+        amount, currency = order.balance, order.currency
+    # An attempt still in flight (3DS, processing) keeps its key, so payment_start returns it.
+    n = finished + 1
+    payment = payment_start(
+        idempotency_key=f"order:{order.pk}:balance:{n}",
+        amount=amount,
+        currency=currency,
+        customer=customer,
+        payment_method_id=customer.payment_method_id,
+        attempt_kind=Payment.AttemptKind.BALANCE,
+        order_id=order.pk,
+    )
+    if payment.status in (Payment.Status.SUCCEEDED, Payment.Status.FAILED):
+        order_payment_record(payment_id=payment.pk)
+    return payment
+
+
+def portal_link_request_allowed(*, email: str, ip: str) -> bool:
+    """Count one magic-link request; False once the email or the IP is over its limit.
+
+    A fixed window on the shared cache (Redis). The answer never depends on whether the email
+    has orders, so it reveals nothing about who is a customer.
+    """
+    window = settings.PORTAL_LINK_REQUEST_WINDOW_SECONDS
+    ok_email = _hit(
+        f"email:{email.strip().lower()}", settings.PORTAL_LINK_REQUESTS_PER_EMAIL, window
+    )
+    ok_ip = _hit(f"ip:{ip}", settings.PORTAL_LINK_REQUESTS_PER_IP, window)
+    return ok_email and ok_ip
+
+
+def _hit(key: str, limit: int, window: int) -> bool:
+    from django.core.cache import cache
+
+    slot = int(time.time() // window)
+    cache_key = f"portal-link:{key}:{window}:{slot}"
+    if cache.add(cache_key, 1, timeout=window + 1):
+        return limit >= 1
+    try:
+        return cache.incr(cache_key) <= limit
+    except ValueError:  # expired between add() and incr()
+        cache.add(cache_key, 1, timeout=window + 1)
+        return True

@@ -1,0 +1,39 @@
+"""Checkout tasks: each takes ids, loads by id and calls one service; running twice is harmless."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from checkout.services.accounting import PaymentWithoutOrder, order_payment_record
+from checkout.services.notifications import notification_send, notifications_redrive
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="checkout.order_payment_record")
+def order_payment_record_task(payment_id: int) -> None:
+    """For every payment signal: the order's accounting, access and email follow the payment."""
+    try:
+        order_payment_record(payment_id=payment_id)
+    except PaymentWithoutOrder:
+        logger.info("payment %s has no order; nothing for checkout to do", payment_id)
+
+
+@shared_task(name="checkout.notification_send")
+def notification_send_task(notification_id: int) -> None:
+    notification_send(notification_id=notification_id)
+
+
+@shared_task(name="checkout.notifications_redrive")
+def notifications_redrive_task() -> None:
+    """Beat: send again what was stored but never sent (the broker was down at commit)."""
+    notifications_redrive()
+
+
+@shared_task(name="checkout.portal_link_send")
+def portal_link_send_task(email: str) -> None:
+    from checkout.services.portal import portal_link_send
+
+    portal_link_send(email=email)

@@ -1,0 +1,24 @@
+"""Test cards as PaymentMethods, made the way the Card Element would (tests only talk to Stripe
+directly; app code goes through payments/gateway.py)."""
+
+import stripe
+from django.conf import settings
+
+VISA = "4242424242424242"
+DECLINED = "4000000000000341"  # attaches, then is declined on the PaymentIntent
+THREE_DS = "4000002760003184"
+
+
+def card_payment_method(number: str = VISA) -> str:
+    client = stripe.StripeClient(
+        settings.STRIPE_SECRET_KEY,
+        base_addresses={"api": settings.STRIPE_API_BASE},
+        max_network_retries=0,
+    )
+    pm = client.v1.payment_methods.create(
+        params={
+            "type": "card",
+            "card": {"number": number, "exp_month": 12, "exp_year": 2034, "cvc": "123"},
+        }
+    )
+    return pm.id

@@ -1,0 +1,83 @@
+import uuid
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from checkout.services.checkout import checkout_pay
+from checkout.services.orders import order_create
+from config.models import AuditLogEntry
+from payments import gateway
+from payments.models import Payment
+from payments.services.capture import PaymentNotHeld, payment_capture, payment_release
+from tests.checkout.cards import VISA, card_payment_method
+from tests.checkout.factories import OfferFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def hold(localstripe):
+    order = order_create(
+        offer=OfferFactory(billing_type="hold", price_amount=30_000),
+        checkout_token=uuid.uuid4(),
+        email="hal@example.com",
+        name="Hal",
+        billing_country="GB",
+    )
+    return checkout_pay(
+        order_id=order.pk, payment_method_id=card_payment_method(VISA), ip=None
+    ).payment
+
+
+@pytest.fixture
+def finance_user():
+    return get_user_model().objects.create_user("fran", is_staff=True)
+
+
+def test_capturing_a_hold_takes_the_money_once(hold, finance_user):
+    payment = payment_capture(payment=hold, actor=finance_user)
+    assert payment.status == Payment.Status.SUCCEEDED and payment.amount_received == 30_000
+    assert gateway.payment_intent_retrieve(payment.stripe_payment_intent_id).status == "succeeded"
+    assert AuditLogEntry.objects.filter(action="payment.capture", actor=finance_user).count() == 1
+    assert payment.events.filter(cause="staff_capture", actor=finance_user).exists()
+    with pytest.raises(PaymentNotHeld):
+        payment_capture(payment=payment, actor=finance_user)
+
+
+def test_a_partial_capture_records_what_was_taken(hold, finance_user):
+    payment = payment_capture(payment=hold, actor=finance_user, amount=12_000)
+    assert payment.status == Payment.Status.SUCCEEDED
+
+
+@pytest.mark.parametrize("amount", [0, -5, 30_001, 1.5])
+def test_a_capture_amount_outside_the_hold_is_refused(hold, finance_user, amount):
+    with pytest.raises(PaymentNotHeld):
+        payment_capture(payment=hold, actor=finance_user, amount=amount)
+    hold.refresh_from_db()
+    assert hold.status == Payment.Status.AUTHORIZED
+
+
+def test_releasing_a_hold_cancels_it(hold, finance_user):
+    payment = payment_release(payment=hold, actor=finance_user)
+    assert payment.status == Payment.Status.CANCELED
+    assert gateway.payment_intent_retrieve(payment.stripe_payment_intent_id).status == "canceled"
+    assert AuditLogEntry.objects.filter(action="payment.release").count() == 1
+    with pytest.raises(PaymentNotHeld):
+        payment_release(payment=payment, actor=finance_user)
+
+
+def test_the_admin_release_action_cancels_the_hold_and_the_order(hold, client):
+    from checkout.models import Order
+
+    admin_user = get_user_model().objects.create_superuser("ada", "ada@example.com", "pw-123456789")
+    client.force_login(admin_user)
+    response = client.post(
+        "/admin/checkout/order/",
+        {"action": "release_hold", "_selected_action": [hold.order_id]},
+        follow=True,
+    )
+    assert "hold released" in response.content.decode()
+    hold.refresh_from_db()
+    assert hold.status == Payment.Status.CANCELED
+    order = Order.objects.get(pk=hold.order_id)
+    assert order.status == Order.Status.CANCELED and order.amount_authorized == 0
