@@ -122,6 +122,11 @@ class LeadChangeForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if "owner" in self.fields:
             self.fields["owner"].queryset = sales_users().order_by("username")
+        if "status" in self.fields and self.instance.status != LeadStatus.ERASED:
+            # Erasure is an action (it removes the personal data), not a status to pick.
+            self.fields["status"].choices = [
+                choice for choice in LeadStatus.choices if choice[0] != LeadStatus.ERASED
+            ]
         if "phone" in self.fields:
             self.fields["phone"].max_length = 32
             self.fields["phone"].widget.attrs["maxlength"] = 32
@@ -666,4 +671,4 @@ class RoutingRuleAdmin(admin.ModelAdmin):
     list_editable = ["priority", "is_active"]
     list_filter = ["strategy", "is_active"]
     filter_horizontal = ["members"]
-    readonly_fields = ["last_member"]
+    readonly_fields = ["turns"]

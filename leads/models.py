@@ -142,7 +142,7 @@ class Lead(models.Model):
     )
 
     # Readiness ("payment-ready lead"), evaluated by lead_readiness_refresh().
-    is_ready = models.BooleanField(default=False, db_index=True)
+    is_ready = models.BooleanField("payment ready", default=False, db_index=True)
     readiness_checklist = models.JSONField(default=list, blank=True)
     readiness_evaluated_at = models.DateTimeField(null=True, blank=True)
     risk_score = models.IntegerField(default=0)
@@ -175,7 +175,11 @@ class Lead(models.Model):
         related_name="+",
     )
     sla_state = models.CharField(
-        max_length=16, choices=SlaState.choices, default=SlaState.NONE, db_index=True
+        "first response",
+        max_length=16,
+        choices=SlaState.choices,
+        default=SlaState.NONE,
+        db_index=True,
     )
     sla_level = models.PositiveSmallIntegerField(
         default=0, help_text="Escalation steps taken so far."
@@ -437,9 +441,9 @@ class RoutingRule(models.Model):
         max_length=16, choices=Segment.choices, blank=True, help_text="Empty matches any segment."
     )
     members = models.ManyToManyField(SalesOwner, related_name="routing_rules")
-    last_member = models.ForeignKey(
-        SalesOwner, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    # Leads routed by this rule so far; round robin starts at `turns % members`. Incremented
+    # with UPDATE … RETURNING, which also locks the rule for the rest of the transaction.
+    turns = models.PositiveBigIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["priority", "pk"]

@@ -113,8 +113,13 @@ def _territories() -> dict[str, str]:
     }
 
 
+@cache
+def _country_choices() -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(_territories().items(), key=lambda item: item[1]))
+
+
 def country_choices() -> list[tuple[str, str]]:
-    return sorted(_territories().items(), key=lambda item: item[1])
+    return list(_country_choices())
 
 
 def country_name(code: str) -> str:

@@ -52,4 +52,4 @@ def leads_outbox_sweep_task() -> int:
 def leads_readiness_reevaluate_task() -> int:
     from leads.services.readiness import leads_readiness_reevaluate_all
 
-    return leads_readiness_reevaluate_all()
+    return leads_readiness_reevaluate_all(settle=True)

@@ -37,6 +37,10 @@ LEADS_VELOCITY_EMAIL_THRESHOLD = env.int("LEADS_VELOCITY_EMAIL_THRESHOLD", defau
 LEADS_SPAM_RISK_SCORE = env.int("LEADS_SPAM_RISK_SCORE", default=100)
 LEADS_DISPOSABLE_EMAIL_DOMAINS_EXTRA = env.list("LEADS_DISPOSABLE_EMAIL_DOMAINS_EXTRA", default=[])
 
+# Each process keeps the active readiness policy this long (the capture path reads it on every
+# submission); a policy change re-evaluates every lead after this delay.
+LEADS_POLICY_CACHE_SECONDS = env.float("LEADS_POLICY_CACHE_SECONDS", default=2.0)
+
 # Double opt-in for marketing email: how long the confirmation link works.
 LEADS_DOUBLE_OPT_IN_MAX_AGE_HOURS = env.int("LEADS_DOUBLE_OPT_IN_MAX_AGE_HOURS", default=72)
 

@@ -4,7 +4,7 @@ import logging
 from datetime import datetime
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from leads.models import (
@@ -27,7 +27,8 @@ from leads.services.consent import (
     ConsentEntry,
     consent_confirmation_open,
     consent_records_append_locked,
-    consent_text_current,
+    consent_text_by_pk,
+    consent_texts_current,
 )
 from leads.services.lead import lead_status_set
 from leads.services.readiness import lead_readiness_apply, readiness_policy_active
@@ -51,18 +52,6 @@ TOUCH_FIELDS = {
     "fbclid": CLICK_ID_MAX_LENGTH,
 }
 
-# A consent text is immutable, so a pk always means the same words: safe to keep in memory.
-_text_cache: dict[int, ConsentText] = {}
-
-
-def _consent_text_by_pk(pk: int) -> ConsentText | None:
-    text = _text_cache.get(pk)
-    if text is None:
-        text = ConsentText.objects.filter(pk=pk).first()
-        if text is not None and len(_text_cache) < 1000:
-            _text_cache[pk] = text
-    return text
-
 
 def _consent_entries(
     consents: dict[str, bool], consent_text_ids: dict[str, int] | None
@@ -73,15 +62,16 @@ def _consent_entries(
         allowed = ", ".join(ConsentPurpose.values)
         raise LeadInputError({"consents": [f"Unknown consent purpose. Use one of: {allowed}."]})
     entries = []
-    for purpose in ConsentPurpose.values:  # a stable order in the chain
-        if purpose not in consents:
-            continue
+    shown = [purpose for purpose in ConsentPurpose.values if purpose in consents]
+    without_id = [p for p in shown if (consent_text_ids or {}).get(p) is None]
+    current = consent_texts_current(purposes=without_id) if without_id else {}
+    for purpose in shown:  # a stable order in the chain
         text_id = (consent_text_ids or {}).get(purpose)
         if text_id is None:
-            text = consent_text_current(purpose=purpose)
+            text = current[purpose]
         else:
             try:
-                text = _consent_text_by_pk(int(text_id))
+                text = consent_text_by_pk(int(text_id))
             except (TypeError, ValueError):
                 text = None
             # A forged or mismatched version: record nothing rather than the wrong words.
@@ -102,17 +92,28 @@ def _touch_clean(touch: dict[str, str] | None) -> dict[str, str]:
 
 
 def _lead_lock_or_create(*, email: str, defaults: dict, now: datetime) -> tuple[Lead, bool]:
-    """The lead for `email`, row-locked, created if new. Two concurrent first submissions of
-    one email both end here: one INSERT wins the unique index, the other waits for it to
-    commit, gets IntegrityError inside its savepoint and then locks the winner's row."""
-    lead = Lead.objects.select_for_update().filter(email=email).first()
-    if lead is not None:
-        return lead, False
-    try:
-        with transaction.atomic():
-            return Lead.objects.create(email=email, created_at=now, **defaults), True
-    except IntegrityError:
-        return Lead.objects.select_for_update().get(email=email), False
+    """The lead for `email`, row-locked, created if new, in one statement.
+
+    INSERT … ON CONFLICT (email) DO UPDATE either inserts the row or locks the existing one;
+    a concurrent first submission of the same email waits for the first to commit and then
+    takes the existing row, so parallel submissions always end in one lead. `xmax = 0` is
+    Postgres's way of saying the row was inserted by this statement.
+    """
+    lead = Lead(email=email, created_at=now, updated_at=now, **defaults)
+    fields = [field for field in Lead._meta.concrete_fields if not field.primary_key]
+    quote = connection.ops.quote_name
+    # Only identifiers from the model's own metadata go into the text; values are parameters.
+    sql = (
+        f"INSERT INTO {quote(Lead._meta.db_table)} "  # noqa: S608
+        f"({', '.join(quote(field.column) for field in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))}) "
+        f"ON CONFLICT ({quote('email')}) DO UPDATE SET {quote('updated_at')} = "
+        f"EXCLUDED.{quote('updated_at')} "
+        "RETURNING *, (xmax = 0) AS inserted"
+    )
+    params = [field.get_db_prep_save(getattr(lead, field.attname), connection) for field in fields]
+    lead = next(iter(Lead.objects.raw(sql, params)))
+    return lead, bool(lead.inserted)
 
 
 def lead_capture(

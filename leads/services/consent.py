@@ -3,6 +3,7 @@
 import hashlib
 import json
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMessage
-from django.db import transaction
+from django.db import connection, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -69,6 +70,30 @@ def consent_text_sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+# Process-local caches. A ConsentText never changes (a trigger forbids it), so a pk always
+# means the same words; "current" is re-read every few seconds, and at once in the process
+# that publishes. A record always names the version actually rendered, so a briefly stale
+# "current" can only show the previous wording, never record the wrong one. Only rows read
+# outside a transaction are cached: they are committed and cannot be rolled back later.
+CURRENT_TEXT_TTL_SECONDS = 5.0
+_texts_by_pk: dict[int, ConsentText] = {}
+_current_texts: dict[str, tuple[float, ConsentText]] = {}
+
+
+def consent_text_caches_clear(**_kwargs) -> None:
+    _texts_by_pk.clear()
+    _current_texts.clear()
+
+
+def consent_text_by_pk(pk: int) -> ConsentText | None:
+    text = _texts_by_pk.get(pk)
+    if text is None:
+        text = ConsentText.objects.filter(pk=pk).first()
+        if text is not None and len(_texts_by_pk) < 1000 and not connection.in_atomic_block:
+            _texts_by_pk[pk] = text
+    return text
+
+
 def consent_text_publish(*, purpose: str, text: str, actor: Any = None) -> ConsentText:
     """Write a new version of the wording for `purpose`; it is shown from now on."""
     if purpose not in ConsentPurpose.values:
@@ -81,13 +106,15 @@ def consent_text_publish(*, purpose: str, text: str, actor: Any = None) -> Conse
             .order_by("-version")
             .first()
         )
-        return ConsentText.objects.create(
+        published = ConsentText.objects.create(
             purpose=purpose,
             version=(last.version + 1) if last else 1,
             text=text,
             sha256=consent_text_sha256(text),
             created_by=actor if getattr(actor, "pk", None) else None,
         )
+    _current_texts.pop(purpose, None)
+    return published
 
 
 def consent_texts_ensure_defaults(**_kwargs) -> None:
@@ -99,26 +126,40 @@ def consent_texts_ensure_defaults(**_kwargs) -> None:
 
 def consent_text_current(*, purpose: str) -> ConsentText:
     """The version to render next to a checkbox for `purpose` (the newest)."""
-    text = ConsentText.objects.filter(purpose=purpose).order_by("-version").first()
-    if text is None:
-        consent_texts_ensure_defaults()
-        text = ConsentText.objects.filter(purpose=purpose).order_by("-version").first()
-    if text is None:
+    if purpose not in ConsentPurpose.values:
         raise ValueError(f"Unknown consent purpose {purpose!r}")
-    return text
+    return consent_texts_current(purposes=[purpose])[purpose]
 
 
 def consent_texts_current(*, purposes: list[str]) -> dict[str, ConsentText]:
-    """The newest version for each of `purposes`, in one query."""
-    texts = {
+    """The newest version for each of `purposes` (one query at most)."""
+    unknown = set(purposes) - set(ConsentPurpose.values)
+    if unknown:
+        raise ValueError(f"Unknown consent purposes {sorted(unknown)!r}")
+    moment = time.monotonic()
+    texts: dict[str, ConsentText] = {}
+    stale = []
+    for purpose in purposes:
+        cached = _current_texts.get(purpose)
+        if cached is not None and cached[0] > moment:
+            texts[purpose] = cached[1]
+        else:
+            stale.append(purpose)
+    if not stale:
+        return texts
+    fresh = {
         text.purpose: text
-        for text in ConsentText.objects.filter(purpose__in=purposes)
+        for text in ConsentText.objects.filter(purpose__in=stale)
         .order_by("purpose", "-version")
         .distinct("purpose")
     }
-    missing = [purpose for purpose in purposes if purpose not in texts]
-    for purpose in missing:
-        texts[purpose] = consent_text_current(purpose=purpose)
+    if len(fresh) < len(stale):
+        consent_texts_ensure_defaults()
+        return consent_texts_current(purposes=purposes)
+    if not connection.in_atomic_block:
+        for purpose, text in fresh.items():
+            _current_texts[purpose] = (moment + CURRENT_TEXT_TTL_SECONDS, text)
+    texts.update(fresh)
     return texts
 
 
@@ -312,7 +353,7 @@ def consent_confirmation_send(*, confirmation_id: int, now: datetime | None = No
     now = now or timezone.now()
     with transaction.atomic():
         confirmation = (
-            ConsentConfirmation.objects.select_for_update(skip_locked=True)
+            ConsentConfirmation.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("lead")
             .filter(pk=confirmation_id, sent_at__isnull=True, confirmed_at__isnull=True)
             .first()

@@ -64,6 +64,8 @@ def lead_status_change(*, lead: Lead, to: str, actor: Any, reason: str = "") -> 
     from leads.services.routing import lead_route
     from leads.services.sla import lead_sla_start, lead_sla_stop
 
+    if to == LeadStatus.ERASED:
+        raise LeadStatusRefused("Erase a lead with lead_erase, which removes the personal data.")
     with transaction.atomic():
         locked = Lead.objects.select_for_update().get(pk=lead.pk)
         previous = locked.status

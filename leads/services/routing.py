@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
-from django.db.models import Count, Q
+from django.db import connection, transaction
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from config.services import audit_log_record
@@ -31,6 +31,16 @@ class RoutingChoice:
     reason: str
 
 
+# What routing needs of an owner and their user (not the password hash and the rest).
+ROUTING_OWNER_FIELDS = [
+    "capacity",
+    "user__username",
+    "user__first_name",
+    "user__last_name",
+    "user__email",
+]
+
+
 def sales_owners_eligible():
     """Owners who may hold leads: active Sales staff users."""
     return SalesOwner.objects.filter(
@@ -45,28 +55,49 @@ def sales_users():
     return get_user_model().objects.filter(is_active=True, is_staff=True, groups__name=SALES_GROUP)
 
 
-def _away_now(owners: list[SalesOwner], now: datetime) -> dict[int, OutOfOffice]:
+def _absent_now(now: datetime) -> Exists:
+    return Exists(
+        OutOfOffice.objects.filter(owner=OuterRef("pk"), starts_at__lte=now, ends_at__gt=now)
+    )
+
+
+def _members_now(rule: RoutingRule, now: datetime) -> list[SalesOwner]:
+    """The rule's members who may hold leads, each marked `.away` when out of office now."""
+    return list(
+        sales_owners_eligible()
+        .filter(routing_rules=rule)
+        .annotate(away=_absent_now(now))
+        .only(*ROUTING_OWNER_FIELDS)
+        .order_by("pk")
+    )
+
+
+def _stand_ins(members: list[SalesOwner], now: datetime) -> dict[int, tuple[SalesOwner, str]]:
+    """Who takes the leads of each member: themselves, or the delegate named for their absence
+    when the delegate may hold leads and is not away too. Absent members without a usable
+    delegate are left out. One extra query, and only when someone is away."""
+    chosen = {m.pk: (m, "") for m in members if not m.away}
+    away = [m for m in members if m.away]
+    if not away:
+        return chosen
     absences = OutOfOffice.objects.filter(
-        owner__in=owners, starts_at__lte=now, ends_at__gt=now
-    ).select_related("delegate__user")
-    return {absence.owner_id: absence for absence in absences}
-
-
-def _stand_in(
-    owner: SalesOwner, away: dict[int, OutOfOffice], eligible_ids: set[int], now: datetime
-) -> tuple[SalesOwner | None, str]:
-    """`owner` if present; else their delegate if the delegate may take leads and is present."""
-    absence = away.get(owner.pk)
-    if absence is None:
-        return owner, ""
-    delegate = absence.delegate
-    if delegate is None or delegate.pk not in eligible_ids:
-        return None, ""
-    if delegate.pk not in away:
-        away.update(_away_now([delegate], now))
-    if delegate.pk in away:
-        return None, ""
-    return delegate, f" (delegate for {owner}, who is out of office)"
+        owner__in=away, starts_at__lte=now, ends_at__gt=now, delegate__isnull=False
+    ).values_list("owner_id", "delegate_id")
+    delegate_of: dict[int, int] = {}
+    for owner_id, delegate_id in absences:
+        delegate_of.setdefault(owner_id, delegate_id)
+    delegates = {
+        d.pk: d
+        for d in sales_owners_eligible()
+        .filter(pk__in=set(delegate_of.values()))
+        .annotate(away=_absent_now(now))
+        if not d.away
+    }
+    for member in away:
+        delegate = delegates.get(delegate_of.get(member.pk))
+        if delegate is not None:
+            chosen[member.pk] = (delegate, f" (delegate for {member}, who is out of office)")
+    return chosen
 
 
 def _rule_matches(rule: RoutingRule, lead: Lead) -> bool:
@@ -75,23 +106,26 @@ def _rule_matches(rule: RoutingRule, lead: Lead) -> bool:
     return not (rule.segment and rule.segment != lead.segment)
 
 
+def _rule_take_turn(rule: RoutingRule) -> int:
+    """Count one more lead on `rule` and return the count before it. The UPDATE also locks
+    the rule until commit, so concurrent captures take turns one after another."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE leads_routingrule SET turns = turns + 1 WHERE id = %s RETURNING turns",
+            [rule.pk],
+        )
+        return int(cursor.fetchone()[0]) - 1
+
+
 def _pick_round_robin(
-    rule: RoutingRule,
-    members: list[SalesOwner],
-    now: datetime,
-    exclude: set[int],
-    eligible: set[int],
+    rule: RoutingRule, members: list[SalesOwner], stand_ins: dict, exclude: set[int]
 ) -> RoutingChoice | None:
-    ids = [member.pk for member in members]
-    start = ids.index(rule.last_member_id) + 1 if rule.last_member_id in ids else 0
-    away = _away_now(members, now)
+    start = _rule_take_turn(rule)
     for offset in range(len(members)):
         member = members[(start + offset) % len(members)]
-        owner, note = _stand_in(member, away, eligible, now)
+        owner, note = stand_ins.get(member.pk, (None, ""))
         if owner is None or owner.user_id in exclude:
             continue
-        rule.last_member = member
-        rule.save(update_fields=["last_member"])
         return RoutingChoice(owner, rule, f"Round robin in rule “{rule.name}”{note}")
     return None
 
@@ -106,20 +140,18 @@ def _open_loads(owners: list[SalesOwner]) -> dict[int, int]:
 
 
 def _pick_load_balanced(
-    rule: RoutingRule,
-    members: list[SalesOwner],
-    now: datetime,
-    exclude: set[int],
-    eligible: set[int],
+    rule: RoutingRule, members: list[SalesOwner], stand_ins: dict, exclude: set[int]
 ) -> RoutingChoice | None:
-    away = _away_now(members, now)
     candidates: dict[int, tuple[SalesOwner, str]] = {}
     for member in members:
-        owner, note = _stand_in(member, away, eligible, now)
+        owner, note = stand_ins.get(member.pk, (None, ""))
         if owner is not None and owner.user_id not in exclude:
             candidates.setdefault(owner.pk, (owner, note))
     if not candidates:
         return None
+    # Counted after taking the rule's lock, so the loads include every lead the previous
+    # holder assigned: capacity is exact even under concurrent captures.
+    _rule_take_turn(rule)
     loads = _open_loads([owner for owner, _ in candidates.values()])
     best = None
     for owner, note in candidates.values():
@@ -142,28 +174,22 @@ def _pick_load_balanced(
 def lead_route_choose(
     *, lead: Lead, now: datetime | None = None, exclude_user_ids: set[int] | None = None
 ) -> RoutingChoice | None:
-    """The owner the routing rules give `lead` now, or None. Locks the matching rule (round
-    robin moves its pointer), so call it inside the caller's transaction."""
+    """The owner the routing rules give `lead` now, or None. Takes the matching rule's lock
+    (lock order everywhere: the lead first, then the rule), so call it inside the caller's
+    transaction."""
     now = now or timezone.now()
     exclude = exclude_user_ids or set()
-    eligible = list(sales_owners_eligible())
-    if not eligible:
-        return None
-    eligible_ids = {owner.pk for owner in eligible}
     for rule in RoutingRule.objects.filter(is_active=True).order_by("priority", "pk"):
         if not _rule_matches(rule, lead):
             continue
-        # Lock order everywhere: the lead first, then the rule.
-        rule = RoutingRule.objects.select_for_update().get(pk=rule.pk)
-        members = list(
-            rule.members.filter(pk__in=eligible_ids).select_related("user").order_by("pk")
-        )
+        members = _members_now(rule, now)
         if not members:
             continue
+        stand_ins = _stand_ins(members, now)
         if rule.strategy == RoutingRule.Strategy.LOAD_BALANCED:
-            choice = _pick_load_balanced(rule, members, now, exclude, eligible_ids)
+            choice = _pick_load_balanced(rule, members, stand_ins, exclude)
         else:
-            choice = _pick_round_robin(rule, members, now, exclude, eligible_ids)
+            choice = _pick_round_robin(rule, members, stand_ins, exclude)
         if choice is not None:
             return choice
     return None

@@ -39,3 +39,26 @@ def test_parallel_hits_are_counted_exactly_once_each():
     for thread in threads:
         thread.join()
     assert sorted(counts) == list(range(1, 101))
+
+
+def test_the_counter_expires_with_its_window():
+    from django.core.cache import cache
+
+    from config.ratelimit import _redis_client
+
+    ratelimit_usage(key="t:ttl", window_seconds=30, now=3000.0)
+    client = _redis_client()
+    ttl = client.ttl(cache.make_and_validate_key("ratelimit:t:ttl:30:100"))
+    assert 0 < ttl <= 31
+
+
+def test_other_cache_backends_fall_back_to_add_and_incr(settings):
+    from config import ratelimit
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    assert ratelimit._redis_client() is None
+    results = [
+        ratelimit.ratelimit_hit(key="t:locmem", limit=2, window_seconds=60, now=10.0)
+        for _ in range(3)
+    ]
+    assert results == [True, True, False]

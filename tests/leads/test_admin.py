@@ -45,7 +45,7 @@ def test_sales_staff_see_leads_with_badges_and_filters(client, sales):
     assert 'lead-badge--ok">Ready<' in html
     assert "Not ready (2)" in html
     assert "Email: waiting for email confirmation" in html
-    for title in ["owner", "sla state", "is ready", "consent"]:
+    for title in ["owner", "first response", "payment ready", "consent"]:
         assert f'data-filter-title="{title}"' in html
 
 
@@ -207,7 +207,7 @@ def test_policy_edits_are_validated_and_saved_through_the_service(
     policy.refresh_from_db()
     assert policy.allowed_billing_countries == ["DE", "GB"]
     assert policy.updated_by == sales
-    assert len(callbacks) == 1
+    assert len(callbacks) == 2  # the policy cache, the re-evaluation
 
 
 def test_other_apps_can_add_lead_actions():
@@ -253,3 +253,11 @@ def test_routing_admin_pages_render(client, sales):
         reverse("admin:leads_consenttext_changelist"),
     ]:
         assert client.get(url).status_code == 200, url
+
+
+def test_the_status_list_does_not_offer_erased(client, sales):
+    lead = capture_lead()
+    html = client.get(f"{CHANGELIST}{lead.pk}/change/").content.decode()
+    status_select = re.search(r'<select name="status".*?</select>', html, re.S)[0]
+    assert 'value="erased"' not in status_select
+    assert 'value="spam"' in status_select

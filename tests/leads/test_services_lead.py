@@ -110,3 +110,11 @@ def test_staff_edits_are_cleaned_like_the_form():
     assert set(caught.value.errors) == {"phone", "country"}
     lead_update(lead=lead, actor=None, phone="020 7946 0958", segment="business")
     assert (lead.phone, lead.segment) == ("+442079460958", "business")
+
+
+def test_erased_is_not_a_status_to_pick():
+    lead = capture_lead()
+    with pytest.raises(LeadStatusRefused):
+        lead_status_change(lead=lead, to=LeadStatus.ERASED, actor=None)
+    lead.refresh_from_db()
+    assert lead.status == LeadStatus.NEW

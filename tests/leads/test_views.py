@@ -130,7 +130,8 @@ def test_ticking_marketing_email_asks_the_person_to_check_their_inbox(
         ({"name": "x" * 10_000}, "name", "at most 150 characters"),
         ({"phone": "12"}, "phone", "Enter a phone number we can call"),
         ({"consent_terms": None}, "consent_terms", "Tick this box"),
-        ({"country": "XX"}, "country", "Select a valid choice"),
+        ({"country": "XX"}, "country", "Choose your country from the list."),
+        ({"country": "GBR"}, "country", "at most 2 characters"),
         ({"company": "c" * 201}, "company", "at most 200 characters"),
     ],
 )

@@ -1,0 +1,71 @@
+"""The lead path: POST /start/ (CSRF, validation, rate-limit counters, dedupe under a row lock,
+three consent records on the hash chain, a touchpoint, risk and readiness, routing and the SLA
+clock), and the same through POST /api/v1/leads/. Every request is a new email, so every one
+takes the heavier "new lead" path. Each result is a ratio to the bare view of the same run.
+
+The server must not rate-limit the load generator (one IP, hundreds of posts a second): the
+harness environment raises LEADS_RATE_LIMIT_PER_IP and LEADS_RATE_LIMIT_PER_EMAIL for that.
+The limiter still runs (two Redis INCRs per request), it just never says no.
+"""
+
+import re
+import time
+import urllib.request
+from http.cookies import SimpleCookie
+
+from devtools.bench.harness import LUA_DIR
+
+
+def _form_tokens(base_url: str) -> list[str]:
+    with urllib.request.urlopen(f"{base_url}/start/", timeout=10) as response:
+        html = response.read().decode()
+        cookie = SimpleCookie()
+        for header in response.headers.get_all("Set-Cookie") or []:
+            cookie.load(header)
+    csrf_cookie = cookie["csrftoken"].value
+
+    def hidden(name: str) -> str:
+        return re.search(rf'name="{name}" value="([^"]*)"', html).group(1)
+
+    return [
+        f"csrftoken={csrf_cookie}",
+        hidden("csrfmiddlewaretoken"),
+        hidden("started"),
+        hidden("consent_text_terms"),
+        hidden("consent_text_marketing_email"),
+        hidden("consent_text_sms"),
+    ]
+
+
+def _leads_count(bench) -> int:
+    out = bench.manage("shell", "-c", "from leads.models import Lead; print(Lead.objects.count())")
+    return int(out.strip().splitlines()[-1])
+
+
+def run(bench) -> None:
+    # A routing rule and a Sales owner, so new leads are routed as in production.
+    bench.manage("seed_demo")
+    tokens = _form_tokens(bench.base_url)
+    # The fill-time rule: the form must look older than LEADS_MIN_FILL_SECONDS.
+    time.sleep(2.1)
+    before = _leads_count(bench)
+    form = bench.wrk(
+        "lead form POST /start/ (new lead)",
+        "/start/",
+        lua=LUA_DIR / "lead_form.lua",
+        lua_args=["/start/", *tokens],
+        notes="303 on success; dedupe + 3 consent records + touchpoint + routing",
+    )
+    api = bench.wrk(
+        "lead API POST /api/v1/leads/ (new lead)",
+        "/api/v1/leads/",
+        lua=LUA_DIR / "lead_form.lua",
+        lua_args=["/api/v1/leads/", *tokens, "json"],
+        notes="201 on success; same service as the form",
+    )
+    created = _leads_count(bench) - before
+    print(
+        f"bench: leads created {created}; form {form.non_2xx} non-2xx/3xx, "
+        f"api {api.non_2xx} non-2xx/3xx",
+        flush=True,
+    )
