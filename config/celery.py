@@ -40,8 +40,11 @@ def _bind_task_id(task_id=None, **_kwargs) -> None:
 
 
 @task_postrun.connect
-def _close_db_after_task(**_kwargs) -> None:
+def _close_db_after_task(task=None, **_kwargs) -> None:
     # A Postgres restart otherwise leaves the worker with a dead connection (celery#2996).
+    # An eager task runs inside its caller's transaction, whose connection is not ours to close.
+    if task is not None and getattr(task.request, "is_eager", False):
+        return
     from django.db import close_old_connections
 
     close_old_connections()

@@ -9,7 +9,13 @@ from fnmatch import fnmatch
 
 STAFF_GROUPS: dict[str, list[str]] = {
     "Sales": [
-        "leads.*",
+        # Work leads; the wording of consent, the readiness policy, routing and erasure are
+        # Admin decisions.
+        "leads.view_*",
+        "leads.change_lead",
+        "leads.add_outofoffice",
+        "leads.change_outofoffice",
+        "leads.delete_outofoffice",
         "checkout.view_*",
         "payments.view_payment",
         "payments.view_customer",

@@ -313,7 +313,8 @@ class LeadAdmin(admin.ModelAdmin):
         return False
 
     def has_erase_permission(self, request):
-        return request.user.has_perm("leads.change_lead")
+        # An erasure request is a privacy decision, not sales work: Admin group only.
+        return request.user.has_perm("leads.erase_lead")
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
@@ -645,10 +646,13 @@ class SalesOwnerForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["user"].queryset = sales_users().order_by("username")
-        self.fields["team_lead"].queryset = (
-            self.fields["team_lead"].queryset.filter(is_staff=True).order_by("username")
-        )
+        # A view-only user gets these fields read-only, so they may be absent.
+        if "user" in self.fields:
+            self.fields["user"].queryset = sales_users().order_by("username")
+        if "team_lead" in self.fields:
+            self.fields["team_lead"].queryset = (
+                self.fields["team_lead"].queryset.filter(is_staff=True).order_by("username")
+            )
 
 
 @admin.register(SalesOwner)

@@ -192,6 +192,7 @@ class Lead(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [("erase_lead", "Can erase a lead's personal data")]
         indexes = [
             # The SLA sweeper's claim query.
             models.Index(

@@ -1,6 +1,7 @@
 import re
 
 import pytest
+from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from config.models import AuditLogEntry
@@ -22,6 +23,15 @@ CHANGELIST = "/admin/leads/lead/"
 @pytest.fixture
 def sales(client):
     user = SalesUserFactory(username="seller")
+    client.force_login(user)
+    return user
+
+
+@pytest.fixture
+def admin_staff(client):
+    """Consent wording, the readiness policy and routing are Admin-group decisions."""
+    user = SalesUserFactory(username="portal-admin")
+    user.groups.add(Group.objects.get(name="Admin"))
     client.force_login(user)
     return user
 
@@ -101,12 +111,27 @@ def test_log_first_contact_action_stops_the_clock(client, sales):
     assert lead.status == LeadStatus.CONTACTED
 
 
-def test_erase_action_pseudonymises(client, sales):
+def test_erase_action_pseudonymises(client):
+    admin_user = SalesUserFactory(username="privacy-admin")
+    admin_user.groups.add(Group.objects.get(name="Admin"))
+    client.force_login(admin_user)
     lead = capture_lead(name="Forget Me")
     response = _action(client, "erase_personal_data", [lead])
     assert "pseudonymised" in response.content.decode()
     lead.refresh_from_db()
     assert lead.status == LeadStatus.ERASED and lead.name == "Erased person"
+
+
+def test_sales_staff_cannot_erase_or_rewrite_policy(client, sales):
+    lead = capture_lead(name="Keep Me")
+    html = client.get(CHANGELIST).content.decode()
+    assert "erase_personal_data" not in html
+    _action(client, "erase_personal_data", [lead])
+    lead.refresh_from_db()
+    assert lead.status != LeadStatus.ERASED
+    assert not sales.has_perm("leads.change_readinesspolicy")
+    assert not sales.has_perm("leads.add_consenttext")
+    assert sales.has_perm("leads.change_lead")
 
 
 def test_the_change_page_shows_a_read_only_consent_history_and_escapes_names(client, sales):
@@ -178,7 +203,7 @@ def test_consent_records_cannot_be_changed_or_deleted_in_the_admin(client, sales
     assert not sales.has_perm("leads.change_consentrecord")
 
 
-def test_new_consent_wording_is_a_new_version(client, sales):
+def test_new_consent_wording_is_a_new_version(client, admin_staff):
     old = consent_text_current(purpose="terms")
     response = client.post(
         "/admin/leads/consenttext/add/", {"purpose": "terms", "text": "Version two words."}
@@ -189,7 +214,7 @@ def test_new_consent_wording_is_a_new_version(client, sales):
 
 
 def test_policy_edits_are_validated_and_saved_through_the_service(
-    client, sales, django_capture_on_commit_callbacks
+    client, admin_staff, django_capture_on_commit_callbacks
 ):
     policy = ReadinessPolicy.objects.get(is_active=True)
     url = f"/admin/leads/readinesspolicy/{policy.pk}/change/"
@@ -206,7 +231,7 @@ def test_policy_edits_are_validated_and_saved_through_the_service(
         assert client.post(url, {**data, "allowed_billing_countries": "gb,de"}).status_code == 302
     policy.refresh_from_db()
     assert policy.allowed_billing_countries == ["DE", "GB"]
-    assert policy.updated_by == sales
+    assert policy.updated_by == admin_staff
     assert len(callbacks) == 2  # the policy cache, the re-evaluation
 
 
@@ -240,7 +265,7 @@ def test_changelist_query_count_does_not_grow_with_leads(
         assert client.get(CHANGELIST).status_code == 200
 
 
-def test_routing_admin_pages_render(client, sales):
+def test_routing_admin_pages_render(client, admin_staff):
     owner = SalesOwnerFactory()
     RoutingRuleFactory(members=[owner])
     for url in [
@@ -261,3 +286,9 @@ def test_the_status_list_does_not_offer_erased(client, sales):
     status_select = re.search(r'<select name="status".*?</select>', html, re.S)[0]
     assert 'value="erased"' not in status_select
     assert 'value="spam"' in status_select
+
+
+def test_sales_staff_can_view_routing_pages_read_only(client, sales):
+    owner = SalesOwnerFactory()
+    assert client.get(f"/admin/leads/salesowner/{owner.pk}/change/").status_code == 200
+    assert client.get("/admin/leads/readinesspolicy/").status_code == 200
