@@ -24,6 +24,8 @@ from devtools.embedded import (
 # Playwright's sync API runs an event loop in the main thread; Django's ORM must still be usable
 # from the test body (notes/environment.md §6).
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+# pgserver imports platformdirs, which warns when there is no login session (CI, root).
+os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DB_NAME = "portal"
