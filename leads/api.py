@@ -11,18 +11,17 @@ from rest_framework.views import APIView
 
 from leads.context import capture_context, client_ip
 from leads.models import (
-    CLICK_ID_MAX_LENGTH,
     COMPANY_MAX_LENGTH,
     EMAIL_MAX_LENGTH,
     NAME_MAX_LENGTH,
     PHONE_INPUT_MAX_LENGTH,
     URL_MAX_LENGTH,
-    UTM_MAX_LENGTH,
     ConsentPurpose,
     ConsentRecord,
 )
 from leads.normalise import LeadInputError, lead_input_clean
 from leads.services import consent_texts_current, lead_capture
+from leads.services.capture import TOUCH_FIELDS
 from leads.throttling import (
     TOO_MANY_FOR_EMAIL,
     TOO_MANY_FROM_HERE,
@@ -30,17 +29,8 @@ from leads.throttling import (
     lead_submission_ip_allowed,
 )
 
-TOUCH_LIMITS = {
-    "utm_source": UTM_MAX_LENGTH,
-    "utm_medium": UTM_MAX_LENGTH,
-    "utm_campaign": UTM_MAX_LENGTH,
-    "utm_term": UTM_MAX_LENGTH,
-    "utm_content": UTM_MAX_LENGTH,
-    "referrer": URL_MAX_LENGTH,
-    "landing_page": URL_MAX_LENGTH,
-    "gclid": CLICK_ID_MAX_LENGTH,
-    "fbclid": CLICK_ID_MAX_LENGTH,
-}
+# The same limits the capture service applies to each attribution field.
+TOUCH_LIMITS = TOUCH_FIELDS
 
 
 class LeadCaptureRequestSerializer(serializers.Serializer):
