@@ -293,6 +293,8 @@ class Subscription(models.Model):
 
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
+        # A renewal charge failed or needs the buyer: no further charges until it is settled.
+        PAST_DUE = "past_due", "Renewal payment overdue"
         CANCELED = "canceled", "Canceled"
 
     order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="subscription")

@@ -140,3 +140,15 @@ def portal_receipts(*, email: str) -> list[dict]:
     if not path:
         return []
     return list(import_string(path)(email=email))
+
+
+def portal_subscriptions(*, email: str) -> list:
+    """The buyer's recurring offers that are still renewing or overdue, newest first."""
+    from checkout.models import Subscription
+
+    return list(
+        Subscription.objects.filter(order__email__iexact=email)
+        .exclude(status=Subscription.Status.CANCELED)
+        .select_related("order__offer")
+        .order_by("-created_at")
+    )

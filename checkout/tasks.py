@@ -37,3 +37,15 @@ def portal_link_send_task(email: str) -> None:
     from checkout.services.portal import portal_link_send
 
     portal_link_send(email=email)
+
+
+@shared_task(name="checkout.subscriptions_renew_due")
+def subscriptions_renew_due_task() -> int:
+    """Charge every renewal that is due (beat). Each one is claimed with a skip-locked lock."""
+    from checkout.services.subscriptions import subscription_renew, subscriptions_due
+
+    charged = 0
+    for subscription_id in subscriptions_due():
+        if subscription_renew(subscription_id=subscription_id) is not None:
+            charged += 1
+    return charged

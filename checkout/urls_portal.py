@@ -15,6 +15,11 @@ urlpatterns = [
         name="balance-pay",
     ),
     path(
+        "account/<str:token>/subscriptions/<int:subscription_id>/cancel/",
+        views_portal.subscription_cancel_view,
+        name="subscription-cancel",
+    ),
+    path(
         "account/<str:token>/payments/<int:payment_id>/confirm/",
         views_portal.balance_confirm,
         name="balance-confirm",

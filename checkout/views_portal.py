@@ -19,7 +19,12 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from checkout.models import Order
 from checkout.notifications import failure_advice
-from checkout.selectors_portal import portal_order_rows, portal_receipts, portal_saved_card
+from checkout.selectors_portal import (
+    portal_order_rows,
+    portal_receipts,
+    portal_saved_card,
+    portal_subscriptions,
+)
 from checkout.services.accounting import order_payment_record
 from checkout.services.portal import (
     BalanceNotPayable,
@@ -119,6 +124,7 @@ def _render_portal(request: HttpRequest, *, token: str, email: str, action: dict
         "orders": portal_order_rows(email=email),
         "card": portal_saved_card(email=email),
         "receipts": portal_receipts(email=email),
+        "subscriptions": portal_subscriptions(email=email),
         "stripe_js_url": settings.STRIPE_JS_URL,
         "stripe_publishable_key": settings.STRIPE_PUBLISHABLE_KEY,
         "action": action,
@@ -162,6 +168,22 @@ def card_save(request: HttpRequest, *, token: str, email: str):
     return JsonResponse(
         {"status": "saved", "brand": customer.card_brand, "last4": customer.card_last4}
     )
+
+
+@require_POST
+@_with_email
+def subscription_cancel_view(request: HttpRequest, *, token: str, email: str, subscription_id: int):
+    from checkout.models import Subscription
+    from checkout.services.subscriptions import subscription_cancel
+
+    subscription = get_object_or_404(Subscription, pk=subscription_id, order__email__iexact=email)
+    subscription_cancel(subscription=subscription, by="customer portal")
+    messages.success(
+        request,
+        f"Your {subscription.order.offer.name} will not renew. Nothing more will be charged; "
+        "what you have paid for stays available until the end of the period.",
+    )
+    return redirect(_portal_path(token))
 
 
 def _order_for(email: str, reference: str) -> Order:

@@ -124,7 +124,7 @@ def order_create(
         with transaction.atomic():
             order, created = Order.objects.get_or_create(
                 checkout_token=token,
-                defaults={"offer": offer, "reference": _new_reference(), **fields},
+                defaults={"offer": offer, "reference": order_reference_new(), **fields},
             )
             if created:
                 OrderEvent.objects.create(
@@ -146,7 +146,7 @@ def order_create(
     return order
 
 
-def _new_reference() -> str:
+def order_reference_new() -> str:
     alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
     return "CO-" + "".join(secrets.choice(alphabet) for _ in range(8))
 

@@ -2,23 +2,19 @@
 
 from decimal import Decimal
 
-from babel.numbers import format_currency
 from django import template
-from django.utils.translation import get_language, to_locale
 
-from checkout.services.pricing import currency_exponent
+from checkout.money import money_format
 
 register = template.Library()
 
 
 @register.filter
 def money(amount, currency: str) -> str:
+    """The one money filter for pages and emails (checkout.money.money_format)."""
     if amount is None or amount == "":
         return ""
-    exponent = currency_exponent(currency)
-    value = Decimal(int(amount)).scaleb(-exponent)
-    locale = to_locale(get_language() or "en-gb")
-    return format_currency(value, currency.upper(), locale=locale)
+    return money_format(int(amount), currency)
 
 
 @register.filter

@@ -66,6 +66,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "payments.payments_reconcile",
         "schedule": 300.0,
     },
+    # checkout: charge recurring renewals that are due, off-session with the saved card.
+    "checkout-subscriptions-renew": {
+        "task": "checkout.subscriptions_renew_due",
+        "schedule": 300.0,
+    },
     # checkout: re-send customer emails that were scheduled but never sent.
     "checkout-notifications-redrive": {
         "task": "checkout.notifications_redrive",

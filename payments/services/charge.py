@@ -135,6 +135,9 @@ def payment_start(
                 payment_method=payment_method_id,
                 capture_method=capture_method,
                 off_session=off_session,
+                # Stripe accepts off_session only together with confirm: an off-session
+                # charge (a renewal, a retry) is created and confirmed in one call.
+                confirm=off_session,
                 metadata=stripe_metadata,
                 idempotency_key=f"payment:{payment.pk}:create",
             )
@@ -146,11 +149,19 @@ def payment_start(
                 detail={"error": str(exc)[:300]},
             )
             return Payment.objects.get(pk=payment.pk)
+        except gateway.CardDeclined as exc:  # an off-session create confirms at once
+            payment, _ = _record_failure(payment, exc, cause="card_declined")
+            return payment
         except gateway.GatewayError as exc:
             payment, _ = _record_failure(payment, exc, cause="create_refused")
             return payment
         payment.stripe_payment_intent_id = result.id
         payment.save(update_fields=["stripe_payment_intent_id", "updated_at"])
+        if off_session:
+            payment, _ = payment_apply_intent(
+                payment_id=payment.pk, result=result, cause="api_response"
+            )
+            return payment
         payment_transition(
             payment_id=payment.pk,
             to_status=Payment.Status.REQUIRES_PAYMENT_METHOD,

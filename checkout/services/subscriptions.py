@@ -1,0 +1,168 @@
+"""Renewals of recurring offers, charged off-session with the buyer's saved card.
+
+Each renewal period is its own Order (so it has its own amounts, payment, access and emails),
+found again by a checkout token derived from the subscription and the period start, and its
+own Payment keyed `subscription:<id>:<period start>`. Running the renewal twice, from two beat
+processes or after a crash, charges the period at most once.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from checkout.models import Order, OrderEvent, Subscription
+from checkout.services.accounting import order_payment_record
+from checkout.services.orders import order_reference_new
+from checkout.services.pricing import next_renewal
+from config.services import audit_log_record
+from payments.models import Payment
+from payments.services.charge import payment_start
+
+logger = logging.getLogger(__name__)
+
+# Renewal orders' checkout tokens are uuid5(this, "subscription:<id>:<period start>").
+RENEWAL_TOKEN_NAMESPACE = uuid.UUID("6f1c2a4e-5b0d-4c8e-9a51-2f7d3e9b8c10")
+
+
+def subscriptions_due(*, now: datetime | None = None, limit: int = 100) -> list[int]:
+    now = now or timezone.now()
+    return list(
+        Subscription.objects.filter(status=Subscription.Status.ACTIVE, next_charge_at__lte=now)
+        .order_by("next_charge_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def _renewal_order(subscription: Subscription, period_start: datetime) -> Order:
+    first = subscription.order
+    token = uuid.uuid5(
+        RENEWAL_TOKEN_NAMESPACE, f"subscription:{subscription.pk}:{period_start.isoformat()}"
+    )
+    lines = [
+        {**line, "description": f"{line.get('description', first.offer.name)} (renewal)"}
+        for line in (first.lines or [])
+    ]
+    try:
+        with transaction.atomic():
+            order, created = Order.objects.get_or_create(
+                checkout_token=token,
+                defaults={
+                    "offer": first.offer,
+                    "reference": order_reference_new(),
+                    "lead": first.lead,
+                    "email": first.email,
+                    "name": first.name,
+                    "billing_country": first.billing_country,
+                    "lines": lines,
+                    "currency": subscription.currency,
+                    "subtotal": first.subtotal,
+                    "tax": first.tax,
+                    "total": subscription.amount,
+                    "amount_due_now": subscription.amount,
+                    "balance": subscription.amount,
+                    "terms_accepted_at": first.terms_accepted_at,
+                },
+            )
+            if created:
+                OrderEvent.objects.create(
+                    order=order,
+                    to_status=order.status,
+                    cause="subscription_renewal",
+                    detail={
+                        "subscription": subscription.pk,
+                        "period_start": period_start.isoformat(),
+                    },
+                )
+    except IntegrityError:
+        order = Order.objects.get(checkout_token=token)
+    return order
+
+
+def subscription_renew(*, subscription_id: int, now: datetime | None = None) -> Payment | None:
+    """Charge the subscription's due period once; advance it when paid.
+
+    A decline, or a bank asking for the buyer (3DS) when they are not there, makes the
+    subscription past due: no further charge until it is settled. A payment still processing is
+    looked at again on the next run, which finds the same Payment rather than charging again.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        subscription = (
+            Subscription.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("order__offer", "order__lead", "customer")
+            .filter(pk=subscription_id)
+            .first()
+        )
+        if (
+            subscription is None
+            or subscription.status != Subscription.Status.ACTIVE
+            or subscription.next_charge_at > now
+        ):
+            return None
+        period_start = subscription.next_charge_at
+        order = _renewal_order(subscription, period_start)
+        customer = subscription.customer
+    if not customer.payment_method_id:
+        _past_due(subscription.pk, reason="no saved card")
+        return None
+    payment = payment_start(
+        idempotency_key=f"subscription:{subscription.pk}:{period_start.isoformat()}",
+        amount=subscription.amount,
+        currency=subscription.currency,
+        customer=customer,
+        payment_method_id=customer.payment_method_id,
+        attempt_kind=Payment.AttemptKind.RENEWAL,
+        off_session=True,
+        order_id=order.pk,
+        metadata={"subscription_id": str(subscription.pk)},
+    )
+    if payment.status in (Payment.Status.SUCCEEDED, Payment.Status.AUTHORIZED):
+        order_payment_record(payment_id=payment.pk)
+        with transaction.atomic():
+            subscription = Subscription.objects.select_for_update().get(pk=subscription.pk)
+            if subscription.next_charge_at == period_start:
+                subscription.current_period_start = period_start
+                subscription.next_charge_at = next_renewal(
+                    start=period_start, interval=subscription.interval
+                )
+                subscription.save(update_fields=["current_period_start", "next_charge_at"])
+    elif payment.status in (Payment.Status.FAILED, Payment.Status.REQUIRES_ACTION):
+        order_payment_record(payment_id=payment.pk)
+        _past_due(subscription.pk, reason=f"renewal payment {payment.pk} {payment.status}")
+    return payment
+
+
+def _past_due(subscription_id: int, *, reason: str) -> None:
+    with transaction.atomic():
+        subscription = Subscription.objects.select_for_update().get(pk=subscription_id)
+        if subscription.status == Subscription.Status.ACTIVE:
+            subscription.status = Subscription.Status.PAST_DUE
+            subscription.save(update_fields=["status"])
+            audit_log_record(
+                actor=None,
+                action="subscription.past_due",
+                target=subscription,
+                detail={"reason": reason},
+            )
+    logger.info("subscription %s is past due: %s", subscription_id, reason)
+
+
+def subscription_cancel(*, subscription: Subscription, actor: Any = None, by: str) -> Subscription:
+    """Stop future renewals. What was paid for stays available to the end of its period."""
+    with transaction.atomic():
+        subscription = Subscription.objects.select_for_update().get(pk=subscription.pk)
+        if subscription.status == Subscription.Status.CANCELED:
+            return subscription
+        subscription.status = Subscription.Status.CANCELED
+        subscription.canceled_at = timezone.now()
+        subscription.save(update_fields=["status", "canceled_at"])
+        audit_log_record(
+            actor=actor, action="subscription.cancel", target=subscription, detail={"by": by}
+        )
+    return subscription
