@@ -21,7 +21,7 @@ _N = Notification.Kind
 
 def test_money_is_formatted_by_the_currencys_own_decimals():
     assert money_format(12_345, "eur") == "€123.45"
-    assert money_format(500, "JPY") == "JP¥500"  # no decimals; en_GB names the yen
+    assert money_format(500, "JPY") == "¥500"  # no decimals: the currency sets them
     assert money_format(1_234, "kwd") == "KWD1.234"
 
 
