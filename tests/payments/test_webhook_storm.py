@@ -6,17 +6,24 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+from django.core import mail
 
+from checkout.models import Notification
 from payments.models import Payment, PaymentEvent, WebhookEvent
+from tests.checkout.factories import OfferFactory, OrderFactory
 from tests.payments.factories import intent_event, payment_create, signed
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_eager")]
 
 
-def test_a_storm_of_duplicates_gives_one_row_one_transition_and_one_signal_each(
+def test_a_storm_of_duplicates_gives_one_row_one_transition_and_one_email_each(
     wide_live_server, localstripe, settings, money_signals
 ):
-    payments = [payment_create() for _ in range(20)]
+    # Each payment belongs to an order, so the checkout app's real receivers email the buyer.
+    offer = OfferFactory(price_amount=12_500, currency="EUR")
+    orders = [OrderFactory(offer=offer, email=f"storm{i}@example.com") for i in range(20)]
+    payments = [payment_create(order=order) for order in orders]
+    mail.outbox.clear()
     events = [
         intent_event(
             p, "payment_intent.succeeded" if i % 2 == 0 else "payment_intent.payment_failed"
@@ -60,4 +67,11 @@ def test_a_storm_of_duplicates_gives_one_row_one_transition_and_one_signal_each(
     assert len(money_signals) == 20
     assert Payment.objects.filter(status="succeeded").count() == 10
     assert Payment.objects.filter(status="failed").count() == 10
+    # One notification each: one email per buyer, confirmed or failed as their payment went.
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(o.email for o in orders)
+    for i, order in enumerate(orders):
+        kind = "payment_confirmed" if i % 2 == 0 else "payment_failed"
+        assert list(Notification.objects.filter(order=order).values_list("kind", "status")) == [
+            (kind, "sent")
+        ]
     print(f"500 deliveries in {elapsed:.2f}s")
