@@ -140,10 +140,9 @@ def _worker_env(embedded_postgres, embedded_redis) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def celery_worker(transactional_db, embedded_postgres, embedded_redis, stack_dir):
-    """A real `celery worker` process on the real broker, writing to the test database."""
-    log_path = stack_dir / f"worker-{time.monotonic_ns()}.log"
+def celery_worker_start(*, env: dict[str, str], log_dir: Path, concurrency: int = 2):
+    """Start a real `celery worker` process with `env`; return it once it says it is ready."""
+    log_path = log_dir / f"worker-{time.monotonic_ns()}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [
@@ -156,7 +155,7 @@ def celery_worker(transactional_db, embedded_postgres, embedded_redis, stack_dir
                 "--pool",
                 "prefork",
                 "--concurrency",
-                "2",
+                str(concurrency),
                 "--loglevel",
                 "INFO",
                 "--without-gossip",
@@ -164,7 +163,7 @@ def celery_worker(transactional_db, embedded_postgres, embedded_redis, stack_dir
                 "--without-heartbeat",
             ],
             cwd=str(ROOT),
-            env=_worker_env(embedded_postgres, embedded_redis),
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -176,6 +175,15 @@ def celery_worker(transactional_db, embedded_postgres, embedded_redis, stack_dir
             raise RuntimeError("celery worker did not start:\n" + log_path.read_text())
         time.sleep(0.1)
     process.log_path = log_path
+    return process
+
+
+@pytest.fixture
+def celery_worker(transactional_db, embedded_postgres, embedded_redis, stack_dir):
+    """A real `celery worker` process on the real broker, writing to the test database."""
+    process = celery_worker_start(
+        env=_worker_env(embedded_postgres, embedded_redis), log_dir=stack_dir
+    )
     yield process
     stop_process(process, timeout=20)
 

@@ -7,7 +7,6 @@ bearer can read that mailbox, expires after PORTAL_LINK_MAX_AGE_SECONDS and need
 from __future__ import annotations
 
 import logging
-import time
 
 from django.conf import settings
 from django.core import signing
@@ -166,14 +165,6 @@ def portal_link_request_allowed(*, email: str, ip: str) -> bool:
 
 
 def _hit(key: str, limit: int, window: int) -> bool:
-    from django.core.cache import cache
+    from config.ratelimit import ratelimit_hit
 
-    slot = int(time.time() // window)
-    cache_key = f"portal-link:{key}:{window}:{slot}"
-    if cache.add(cache_key, 1, timeout=window + 1):
-        return limit >= 1
-    try:
-        return cache.incr(cache_key) <= limit
-    except ValueError:  # expired between add() and incr()
-        cache.add(cache_key, 1, timeout=window + 1)
-        return True
+    return ratelimit_hit(key=f"portal-link:{key}", limit=limit, window_seconds=window)

@@ -1,15 +1,12 @@
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
-import time
 from collections import Counter
 
 import pytest
 
 from devtools.embedded import stop_process
-from tests.conftest import ROOT, _worker_env
+from tests.conftest import _worker_env, celery_worker_start
 from tests.payments.factories import signed
 
 
@@ -84,39 +81,7 @@ def worker_factory(transactional_db, embedded_postgres, embedded_redis, stack_di
         if visibility_timeout is not None:
             env["CELERY_VISIBILITY_TIMEOUT"] = str(visibility_timeout)
             env["DJANGO_SETTINGS_MODULE"] = "tests.payments.worker_settings"
-        log_path = stack_dir / f"worker-{time.monotonic_ns()}.log"
-        with open(log_path, "wb") as log:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "config",
-                    "worker",
-                    "--pool",
-                    "prefork",
-                    "--concurrency",
-                    str(concurrency),
-                    "--loglevel",
-                    "INFO",
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--without-heartbeat",
-                ],
-                cwd=str(ROOT),
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + 30
-        while b"ready." not in log_path.read_bytes():
-            if process.poll() is not None or time.monotonic() > deadline:
-                stop_process(process)
-                raise RuntimeError("celery worker did not start:\n" + log_path.read_text())
-            time.sleep(0.1)
-        process.log_path = log_path
+        process = celery_worker_start(env=env, log_dir=stack_dir, concurrency=concurrency)
         started.append(process)
         return process
 
