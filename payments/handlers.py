@@ -177,39 +177,32 @@ def handle_charge_refund_updated(event: WebhookEvent) -> None:
     )
 
 
-def handle_dispute_created(event: WebhookEvent) -> None:
+def _dispute_args(event: WebhookEvent) -> tuple[dict, dict]:
+    """The dispute in the event, and what both dispute services are told about it."""
     dispute = _object(event)
     payment = payment_for_charge(
         charge={"payment_intent": dispute.get("payment_intent"), "id": _id(dispute.get("charge"))}
     )
-    dispute_open(
-        payment_id=payment.pk,
-        stripe_dispute_id=_id(dispute.get("id")),
-        amount=int(dispute.get("amount") or 0),
-        currency=str(dispute.get("currency") or payment.currency),
-        reason=str(dispute.get("reason") or ""),
-        stripe_status=str(dispute.get("status") or ""),
-        opened_at=_timestamp(dispute.get("created")),
-        stripe_event_id=event.stripe_event_id,
-        event_created=_created(event),
-    )
+    return dispute, {
+        "payment_id": payment.pk,
+        "stripe_dispute_id": _id(dispute.get("id")),
+        "amount": int(dispute.get("amount") or 0),
+        "currency": str(dispute.get("currency") or payment.currency),
+        "reason": str(dispute.get("reason") or ""),
+        "stripe_status": str(dispute.get("status") or ""),
+        "stripe_event_id": event.stripe_event_id,
+        "event_created": _created(event),
+    }
+
+
+def handle_dispute_created(event: WebhookEvent) -> None:
+    dispute, args = _dispute_args(event)
+    dispute_open(**args, opened_at=_timestamp(dispute.get("created")))
 
 
 def handle_dispute_closed(event: WebhookEvent) -> None:
-    dispute = _object(event)
-    payment = payment_for_charge(
-        charge={"payment_intent": dispute.get("payment_intent"), "id": _id(dispute.get("charge"))}
-    )
-    dispute_close(
-        payment_id=payment.pk,
-        stripe_dispute_id=_id(dispute.get("id")),
-        amount=int(dispute.get("amount") or 0),
-        currency=str(dispute.get("currency") or payment.currency),
-        reason=str(dispute.get("reason") or ""),
-        stripe_status=str(dispute.get("status") or ""),
-        stripe_event_id=event.stripe_event_id,
-        event_created=_created(event),
-    )
+    _dispute, args = _dispute_args(event)
+    dispute_close(**args)
 
 
 def handle_setup_intent_succeeded(event: WebhookEvent) -> None:

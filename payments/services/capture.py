@@ -13,7 +13,7 @@ from django.db import transaction
 from config.services import audit_log_record
 from payments import gateway
 from payments.models import Payment
-from payments.services.transitions import payment_apply_intent, payment_transition
+from payments.services.transitions import payment_apply_intent, payment_mark_unknown
 
 
 class PaymentNotHeld(Exception):
@@ -40,14 +40,9 @@ def payment_capture(*, payment: Payment, actor: Any, amount: int | None = None) 
                 amount_to_capture=amount,
             )
         except gateway.GatewayUnavailable as exc:
-            payment, _ = payment_transition(
-                payment_id=payment.pk,
-                to_status=Payment.Status.UNKNOWN,
-                cause="timeout_on_capture",
-                actor=actor,
-                detail={"error": str(exc)[:300]},
+            return payment_mark_unknown(
+                payment_id=payment.pk, cause="timeout_on_capture", error=exc, actor=actor
             )
-            return payment
         payment, _ = payment_apply_intent(
             payment_id=payment.pk, result=result, cause="staff_capture", actor=actor
         )
@@ -70,14 +65,9 @@ def payment_release(*, payment: Payment, actor: Any) -> Payment:
                 payment.stripe_payment_intent_id, idempotency_key=f"payment:{payment.pk}:release"
             )
         except gateway.GatewayUnavailable as exc:
-            payment, _ = payment_transition(
-                payment_id=payment.pk,
-                to_status=Payment.Status.UNKNOWN,
-                cause="timeout_on_release",
-                actor=actor,
-                detail={"error": str(exc)[:300]},
+            return payment_mark_unknown(
+                payment_id=payment.pk, cause="timeout_on_release", error=exc, actor=actor
             )
-            return payment
         payment, _ = payment_apply_intent(
             payment_id=payment.pk, result=result, cause="staff_release", actor=actor
         )

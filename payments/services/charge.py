@@ -17,7 +17,11 @@ from django.db import IntegrityError, transaction
 
 from payments import gateway
 from payments.models import Customer, Payment
-from payments.services.transitions import payment_apply_intent, payment_transition
+from payments.services.transitions import (
+    payment_apply_intent,
+    payment_mark_unknown,
+    payment_transition,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -142,13 +146,7 @@ def payment_start(
                 idempotency_key=f"payment:{payment.pk}:create",
             )
         except gateway.GatewayUnavailable as exc:
-            payment_transition(
-                payment_id=payment.pk,
-                to_status=Payment.Status.UNKNOWN,
-                cause="timeout_on_create",
-                detail={"error": str(exc)[:300]},
-            )
-            return Payment.objects.get(pk=payment.pk)
+            return payment_mark_unknown(payment_id=payment.pk, cause="timeout_on_create", error=exc)
         except gateway.CardDeclined as exc:  # an off-session create confirms at once
             payment, _ = _record_failure(payment, exc, cause="card_declined")
             return payment
@@ -179,13 +177,9 @@ def payment_start(
                 payment.stripe_payment_intent_id, idempotency_key=f"payment:{payment.pk}:confirm"
             )
         except gateway.GatewayUnavailable as exc:
-            payment, _ = payment_transition(
-                payment_id=payment.pk,
-                to_status=Payment.Status.UNKNOWN,
-                cause="timeout_on_confirm",
-                detail={"error": str(exc)[:300]},
+            return payment_mark_unknown(
+                payment_id=payment.pk, cause="timeout_on_confirm", error=exc
             )
-            return payment
         except gateway.CardDeclined as exc:
             payment, _ = _record_failure(payment, exc, cause="card_declined")
             return payment

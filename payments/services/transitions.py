@@ -97,6 +97,21 @@ def payment_transition(
     return payment, outcome
 
 
+def payment_mark_unknown(
+    *, payment_id: int, cause: str, error: Exception, actor: Any = None
+) -> Payment:
+    """A call to Stripe timed out: it may or may not have taken effect. The payment is
+    `unknown` until reconciliation looks it up (never by making a second intent)."""
+    payment, _ = payment_transition(
+        payment_id=payment_id,
+        to_status=Payment.Status.UNKNOWN,
+        cause=cause,
+        actor=actor,
+        detail={"error": str(error)[:300]},
+    )
+    return payment
+
+
 def _send_on_commit(signal, payment_id: int, status: str) -> None:
     def send() -> None:
         for receiver, response in signal.send_robust(
