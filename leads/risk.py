@@ -7,7 +7,7 @@ from datetime import datetime
 
 from django.conf import settings
 
-from config.ratelimit import ratelimit_usage
+from config.ratelimit import ratelimit_usage_many
 from leads.normalise import country_name, email_domain, phone_country
 
 # Well-known throwaway-inbox domains. Extend with LEADS_DISPOSABLE_EMAIL_DOMAINS_EXTRA.
@@ -79,6 +79,34 @@ def is_disposable_domain(domain: str) -> bool:
     return bool(candidates & (DISPOSABLE_EMAIL_DOMAINS | extra))
 
 
+@dataclass(frozen=True)
+class Velocity:
+    """Submissions within LEADS_VELOCITY_WINDOW_SECONDS, this one included (None: no IP)."""
+
+    ip: int | None
+    email: int
+
+
+def velocity_counters(*, ip: str | None, email: str) -> list[tuple[str, int]]:
+    """The rate counters behind Velocity, as (key, window) for config.ratelimit: the IP's
+    first when there is an IP, then the email's (hashed: no addresses in Redis keys)."""
+    window = settings.LEADS_VELOCITY_WINDOW_SECONDS
+    email_key = hashlib.sha256(email.encode()).hexdigest()[:32]
+    counters = [(f"leads:velocity:ip:{ip}", window)] if ip else []
+    return [*counters, (f"leads:velocity:email:{email_key}", window)]
+
+
+def velocity_from_counts(*, ip: str | None, counts: list[int]) -> Velocity:
+    """The Velocity for the counts of velocity_counters(ip=ip, ...), in the same order."""
+    return Velocity(ip=counts[0], email=counts[1]) if ip else Velocity(ip=None, email=counts[0])
+
+
+def velocity_count(*, ip: str | None, email: str) -> Velocity:
+    """Count one submission (one Redis round trip) and return the velocity with it."""
+    counts = ratelimit_usage_many(counters=velocity_counters(ip=ip, email=email))
+    return velocity_from_counts(ip=ip, counts=counts)
+
+
 def submission_risk_factors(
     *,
     honeypot: str,
@@ -86,8 +114,10 @@ def submission_risk_factors(
     now: datetime,
     ip: str | None,
     email: str,
+    velocity: Velocity | None = None,
 ) -> list[RiskFactor]:
-    """Rules about one submission. Counting velocity is a side effect: each call is a hit."""
+    """Rules about one submission. Without `velocity` (already counted by the caller, see
+    leads.throttling.lead_submission_count), counting it is a side effect: each call is a hit."""
     factors: list[RiskFactor] = []
     if honeypot.strip():
         factors.append(
@@ -109,26 +139,23 @@ def submission_risk_factors(
                     f"(people take at least {minimum:g} s).",
                 )
             )
-    window = settings.LEADS_VELOCITY_WINDOW_SECONDS
-    if ip:
-        count = ratelimit_usage(key=f"leads:velocity:ip:{ip}", window_seconds=window)
-        if count > settings.LEADS_VELOCITY_IP_THRESHOLD:
-            factors.append(
-                RiskFactor(
-                    "ip_velocity",
-                    _points("ip_velocity"),
-                    f"{count} submissions from this IP address within the hour "
-                    f"(more than {settings.LEADS_VELOCITY_IP_THRESHOLD} is unusual).",
-                )
+    if velocity is None:
+        velocity = velocity_count(ip=ip, email=email)
+    if velocity.ip is not None and velocity.ip > settings.LEADS_VELOCITY_IP_THRESHOLD:
+        factors.append(
+            RiskFactor(
+                "ip_velocity",
+                _points("ip_velocity"),
+                f"{velocity.ip} submissions from this IP address within the hour "
+                f"(more than {settings.LEADS_VELOCITY_IP_THRESHOLD} is unusual).",
             )
-    email_key = hashlib.sha256(email.encode()).hexdigest()[:32]
-    count = ratelimit_usage(key=f"leads:velocity:email:{email_key}", window_seconds=window)
-    if count > settings.LEADS_VELOCITY_EMAIL_THRESHOLD:
+        )
+    if velocity.email > settings.LEADS_VELOCITY_EMAIL_THRESHOLD:
         factors.append(
             RiskFactor(
                 "email_velocity",
                 _points("email_velocity"),
-                f"{count} submissions for this email address within the hour "
+                f"{velocity.email} submissions for this email address within the hour "
                 f"(more than {settings.LEADS_VELOCITY_EMAIL_THRESHOLD} is unusual).",
             )
         )

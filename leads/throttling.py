@@ -1,10 +1,12 @@
 """Abuse limits for public lead submissions (the form and the JSON API), on config.ratelimit."""
 
 import hashlib
+from dataclasses import dataclass
 
 from django.conf import settings
 
-from config.ratelimit import ratelimit_hit
+from config.ratelimit import ratelimit_hit, ratelimit_usage_many
+from leads.risk import Velocity, velocity_counters, velocity_from_counts
 
 TOO_MANY_FROM_HERE = (
     "You have sent this form several times in a short while. Please wait a minute, then try again."
@@ -15,19 +17,41 @@ TOO_MANY_FOR_EMAIL = (
 )
 
 
+def _ip_counter(ip: str | None) -> tuple[str, int]:
+    return f"leads:submit:ip:{ip or 'unknown'}", settings.LEADS_RATE_LIMIT_IP_WINDOW_SECONDS
+
+
+def _email_counter(email: str) -> tuple[str, int]:
+    # Hashed: no addresses in Redis keys.
+    digest = hashlib.sha256(email.encode()).hexdigest()[:32]
+    return f"leads:submit:email:{digest}", settings.LEADS_RATE_LIMIT_EMAIL_WINDOW_SECONDS
+
+
 def lead_submission_ip_allowed(*, ip: str | None) -> bool:
-    return ratelimit_hit(
-        key=f"leads:submit:ip:{ip or 'unknown'}",
-        limit=settings.LEADS_RATE_LIMIT_PER_IP,
-        window_seconds=settings.LEADS_RATE_LIMIT_IP_WINDOW_SECONDS,
-    )
+    key, window = _ip_counter(ip)
+    return ratelimit_hit(key=key, limit=settings.LEADS_RATE_LIMIT_PER_IP, window_seconds=window)
 
 
 def lead_submission_email_allowed(*, email: str) -> bool:
-    # Hashed: no addresses in Redis keys.
-    digest = hashlib.sha256(email.encode()).hexdigest()[:32]
-    return ratelimit_hit(
-        key=f"leads:submit:email:{digest}",
-        limit=settings.LEADS_RATE_LIMIT_PER_EMAIL,
-        window_seconds=settings.LEADS_RATE_LIMIT_EMAIL_WINDOW_SECONDS,
+    key, window = _email_counter(email)
+    return ratelimit_hit(key=key, limit=settings.LEADS_RATE_LIMIT_PER_EMAIL, window_seconds=window)
+
+
+@dataclass(frozen=True)
+class SubmissionCount:
+    ip_allowed: bool
+    email_allowed: bool
+    velocity: Velocity
+
+
+def lead_submission_count(*, ip: str | None, email: str) -> SubmissionCount:
+    """Count one valid submission against both abuse limits and the risk velocity counters, in
+    one Redis round trip. Pass `velocity` on to lead_capture so it is not counted twice."""
+    counts = ratelimit_usage_many(
+        counters=[_ip_counter(ip), _email_counter(email), *velocity_counters(ip=ip, email=email)]
+    )
+    return SubmissionCount(
+        ip_allowed=counts[0] <= settings.LEADS_RATE_LIMIT_PER_IP,
+        email_allowed=counts[1] <= settings.LEADS_RATE_LIMIT_PER_EMAIL,
+        velocity=velocity_from_counts(ip=ip, counts=counts[2:]),
     )

@@ -13,10 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import queue
-import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -24,6 +20,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from config.publisher import BackgroundPublisher
 from payments import gateway
 from payments.models import WebhookEvent
 
@@ -87,102 +84,41 @@ def webhook_receive(*, body: bytes, signature_header: str) -> int | None:
     return event_id
 
 
-# A tiny per-process circuit breaker: after a failed publish, stop calling the broker for a
-# while. The stored row is the outbox, and the sweeper re-drives it.
-_broker_open_until = 0.0
-
-
-def _publish(*event_ids: int) -> None:
+def _publish(event_ids: list[int]) -> None:
     """One event: its processing task. Several (a burst): one message that a worker fans out
     into one processing task per event, so the web process pays for one publish, not many."""
-    global _broker_open_until
-    if not event_ids or time.monotonic() < _broker_open_until:
-        return
     from payments.tasks import webhook_event_process, webhook_events_dispatch
 
-    try:
-        if len(event_ids) == 1:
-            webhook_event_process.apply_async(args=(event_ids[0],))
-        else:
-            webhook_events_dispatch.apply_async(args=(list(event_ids),))
-    except Exception:  # the broker is down or refused the message
-        _broker_open_until = time.monotonic() + settings.PAYMENTS_BROKER_BREAKER_SECONDS
-        logger.warning(
-            "enqueue of webhook events %s failed; the sweeper will re-drive them", event_ids
-        )
+    if len(event_ids) == 1:
+        webhook_event_process.apply_async(args=(event_ids[0],))
+    else:
+        webhook_events_dispatch.apply_async(args=(list(event_ids),))
 
 
-class _Publisher:
-    """A per-process thread that publishes acknowledged events to the broker, so the webhook
-    answer never waits for Redis. Losing its queue (a crash) loses nothing: the rows are
-    committed and the sweeper re-drives them."""
-
-    def __init__(self) -> None:
-        self.pid = os.getpid()
-        self.queue: queue.Queue[int] = queue.Queue(maxsize=10_000)
-        self.thread = threading.Thread(target=self._run, name="webhook-publisher", daemon=True)
-        self.thread.start()
-
-    def submit(self, event_id: int) -> None:
-        try:
-            self.queue.put_nowait(event_id)
-        except queue.Full:
-            logger.warning("publisher queue full; the sweeper will re-drive event %s", event_id)
-
-    def _run(self) -> None:
-        while True:
-            event_ids = [self.queue.get()]
-            # Linger briefly so a burst becomes one message (a gunicorn sync worker hands over
-            # one event per request, so without it every batch would be a single event).
-            deadline = time.monotonic() + _LINGER_SECONDS
-            while len(event_ids) < _BATCH:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                try:
-                    event_ids.append(self.queue.get(timeout=remaining))
-                except queue.Empty:
-                    break
-            try:
-                _publish(*event_ids)
-            except Exception:  # never let the thread die
-                logger.exception("publishing webhook events %s failed", event_ids)
-
-
-_BATCH = 200
-_LINGER_SECONDS = 0.02
-_publisher: _Publisher | None = None
-_publisher_lock = threading.Lock()
-
-
-def _background_publisher() -> _Publisher:
-    global _publisher
-    # Started lazily, and again in a forked child (gunicorn workers fork after import).
-    if _publisher is None or _publisher.pid != os.getpid():
-        with _publisher_lock:
-            if _publisher is None or _publisher.pid != os.getpid():
-                _publisher = _Publisher()
-    return _publisher
+_publisher = BackgroundPublisher(
+    "webhook-publisher",
+    _publish,
+    breaker_seconds=lambda: settings.PAYMENTS_BROKER_BREAKER_SECONDS,
+)
 
 
 def webhook_event_enqueue(*, event_id: int, background: bool = False) -> None:
     """Ask a worker to process the event once the current transaction (if any) commits.
 
     `background` hands the publish to this process's publisher thread (the webhook view);
-    eager mode (unit tests) always runs it inline.
+    eager mode (unit tests) always runs it inline. A broker outage never fails the caller: the
+    stored row is the outbox and the sweeper re-drives it.
     """
     from config.celery import app
 
     if background and not app.conf.task_always_eager:
-        publisher = _background_publisher()
-        transaction.on_commit(lambda: publisher.submit(event_id))
+        transaction.on_commit(lambda: _publisher.submit(event_id))
     else:
-        transaction.on_commit(lambda: _publish(event_id))
+        transaction.on_commit(lambda: _publisher.publish_now([event_id]))
 
 
 def broker_breaker_reset() -> None:
-    global _broker_open_until
-    _broker_open_until = 0.0
+    _publisher.breaker_reset()
 
 
 def webhook_event_backoff(*, attempts: int) -> timedelta:
