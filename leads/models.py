@@ -186,6 +186,10 @@ class Lead(models.Model):
     )
     sla_next_check_at = models.DateTimeField(null=True, blank=True)
 
+    # Set by capture, cleared by intake (routing and the double opt-in email, in a worker right
+    # after the capture commits). The row is the outbox: the intake sweeper finds what is left.
+    intake_pending_since = models.DateTimeField(null=True, blank=True, editable=False)
+
     erased_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -201,6 +205,12 @@ class Lead(models.Model):
                 condition=Q(sla_next_check_at__isnull=False),
             ),
             models.Index(fields=["owner", "status"], name="lead_owner_status"),
+            # The intake sweeper's claim query.
+            models.Index(
+                fields=["intake_pending_since"],
+                name="lead_intake_pending",
+                condition=Q(intake_pending_since__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

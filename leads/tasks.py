@@ -15,6 +15,22 @@ def consent_confirmation_send_task(confirmation_id: int) -> bool:
     return consent_confirmation_send(confirmation_id=confirmation_id)
 
 
+@app.task(name="leads.intake")
+def leads_intake_task(lead_ids: list[int]) -> int:
+    """Right after capture: route new leads and open double opt-in confirmations."""
+    from leads.services.intake import leads_intake_run
+
+    return leads_intake_run(lead_ids=lead_ids)
+
+
+@app.task(name="leads.intake_sweep")
+def leads_intake_sweep_task() -> int:
+    """Beat: intake for captured leads whose publish was lost (the rows are the outbox)."""
+    from leads.services.intake import leads_intake_sweep
+
+    return leads_intake_sweep()
+
+
 @app.task(name="leads.sla_event_notify")
 def lead_sla_event_notify_task(event_id: int) -> bool:
     from leads.services.sla import lead_sla_event_notify

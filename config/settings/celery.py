@@ -52,6 +52,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "leads.sla_breaches_process",
         "schedule": 60.0,
     },
+    # leads: routing and double opt-in for captures whose intake publish was lost.
+    "leads-intake-sweep": {
+        "task": "leads.intake_sweep",
+        "schedule": 30.0,
+    },
     "leads-outbox-sweep": {
         "task": "leads.outbox_sweep",
         "schedule": 120.0,

@@ -41,6 +41,10 @@ LEADS_DISPOSABLE_EMAIL_DOMAINS_EXTRA = env.list("LEADS_DISPOSABLE_EMAIL_DOMAINS_
 # submission); a policy change re-evaluates every lead after this delay.
 LEADS_POLICY_CACHE_SECONDS = env.float("LEADS_POLICY_CACHE_SECONDS", default=2.0)
 
+# Intake (routing, the double opt-in email) runs in a worker right after capture; the sweeper
+# picks up a lead still waiting this long after capture (its publish was lost).
+LEADS_INTAKE_SWEEP_AFTER_SECONDS = env.int("LEADS_INTAKE_SWEEP_AFTER_SECONDS", default=30)
+
 # Double opt-in for marketing email: how long the confirmation link works.
 LEADS_DOUBLE_OPT_IN_MAX_AGE_HOURS = env.int("LEADS_DOUBLE_OPT_IN_MAX_AGE_HOURS", default=72)
 

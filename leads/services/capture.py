@@ -1,12 +1,14 @@
 """lead_capture: a first (or repeat) touch becomes one lead, its consents and a touchpoint."""
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from config.rows import IdBlocks, rows_insert_if_new
 from leads.models import (
     CLICK_ID_MAX_LENGTH,
     URL_MAX_LENGTH,
@@ -22,23 +24,26 @@ from leads.models import (
     Touchpoint,
 )
 from leads.normalise import LeadInputError, ip_normalise, lead_input_clean, text_clean, url_clean
-from leads.risk import risk_total, submission_risk_factors
+from leads.risk import Velocity, risk_total, submission_risk_factors
 from leads.services.consent import (
     ConsentEntry,
-    consent_confirmation_open,
     consent_records_append_locked,
+    consent_records_build,
     consent_text_by_pk,
     consent_texts_current,
 )
+from leads.services.intake import lead_intake_schedule
 from leads.services.lead import lead_status_set
 from leads.services.readiness import lead_readiness_apply, readiness_policy_active
-from leads.services.routing import lead_route
 from leads.services.sla import lead_sla_start
 from leads.types import CaptureContext
 
 logger = logging.getLogger(__name__)
 
 Decision = ConsentRecord.Decision
+
+_lead_ids = IdBlocks(Lead)
+_touchpoint_ids = IdBlocks(Touchpoint)
 
 TOUCH_FIELDS = {
     "utm_source": UTM_MAX_LENGTH,
@@ -116,6 +121,31 @@ def _lead_lock_or_create(*, email: str, defaults: dict, now: datetime) -> tuple[
     return lead, bool(lead.inserted)
 
 
+def _decision(purpose: str, ticked: bool, lead: Lead) -> str:
+    """What a checkbox records. A ticked marketing_email box stays pending until the person
+    confirms the link we email them (double opt-in), unless they already had."""
+    if not ticked:
+        return Decision.NOT_GIVEN
+    if (
+        purpose == ConsentPurpose.MARKETING_EMAIL
+        and lead.consents.get(purpose) != ConsentState.GRANTED
+    ):
+        return Decision.PENDING
+    return Decision.GRANTED
+
+
+@dataclass(frozen=True)
+class _Submission:
+    """One submission, cleaned and scored, ready to be written."""
+
+    cleaned: dict[str, str]
+    entries: list[tuple[str, bool, ConsentText]]
+    touch: dict  # Touchpoint field values
+    factors: list[dict]
+    context: CaptureContext
+    now: datetime
+
+
 def lead_capture(
     *,
     email: str,
@@ -129,23 +159,23 @@ def lead_capture(
     context: CaptureContext,
     started_at: datetime | None = None,
     honeypot: str = "",
+    velocity: Velocity | None = None,
 ) -> Lead:
-    """Record one submission: dedupe by normalised email (row-locked, concurrency-safe),
-    append a ConsentRecord per checkbox shown (`consents`: purpose -> ticked), store a
-    Touchpoint, score risk, re-evaluate readiness, and give a new lead an owner and a
-    first-response due time.
+    """Record one submission: dedupe by normalised email (concurrency-safe), append a
+    ConsentRecord per checkbox shown (`consents`: purpose -> ticked), store a Touchpoint, score
+    risk, evaluate readiness and start a new lead's first-response clock. Routing and the double
+    opt-in email follow in a worker as soon as this commits (leads.services.intake).
 
     A ticked marketing_email box is recorded as pending until the person confirms the link in
     the email we send (double opt-in). Bad input raises LeadInputError and writes nothing.
+    `velocity` is the submission counted by the caller (leads.throttling); None counts it here.
     """
     cleaned = lead_input_clean(
         email=email, name=name, company=company, phone=phone, country=country
     )
     entries = _consent_entries(consents, consent_text_ids)
-    touch_data = _touch_clean(touch)
     now = timezone.now()
     ip = ip_normalise(context.ip)
-    ip_country = text_clean(context.ip_country or "").upper()[:2]
     factors = [
         factor.as_dict()
         for factor in submission_risk_factors(
@@ -154,10 +184,85 @@ def lead_capture(
             now=now,
             ip=ip,
             email=cleaned["email"],
+            velocity=velocity,
         )
     ]
+    submission = _Submission(
+        cleaned=cleaned,
+        entries=entries,
+        touch={
+            "created_at": now,
+            "source_form": url_clean(context.source_form or "", max_length=64),
+            "ip": ip,
+            "ip_country": text_clean(context.ip_country or "").upper()[:2],
+            "user_agent": url_clean(context.user_agent or "", max_length=USER_AGENT_MAX_LENGTH),
+            "risk_score": risk_total(factors),
+            "risk_factors": factors,
+            **_touch_clean(touch),
+        },
+        factors=factors,
+        context=context,
+        now=now,
+    )
     policy = readiness_policy_active()
+    lead = _lead_insert_if_new(submission, policy)
+    if lead is None:
+        lead = _lead_capture_locked(submission, policy)
+    if lead.intake_pending_since is not None:
+        lead_intake_schedule(lead_id=lead.pk)
+    return lead
 
+
+def _lead_insert_if_new(submission: _Submission, policy) -> Lead | None:
+    """The common case, a first submission, in one INSERT statement: the lead, its touchpoint
+    and its consent records together, or nothing if the email is already known.
+
+    The ids come from per-process blocks of the tables' sequences, so the records' hashes (which
+    cover the lead id) and the lead's first and last touch are known before the statement runs.
+    `ON CONFLICT (email) DO NOTHING` makes the statement insert nothing at all for a known email
+    (or one being inserted by a concurrent request, which it waits for): the caller then takes
+    the locked path. Suspected spam also takes it, for its audited quarantine.
+    """
+    cleaned, now = submission.cleaned, submission.now
+    lead = Lead(
+        pk=_lead_ids.take(),
+        email=cleaned["email"],
+        name=cleaned["name"],
+        company=cleaned["company"],
+        phone=cleaned["phone"],
+        country=cleaned["country"],
+        segment=Segment.BUSINESS if cleaned["company"] else Segment.CONSUMER,
+        submissions=1,
+        submission_risk_factors=submission.factors,
+        intake_pending_since=now,
+        created_at=now,
+        updated_at=now,
+    )
+    touchpoint = Touchpoint(pk=_touchpoint_ids.take(), lead=lead, **submission.touch)
+    lead.first_touch = lead.last_touch = touchpoint
+    records = consent_records_build(
+        lead=lead,
+        entries=[
+            ConsentEntry(purpose, _decision(purpose, ticked, lead), text)
+            for purpose, ticked, text in submission.entries
+        ],
+        method=submission.context.method,
+        context=submission.context,
+        now=now,
+    )
+    result = lead_readiness_apply(lead=lead, now=now, policy=policy)
+    if result.risk_score >= settings.LEADS_SPAM_RISK_SCORE:
+        return None
+    lead_sla_start(lead=lead, now=now)
+    inserted = rows_insert_if_new(
+        parent=lead, conflict_field="email", dependents=[[touchpoint], records]
+    )
+    return lead if inserted else None
+
+
+def _lead_capture_locked(submission: _Submission, policy) -> Lead:
+    """A repeat submission (or a new lead that looks like spam), under the lead's row lock."""
+    cleaned, now = submission.cleaned, submission.now
     with transaction.atomic():
         lead, created = _lead_lock_or_create(
             email=cleaned["email"],
@@ -181,44 +286,24 @@ def lead_capture(
             if cleaned["company"]:
                 lead.segment = Segment.BUSINESS
 
-        touchpoint = Touchpoint.objects.create(
-            lead=lead,
-            created_at=now,
-            source_form=url_clean(context.source_form or "", max_length=64),
-            ip=ip,
-            ip_country=ip_country,
-            user_agent=url_clean(context.user_agent or "", max_length=USER_AGENT_MAX_LENGTH),
-            risk_score=risk_total(factors),
-            risk_factors=factors,
-            **touch_data,
-        )
+        touchpoint = Touchpoint.objects.create(lead=lead, **submission.touch)
         if lead.first_touch_id is None:
             lead.first_touch = touchpoint
         lead.last_touch = touchpoint
         lead.submissions += 1
-        if risk_total(factors) > risk_total(lead.submission_risk_factors):
-            lead.submission_risk_factors = factors
+        if risk_total(submission.factors) > risk_total(lead.submission_risk_factors):
+            lead.submission_risk_factors = submission.factors
 
-        consent_entries = []
-        for purpose, ticked, text in entries:
-            if not ticked:
-                decision = Decision.NOT_GIVEN
-            elif (
-                purpose == ConsentPurpose.MARKETING_EMAIL
-                and lead.consents.get(purpose) != ConsentState.GRANTED
-            ):
-                decision = Decision.PENDING
-            else:
-                decision = Decision.GRANTED
-            consent_entries.append(ConsentEntry(purpose, decision, text))
         records = consent_records_append_locked(
             lead=lead,
-            entries=consent_entries,
-            method=context.method,
-            context=context,
+            entries=[
+                ConsentEntry(purpose, _decision(purpose, ticked, lead), text)
+                for purpose, ticked, text in submission.entries
+            ],
+            method=submission.context.method,
+            context=submission.context,
             now=now,
         )
-
         result = lead_readiness_apply(lead=lead, now=now, policy=policy)
         if created:
             if result.risk_score >= settings.LEADS_SPAM_RISK_SCORE:
@@ -230,11 +315,12 @@ def lead_capture(
                 )
                 lead_readiness_apply(lead=lead, now=now, policy=policy)
             else:
-                lead_route(lead=lead, now=now)
                 lead_sla_start(lead=lead, now=now)
+        if lead.status != LeadStatus.SPAM and (
+            created or any(record.decision == Decision.PENDING for record in records)
+        ):
+            # Routing a new lead, or a double opt-in email to send: intake's work. Suspected
+            # spam gets neither.
+            lead.intake_pending_since = lead.intake_pending_since or now
         lead.save()
-
-        for record in records:
-            if record.decision == Decision.PENDING:
-                consent_confirmation_open(lead=lead, pending_record=record, now=now)
     return lead

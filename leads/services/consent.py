@@ -213,7 +213,7 @@ def _state_after(current: str, decision: str) -> str:
     return current or ConsentState.NOT_GIVEN
 
 
-def consent_records_append_locked(
+def consent_records_build(
     *,
     lead: Lead,
     entries: list[ConsentEntry],
@@ -222,8 +222,9 @@ def consent_records_append_locked(
     actor: Any = None,
     now: datetime | None = None,
 ) -> list[ConsentRecord]:
-    """Append records to `lead`'s chain. The caller holds the lead's row lock and saves `lead`
-    (its chain head, length and consent states change here)."""
+    """The next records of `lead`'s chain, hashed, not yet saved. Moves the lead's chain head,
+    length and consent states on (the caller saves both, under the lead's row lock, or in the
+    statement that creates the lead)."""
     if not entries:
         return []
     now = now or timezone.now()
@@ -259,6 +260,23 @@ def consent_records_append_locked(
         consents[entry.purpose] = _state_after(consents.get(entry.purpose, ""), entry.decision)
         records.append(record)
     lead.consents = consents
+    return records
+
+
+def consent_records_append_locked(
+    *,
+    lead: Lead,
+    entries: list[ConsentEntry],
+    method: str,
+    context: CaptureContext,
+    actor: Any = None,
+    now: datetime | None = None,
+) -> list[ConsentRecord]:
+    """Append records to `lead`'s chain. The caller holds the lead's row lock and saves `lead`
+    (its chain head, length and consent states change here)."""
+    records = consent_records_build(
+        lead=lead, entries=entries, method=method, context=context, actor=actor, now=now
+    )
     # One INSERT for the lot; the unique (lead, sequence) constraint backs up the row lock.
     ConsentRecord.objects.bulk_create(records)
     return records

@@ -7,6 +7,7 @@ from django.contrib.auth.models import Group
 
 from leads.models import OutOfOffice, RoutingRule, SalesOwner
 from leads.services import CaptureContext, lead_capture
+from leads.services.intake import leads_intake_run
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -76,8 +77,9 @@ def capture_context(**overrides) -> CaptureContext:
 _sequence = iter(range(1, 10**9))
 
 
-def capture_lead(**overrides):
-    """A lead through the real service: terms ticked, a UTM touch, from a distinct IP."""
+def capture_lead(*, intake: bool = True, **overrides):
+    """A lead through the real service: terms ticked, a UTM touch, from a distinct IP. Then,
+    unless `intake=False`, the intake a worker runs right after (routing, double opt-in)."""
     n = next(_sequence)
     values = {
         "email": f"buyer{n}@example.com",
@@ -88,4 +90,8 @@ def capture_lead(**overrides):
         "context": capture_context(ip=f"198.51.{n // 250 % 250}.{n % 250 + 1}"),
     }
     values.update(overrides)
-    return lead_capture(**values)
+    lead = lead_capture(**values)
+    if intake and lead.intake_pending_since is not None:
+        leads_intake_run(lead_ids=[lead.pk])
+        lead.refresh_from_db()
+    return lead

@@ -15,6 +15,7 @@ from leads.models import (
     Touchpoint,
 )
 from leads.services import LeadInputError, consent_text_current, consent_text_publish, lead_capture
+from leads.services.intake import leads_intake_run
 from leads.tasks import consent_confirmation_send_task
 from tests.leads.factories import (
     RoutingRuleFactory,
@@ -206,14 +207,20 @@ def test_marketing_email_is_pending_until_confirmed_and_a_confirmation_is_queued
     django_capture_on_commit_callbacks,
 ):
     with django_capture_on_commit_callbacks() as callbacks:
-        lead = capture_lead(consents={"terms": True, "marketing_email": True})
+        lead = capture_lead(consents={"terms": True, "marketing_email": True}, intake=False)
 
     record = lead.consent_records.get(purpose="marketing_email")
     assert record.decision == ConsentRecord.Decision.PENDING
     assert lead.consents["marketing_email"] == "pending"
+    # Capture only schedules intake, once it commits; intake opens the confirmation.
+    assert len(callbacks) == 1
+    assert not ConsentConfirmation.objects.exists()
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert leads_intake_run(lead_ids=[lead.pk]) == 1
+        assert leads_intake_run(lead_ids=[lead.pk]) == 0  # done once
     confirmation = ConsentConfirmation.objects.get(pending_record=record)
     assert confirmation.sent_at is None
-    assert len(callbacks) == 1  # the send task is enqueued only once the capture commits
+    assert len(callbacks) == 1  # the send task is enqueued only once intake commits
 
     # What the worker does with that task (called in-process: the body is one service call).
     assert consent_confirmation_send_task(confirmation.pk) is True

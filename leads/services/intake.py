@@ -1,0 +1,114 @@
+"""Intake: what follows a capture, in a worker, as soon as the capture commits.
+
+Capture (leads.services.capture) does what the visitor's answer depends on: the lead, its
+consent records, its touchpoint, risk, readiness and the first-response clock. Intake does the
+rest, which needs locks and reads that would serialise captures: routing a new lead to an
+owner (the rule's turn counter is one row every capture would queue on), and opening the
+double opt-in confirmation for a pending marketing consent, which sends its email.
+
+A captured lead carries `intake_pending_since`. The capturing process hands the id to its
+background publisher (config.publisher) and a worker runs `lead_intake_process`, which clears
+the mark in the same transaction as its work, so running it twice does nothing the second
+time. A publish lost to a crash or a broker outage is found by `leads_intake_sweep` (beat).
+"""
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from config.publisher import BackgroundPublisher
+from leads.models import ConsentPurpose, ConsentRecord, ConsentState, Lead, LeadStatus
+from leads.services.consent import consent_confirmation_open
+from leads.services.routing import lead_route
+
+logger = logging.getLogger(__name__)
+
+
+def _publish(lead_ids: list[int]) -> None:
+    from leads.tasks import leads_intake_task
+
+    leads_intake_task.apply_async(args=(list(lead_ids),))
+
+
+_publisher = BackgroundPublisher("lead-intake-publisher", _publish)
+
+
+def lead_intake_schedule(*, lead_id: int) -> None:
+    """Run intake for `lead_id` in a worker once the current transaction (if any) commits.
+
+    The request thread only hands the id over; eager mode (tests) runs intake inline.
+    """
+    from config.celery import app
+
+    if app.conf.task_always_eager:
+        transaction.on_commit(lambda: _publish([lead_id]))
+    else:
+        transaction.on_commit(lambda: _publisher.submit(lead_id))
+
+
+def lead_intake_process(*, lead_id: int, now: datetime | None = None) -> bool:
+    """Route the lead if it is new and has no owner, and open the double opt-in confirmation
+    for its newest pending marketing consent. False if there was nothing left to do."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        lead = (
+            Lead.objects.select_for_update()
+            .filter(pk=lead_id, intake_pending_since__isnull=False)
+            .first()
+        )
+        if lead is None:
+            return False
+        if (
+            lead.status == LeadStatus.NEW
+            and lead.owner_id is None
+            and lead.first_contacted_at is None
+        ):
+            lead_route(lead=lead, now=now)
+        purpose = ConsentPurpose.MARKETING_EMAIL
+        if lead.consents.get(purpose) == ConsentState.PENDING:
+            # One email for the newest request; an earlier unconfirmed one is superseded.
+            pending = (
+                ConsentRecord.objects.filter(
+                    lead=lead, purpose=purpose, decision=ConsentRecord.Decision.PENDING
+                )
+                .order_by("-sequence")
+                .first()
+            )
+            if pending is not None and not hasattr(pending, "confirmation"):
+                consent_confirmation_open(lead=lead, pending_record=pending, now=now)
+        lead.intake_pending_since = None
+        lead.save(update_fields=["owner", "intake_pending_since", "updated_at"])
+    return True
+
+
+def leads_intake_run(*, lead_ids: list[int]) -> int:
+    """Intake for each of `lead_ids`, each in its own transaction. One lead failing does not
+    stop the others; it keeps its mark, so the sweeper tries it again."""
+    done = 0
+    failed: Exception | None = None
+    for lead_id in lead_ids:
+        try:
+            done += lead_intake_process(lead_id=lead_id)
+        except Exception as exc:
+            logger.exception("intake of lead %s failed; the sweeper will retry it", lead_id)
+            failed = failed or exc
+    if failed is not None:
+        raise failed
+    return done
+
+
+def leads_intake_sweep(*, now: datetime | None = None, batch_size: int = 500) -> int:
+    """Intake for leads whose publish was lost (older than LEADS_INTAKE_SWEEP_AFTER_SECONDS)."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.LEADS_INTAKE_SWEEP_AFTER_SECONDS)
+    lead_ids = list(
+        Lead.objects.filter(intake_pending_since__lte=cutoff)
+        .order_by("intake_pending_since")
+        .values_list("pk", flat=True)[:batch_size]
+    )
+    if lead_ids:
+        logger.info("intake sweep: %s leads were never processed", len(lead_ids))
+    return leads_intake_run(lead_ids=lead_ids)
