@@ -25,9 +25,14 @@ from leads.services.capture import TOUCH_FIELDS
 from leads.throttling import (
     TOO_MANY_FOR_EMAIL,
     TOO_MANY_FROM_HERE,
-    lead_submission_email_allowed,
+    lead_submission_count,
     lead_submission_ip_allowed,
 )
+
+
+def _too_many(message: str) -> Response:
+    return Response({"detail": message}, status=429, headers={"Retry-After": "60"})
+
 
 # The same limits the capture service applies to each attribution field.
 TOUCH_LIMITS = TOUCH_FIELDS
@@ -148,17 +153,19 @@ class LeadCaptureAPI(APIView):
         tags=["leads"],
     )
     def post(self, request: Request) -> Response:
-        if not lead_submission_ip_allowed(ip=client_ip(request._request)):
-            return Response(
-                {"detail": TOO_MANY_FROM_HERE}, status=429, headers={"Retry-After": "60"}
-            )
+        ip = client_ip(request._request)
         serializer = LeadCaptureRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        if not serializer.is_valid():
+            # Every POST counts against the IP's limit, valid or not.
+            if not lead_submission_ip_allowed(ip=ip):
+                return _too_many(TOO_MANY_FROM_HERE)
+            return Response(serializer.errors, status=status.HTTP_400_BAD_REQUEST)
         data = serializer.validated_data
-        if not lead_submission_email_allowed(email=data["email"]):
-            return Response(
-                {"detail": TOO_MANY_FOR_EMAIL}, status=429, headers={"Retry-After": "60"}
-            )
+        count = lead_submission_count(ip=ip, email=data["email"])
+        if not count.ip_allowed:
+            return _too_many(TOO_MANY_FROM_HERE)
+        if not count.email_allowed:
+            return _too_many(TOO_MANY_FOR_EMAIL)
         try:
             lead_capture(
                 email=data["email"],
@@ -174,6 +181,7 @@ class LeadCaptureAPI(APIView):
                 ),
                 started_at=data.get("started_at"),
                 honeypot=data.get("website", ""),
+                velocity=count.velocity,
             )
         except LeadInputError as exc:
             return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)

@@ -44,14 +44,18 @@ class SubmissionCount:
     velocity: Velocity
 
 
-def lead_submission_count(*, ip: str | None, email: str) -> SubmissionCount:
-    """Count one valid submission against both abuse limits and the risk velocity counters, in
-    one Redis round trip. Pass `velocity` on to lead_capture so it is not counted twice."""
-    counts = ratelimit_usage_many(
-        counters=[_ip_counter(ip), _email_counter(email), *velocity_counters(ip=ip, email=email)]
-    )
+def lead_submission_count(*, ip: str | None, email: str, count_ip: bool = True) -> SubmissionCount:
+    """Count one valid submission against the abuse limits and the risk velocity counters, in
+    one Redis round trip. `count_ip=False` when the IP's hit was already counted (by
+    lead_submission_ip_allowed). Pass `velocity` on to lead_capture so it is not counted twice.
+    """
+    counters = [_email_counter(email), *velocity_counters(ip=ip, email=email)]
+    if count_ip:
+        counters.insert(0, _ip_counter(ip))
+    counts = ratelimit_usage_many(counters=counters)
+    ip_allowed = counts.pop(0) <= settings.LEADS_RATE_LIMIT_PER_IP if count_ip else True
     return SubmissionCount(
-        ip_allowed=counts[0] <= settings.LEADS_RATE_LIMIT_PER_IP,
-        email_allowed=counts[1] <= settings.LEADS_RATE_LIMIT_PER_EMAIL,
-        velocity=velocity_from_counts(ip=ip, counts=counts[2:]),
+        ip_allowed=ip_allowed,
+        email_allowed=counts[0] <= settings.LEADS_RATE_LIMIT_PER_EMAIL,
+        velocity=velocity_from_counts(ip=ip, counts=counts[1:]),
     )

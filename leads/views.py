@@ -8,7 +8,13 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from leads.context import capture_context, client_ip, country_default
-from leads.forms import LEAD_FORM_PURPOSES, TOUCH_FIELDS, LeadForm, form_started_token
+from leads.forms import (
+    LEAD_FORM_PURPOSES,
+    TOUCH_FIELDS,
+    LeadForm,
+    form_started_token,
+    lead_form_quick_clean,
+)
 from leads.models import ConsentPurpose, ConsentRecord
 from leads.services import (
     ConsentLinkExpired,
@@ -23,7 +29,7 @@ from leads.services.consent import consent_confirmation_from_token, consent_with
 from leads.throttling import (
     TOO_MANY_FOR_EMAIL,
     TOO_MANY_FROM_HERE,
-    lead_submission_email_allowed,
+    lead_submission_count,
     lead_submission_ip_allowed,
 )
 
@@ -58,34 +64,46 @@ def _initial(request: HttpRequest) -> dict:
 def lead_start(request: HttpRequest) -> HttpResponse:
     """The public lead form at /start/. Works without JavaScript; CSRF-protected."""
     texts = consent_texts_current(purposes=LEAD_FORM_PURPOSES)
-    status = 200
-    if request.method == "POST":
-        if not lead_submission_ip_allowed(ip=client_ip(request)):
+    if request.method == "GET":
+        form = LeadForm(initial=_initial(request), consent_texts=texts)
+        return render(request, "leads/start.html", {"form": form})
+
+    ip = client_ip(request)
+    form = None
+    kwargs = lead_form_quick_clean(request.POST)
+    if kwargs is None:
+        # Not plainly valid: the form judges it and explains. Every POST counts against the
+        # IP's limit, valid or not.
+        if not lead_submission_ip_allowed(ip=ip):
             return _too_many(request, TOO_MANY_FROM_HERE)
         form = LeadForm(request.POST, consent_texts=texts)
-        if form.is_valid():
-            if not lead_submission_email_allowed(email=form.cleaned_data["email"]):
-                return _too_many(request, TOO_MANY_FOR_EMAIL)
-            kwargs = form.capture_kwargs()
-            try:
-                lead_capture(
-                    **kwargs,
-                    context=capture_context(
-                        request, source_form="lead_form", method=ConsentRecord.Method.FORM
-                    ),
-                )
-            except LeadInputError as exc:
-                for field, messages in exc.errors.items():
-                    form.add_error(field if field in form.fields else None, messages)
-            else:
-                url = reverse("leads:start-thanks")
-                if kwargs["consents"].get(ConsentPurpose.MARKETING_EMAIL):
-                    url += "?confirm=email"
-                return _see_other(url)
-        status = 400
-    else:
-        form = LeadForm(initial=_initial(request), consent_texts=texts)
-    return render(request, "leads/start.html", {"form": form}, status=status)
+        if not form.is_valid():
+            return render(request, "leads/start.html", {"form": form}, status=400)
+        kwargs = form.capture_kwargs()
+    count = lead_submission_count(ip=ip, email=kwargs["email"], count_ip=form is None)
+    if not count.ip_allowed:
+        return _too_many(request, TOO_MANY_FROM_HERE)
+    if not count.email_allowed:
+        return _too_many(request, TOO_MANY_FOR_EMAIL)
+    try:
+        lead_capture(
+            **kwargs,
+            velocity=count.velocity,
+            context=capture_context(
+                request, source_form="lead_form", method=ConsentRecord.Method.FORM
+            ),
+        )
+    except LeadInputError as exc:
+        if form is None:
+            form = LeadForm(request.POST, consent_texts=texts)
+            form.is_valid()
+        for field, messages in exc.errors.items():
+            form.add_error(field if field in form.fields else None, messages)
+        return render(request, "leads/start.html", {"form": form}, status=400)
+    url = reverse("leads:start-thanks")
+    if kwargs["consents"].get(ConsentPurpose.MARKETING_EMAIL):
+        url += "?confirm=email"
+    return _see_other(url)
 
 
 @require_http_methods(["GET"])
