@@ -10,22 +10,35 @@ import weakref
 
 from django.core.cache import cache
 
-_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_counters_scripts: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+# KEYS: the counters; ARGV: each one's window in seconds. Count one hit on each and return the
+# counts. The expiry is set by the hit that creates a counter, so it never outlives its window;
+# the script is atomic, so a counter never exists without one.
+_COUNT_LUA = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+  local count = redis.call('INCR', key)
+  if count == 1 then redis.call('EXPIRE', key, tonumber(ARGV[i]) + 1) end
+  counts[i] = count
+end
+return counts
+"""
 
 
-def _redis_client():
-    """The redis-py client behind Django's RedisCache, or None for other cache backends.
-
-    Kept per backend instance: building a client costs more than the INCR it sends.
-    """
+def _counters_script():
+    """The counting script on the redis-py client behind Django's RedisCache, or None for other
+    cache backends. Kept per backend instance: building a client costs more than the call.
+    It runs by EVALSHA (the script text is sent again only if Redis has forgotten it)."""
     backend = getattr(cache, "_cache", None)
     get_client = getattr(backend, "get_client", None)
     if get_client is None:
         return None
-    client = _clients.get(backend)
-    if client is None:
-        client = _clients[backend] = get_client(write=True)
-    return client
+    script = _counters_scripts.get(backend)
+    if script is None:
+        script = get_client(write=True).register_script(_COUNT_LUA)
+        _counters_scripts[backend] = script
+    return script
 
 
 def ratelimit_usage(*, key: str, window_seconds: int, now: float | None = None) -> int:
@@ -42,17 +55,13 @@ def ratelimit_usage_many(*, counters: list[tuple[str, int]], now: float | None =
     raw_keys = [
         (f"ratelimit:{key}:{window}:{int(moment // window)}", window) for key, window in counters
     ]
-    client = _redis_client()
-    if client is not None:
-        # Per counter: create it with its expiry if it is new, then count. The expiry is set
-        # only by the creating SET, so a counter never outlives its window.
-        pipe = client.pipeline(transaction=False)
-        for raw_key, window in raw_keys:
-            cache_key = cache.make_and_validate_key(raw_key)
-            pipe.set(cache_key, 0, ex=window + 1, nx=True)
-            pipe.incr(cache_key)
-        replies = pipe.execute()
-        return [int(count) for count in replies[1::2]]
+    script = _counters_script()
+    if script is not None:
+        counts = script(
+            keys=[cache.make_and_validate_key(raw_key) for raw_key, _ in raw_keys],
+            args=[window for _, window in raw_keys],
+        )
+        return [int(count) for count in counts]
     return [_cache_count(raw_key, window) for raw_key, window in raw_keys]
 
 

@@ -12,8 +12,13 @@ come from IdBlocks: ranges taken from the table's own sequence, a block at a tim
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import threading
+from datetime import date, datetime, time
+from decimal import Decimal
+from uuid import UUID
 
 from django.db import connection
 from django.db.models import Model
@@ -52,18 +57,55 @@ class IdBlocks:
             return sorted((row[0] for row in cursor.fetchall()), reverse=True)
 
 
-def _fields(model: type[Model], *, with_pk: bool) -> list:
-    return [f for f in model._meta.concrete_fields if with_pk or not f.primary_key]
+@functools.cache
+def _fields(model: type[Model], *, with_pk: bool) -> tuple:
+    return tuple(f for f in model._meta.concrete_fields if with_pk or not f.primary_key)
 
 
-def _values(obj: Model, fields: list) -> list:
-    return [field.get_db_prep_save(getattr(obj, field.attname), connection) for field in fields]
+def _json_default(value):
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, Decimal | UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} cannot go into a row: {value!r}")
 
 
-def _base_type(field) -> str:
-    # varchar(200) → varchar: a cast to varchar(n) would silently cut a value that is too long,
-    # where the column itself refuses it.
-    return field.db_type(connection).split("(")[0]
+def _rows_json(objects: list[Model], fields: tuple) -> str:
+    """The objects as a JSON array of {column: value}, for jsonb_populate_recordset. JSON
+    columns nest as JSON; the column types' own input functions read everything else."""
+    return json.dumps(
+        [{field.column: getattr(obj, field.attname) for field in fields} for obj in objects],
+        default=_json_default,
+        separators=(",", ":"),
+    )
+
+
+@functools.cache
+def _statement(parent: type[Model], conflict_field: str, dependents: tuple) -> str:
+    """The SQL for one shape of graph: a parent model and (model, with_pk) per dependant."""
+    quote = connection.ops.quote_name
+
+    def insert(model, fields, name: str) -> str:
+        table = quote(model._meta.db_table)
+        columns = ", ".join(quote(f.column) for f in fields)
+        # Identifiers come from the models' own metadata; the rows are one parameter each.
+        return (
+            f"INSERT INTO {table} ({columns}) SELECT {columns} "  # noqa: S608
+            f"FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb) AS {name}"
+        )
+
+    parts = [
+        "WITH parent AS ("
+        + insert(parent, _fields(parent, with_pk=True), "p")
+        + f" ON CONFLICT ({quote(conflict_field)}) DO NOTHING RETURNING 1)"
+    ]
+    for index, (model, with_pk) in enumerate(dependents):
+        parts.append(
+            f"d{index} AS ("  # noqa: S608 (see insert())
+            + insert(model, _fields(model, with_pk=with_pk), f"r{index}")
+            + " WHERE EXISTS (SELECT 1 FROM parent))"
+        )
+    return ",\n".join(parts) + "\nSELECT count(*) FROM parent"
 
 
 def rows_insert_if_new(
@@ -75,29 +117,12 @@ def rows_insert_if_new(
 
     Returns True if the parent was inserted (and so all of it), False if nothing was.
     """
-    quote = connection.ops.quote_name
-    parent_fields = _fields(type(parent), with_pk=True)
-    # Identifiers come from the models' own metadata; every value is a parameter.
-    parts = [
-        f"WITH parent AS (INSERT INTO {quote(parent._meta.db_table)} "  # noqa: S608
-        f"({', '.join(quote(f.column) for f in parent_fields)}) "
-        f"VALUES ({', '.join(['%s'] * len(parent_fields))}) "
-        f"ON CONFLICT ({quote(conflict_field)}) DO NOTHING RETURNING 1)"
-    ]
-    params = _values(parent, parent_fields)
-    for index, objects in enumerate(group for group in dependents if group):
-        model = type(objects[0])
-        fields = _fields(model, with_pk=objects[0].pk is not None)
-        row = "(" + ", ".join(f"%s::{_base_type(f)}" for f in fields) + ")"
-        parts.append(
-            f"d{index} AS (INSERT INTO {quote(model._meta.db_table)} "  # noqa: S608
-            f"({', '.join(quote(f.column) for f in fields)}) "
-            f"SELECT * FROM (VALUES {', '.join([row] * len(objects))}) AS v "
-            "WHERE EXISTS (SELECT 1 FROM parent))"
-        )
-        for obj in objects:
-            params += _values(obj, fields)
-    sql = ",\n".join(parts) + "\nSELECT count(*) FROM parent"
+    groups = [group for group in dependents if group]
+    shape = tuple((type(group[0]), group[0].pk is not None) for group in groups)
+    sql = _statement(type(parent), conflict_field, shape)
+    params = [_rows_json([parent], _fields(type(parent), with_pk=True))]
+    for group, (model, with_pk) in zip(groups, shape, strict=True):
+        params.append(_rows_json(group, _fields(model, with_pk=with_pk)))
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()[0] == 1

@@ -164,7 +164,7 @@ def main() -> int:
                 "gunicorn",
                 "config.wsgi:application",
                 "--workers",
-                "2",
+                os.environ.get("BENCH_WORKERS", "2"),
                 "--bind",
                 f"127.0.0.1:{port}",
                 "--log-level",

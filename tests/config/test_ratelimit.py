@@ -44,19 +44,29 @@ def test_parallel_hits_are_counted_exactly_once_each():
 def test_the_counter_expires_with_its_window():
     from django.core.cache import cache
 
-    from config.ratelimit import _redis_client
-
     ratelimit_usage(key="t:ttl", window_seconds=30, now=3000.0)
-    client = _redis_client()
+    client = cache._cache.get_client(write=False)
     ttl = client.ttl(cache.make_and_validate_key("ratelimit:t:ttl:30:100"))
     assert 0 < ttl <= 31
+
+
+def test_many_counters_in_one_call_each_with_its_own_window():
+    from django.core.cache import cache
+
+    from config.ratelimit import ratelimit_usage_many
+
+    counters = [("t:many:a", 60), ("t:many:b", 3600), ("t:many:a", 60)]
+    assert ratelimit_usage_many(counters=counters, now=7200.0) == [1, 1, 2]
+    assert ratelimit_usage_many(counters=counters[:2], now=7200.0) == [3, 2]
+    client = cache._cache.get_client(write=False)
+    assert 0 < client.ttl(cache.make_and_validate_key("ratelimit:t:many:b:3600:2")) <= 3601
 
 
 def test_other_cache_backends_fall_back_to_add_and_incr(settings):
     from config import ratelimit
 
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    assert ratelimit._redis_client() is None
+    assert ratelimit._counters_script() is None
     results = [
         ratelimit.ratelimit_hit(key="t:locmem", limit=2, window_seconds=60, now=10.0)
         for _ in range(3)
