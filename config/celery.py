@@ -1,5 +1,6 @@
 """The Celery app, and the one way the portal enqueues work."""
 
+import contextlib
 import logging
 import os
 
@@ -32,11 +33,26 @@ def enqueue_on_commit(task, *args) -> None:
     transaction.on_commit(_send)
 
 
+_request_id_tokens: dict = {}
+
+
 @task_prerun.connect
 def _bind_task_id(task_id=None, **_kwargs) -> None:
     from config.logging import request_id_var
 
-    request_id_var.set(f"task-{task_id}")
+    _request_id_tokens[task_id] = request_id_var.set(f"task-{task_id}")
+
+
+@task_postrun.connect
+def _unbind_task_id(task_id=None, **_kwargs) -> None:
+    # An eager task runs in its caller's context: give the caller its own id back.
+    from config.logging import request_id_var
+
+    token = _request_id_tokens.pop(task_id, None)
+    if token is not None:
+        # ValueError: set in another context (not in a worker; be safe).
+        with contextlib.suppress(ValueError):
+            request_id_var.reset(token)
 
 
 @task_postrun.connect
