@@ -1,8 +1,26 @@
 """Lead capture, consent, readiness, routing and first-response SLAs (leads app)."""
 
+from datetime import date
+
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 env = environ.Env()
+
+
+def _env_dates(name: str) -> list[date]:
+    """A comma-separated list of ISO dates; a bad one stops startup with the value named."""
+    dates = []
+    for value in env.list(name, default=[]):
+        try:
+            dates.append(date.fromisoformat(value.strip()))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name} has {value!r}, which is not a date; write each one as YYYY-MM-DD, "
+                "separated by commas (e.g. 2026-12-25,2026-12-28)."
+            ) from None
+    return dates
+
 
 # Abuse limits on the public lead form and POST /api/v1/leads/ (answered with 429).
 LEADS_RATE_LIMIT_PER_IP = env.int("LEADS_RATE_LIMIT_PER_IP", default=5)
@@ -55,6 +73,9 @@ LEADS_SLA_BUSINESS_HOURS = (
     env("LEADS_SLA_BUSINESS_START", default="09:00"),
     env("LEADS_SLA_BUSINESS_END", default="17:30"),
 )
+# Public holidays: whole days (in LEADS_SLA_TIME_ZONE) that are not business time, e.g.
+# "2026-12-25,2026-12-28". Empty means none.
+LEADS_SLA_HOLIDAYS = _env_dates("LEADS_SLA_HOLIDAYS")
 LEADS_SLA_FIRST_RESPONSE_MINUTES = env.int("LEADS_SLA_FIRST_RESPONSE_MINUTES", default=120)
 # The escalation ladder: "action:business minutes after the due time", in order. Actions are
 # notify_owner, notify_team_lead and reassign.

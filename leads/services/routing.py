@@ -236,7 +236,10 @@ def lead_route(
 def lead_assign(
     *, lead: Lead, owner, actor: Any, reason: str = "", now: datetime | None = None
 ) -> Lead:
-    """Staff give `lead` to `owner` (a Sales staff user)."""
+    """Staff give `lead` to `owner` (a Sales staff user). While the lead is new and nobody has
+    logged a first contact, the new owner gets a fresh first-response clock."""
+    from leads.services.sla import SLA_CLOCK_FIELDS, lead_sla_restart
+
     now = now or timezone.now()
     if not sales_users().filter(pk=owner.pk).exists():
         raise AssignmentRefused(f"{owner} is not an active Sales staff member.")
@@ -255,12 +258,14 @@ def lead_assign(
             actor=actor,
             now=now,
         )
-        locked.save(update_fields=["owner", "updated_at"])
+        restarted = lead_sla_restart(lead=locked, now=now)
+        clock_fields = SLA_CLOCK_FIELDS if restarted else []
+        locked.save(update_fields=["owner", *clock_fields, "updated_at"])
         audit_log_record(
             actor=actor,
             action="leads.lead_assigned",
             target=locked,
-            detail={"from_user": previous, "to_user": owner.pk},
+            detail={"from_user": previous, "to_user": owner.pk, "sla_restarted": restarted},
         )
     lead.refresh_from_db()
     return lead

@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -43,6 +44,10 @@ def _ladder_check_at(lead: Lead, level: int) -> datetime | None:
     return hours.add(lead.first_response_due_at, ladder[level][1])
 
 
+# The lead's columns that lead_sla_start writes, for callers that save with update_fields.
+SLA_CLOCK_FIELDS = ["first_response_due_at", "sla_state", "sla_level", "sla_next_check_at"]
+
+
 def lead_sla_start(*, lead: Lead, now: datetime) -> None:
     """Start the first-response clock on a new lead (the caller saves it)."""
     hours = BusinessHours.from_settings()
@@ -50,6 +55,19 @@ def lead_sla_start(*, lead: Lead, now: datetime) -> None:
     lead.sla_state = SlaState.PENDING
     lead.sla_level = 0
     lead.sla_next_check_at = _ladder_check_at(lead, 0)
+
+
+def lead_sla_restart(*, lead: Lead, now: datetime) -> bool:
+    """Give the lead's new owner a fresh first-response clock, from the bottom of the ladder.
+
+    Only while the lead is new and no first contact is logged: after that there is no clock to
+    restart. The caller holds the lead's lock and saves SLA_CLOCK_FIELDS. The SlaEvents of
+    earlier owners stay as history (see _sla_event_level_next). Returns whether it restarted.
+    """
+    if lead.status != LeadStatus.NEW or lead.first_contacted_at is not None:
+        return False
+    lead_sla_start(lead=lead, now=now)
+    return True
 
 
 def lead_sla_stop(*, lead: Lead) -> None:
@@ -69,6 +87,20 @@ def _sales_group_emails() -> list[str]:
     return [email for email in sales_users().values_list("email", flat=True) if email]
 
 
+def _sla_event_level_next(lead: Lead) -> int:
+    """The level of the lead's next SlaEvent: one more than the highest so far.
+
+    Lead.sla_level is the step on the ladder for the current owner and goes back to 0 when a
+    reassignment restarts the clock, while SlaEvent is unique per (lead, level) and keeps every
+    earlier step. So an event's level numbers the step in the lead's whole history (1, 2, 3 for
+    the first owner, then 4, 5, ... for the next) and only equals sla_level + 1 until the first
+    restart. Every insert happens under the lead's row lock, so reading the maximum and then
+    inserting is safe; the unique constraint still refuses a second writer that got past it.
+    """
+    highest = lead.sla_events.aggregate(highest=Max("level"))["highest"]
+    return (highest or 0) + 1
+
+
 def _escalate(lead: Lead, now: datetime) -> SlaEvent | None:
     from leads.services.routing import lead_route
 
@@ -80,6 +112,7 @@ def _escalate(lead: Lead, now: datetime) -> SlaEvent | None:
     action, _ = ladder[level]
     recipients: list[str] = []
     detail = ""
+    assignment = None
     profile = _owner_profile(lead.owner_id)
     if action == Action.NOTIFY_OWNER:
         if lead.owner and lead.owner.email:
@@ -106,7 +139,10 @@ def _escalate(lead: Lead, now: datetime) -> SlaEvent | None:
         )
         if assignment is not None:
             recipients = [e for e in [assignment.owner.email, getattr(previous, "email", "")] if e]
-            detail = f"Reassigned from {previous or 'nobody'} to {assignment.owner}."
+            detail = (
+                f"Reassigned from {previous or 'nobody'} to {assignment.owner}, "
+                "whose first-response clock starts now."
+            )
         else:
             recipients = _sales_group_emails()
             detail = "Nobody else was available to take the lead; told the Sales team."
@@ -114,18 +150,25 @@ def _escalate(lead: Lead, now: datetime) -> SlaEvent | None:
         with transaction.atomic():
             event = SlaEvent.objects.create(
                 lead=lead,
-                level=level + 1,
+                level=_sla_event_level_next(lead),
                 action=action,
                 created_at=now,
-                detail=detail,
+                detail=detail[:300],
                 recipients=recipients,
             )
     except IntegrityError:
-        # This step was already taken (two sweepers raced past the lock): move on.
+        # Another writer recorded this lead's next step first (it got past the lead's lock):
+        # do not record it twice.
         event = None
-    lead.sla_state = SlaState.BREACHED
-    lead.sla_level = level + 1
-    lead.sla_next_check_at = _ladder_check_at(lead, level + 1)
+    if assignment is not None:
+        # The new owner is reminded first, then their team lead, and so on, each counted from
+        # their own due time; lead_sla_restart cannot refuse here (the sweeper only claims new,
+        # uncontacted leads).
+        lead_sla_restart(lead=lead, now=now)
+    else:
+        lead.sla_state = SlaState.BREACHED
+        lead.sla_level = level + 1
+        lead.sla_next_check_at = _ladder_check_at(lead, level + 1)
     if event is not None and recipients:
         from leads.tasks import lead_sla_event_notify_task
 
@@ -156,15 +199,7 @@ def lead_sla_breaches_process(*, now: datetime | None = None, batch_size: int | 
         for lead in due:
             if _escalate(lead, now) is not None:
                 taken += 1
-            lead.save(
-                update_fields=[
-                    "owner",
-                    "sla_state",
-                    "sla_level",
-                    "sla_next_check_at",
-                    "updated_at",
-                ]
-            )
+            lead.save(update_fields=["owner", *SLA_CLOCK_FIELDS, "updated_at"])
     return taken
 
 

@@ -5,8 +5,15 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from config.models import AuditLogEntry
-from leads.models import RoutingRule
-from leads.services import AssignmentRefused, lead_assign
+from leads.business_hours import BusinessHours
+from leads.models import LeadStatus, RoutingRule, SlaState
+from leads.services import (
+    AssignmentRefused,
+    lead_assign,
+    lead_first_contact_log,
+    lead_sla_breaches_process,
+    lead_status_change,
+)
 from tests.leads.factories import (
     OutOfOfficeFactory,
     RoutingRuleFactory,
@@ -126,3 +133,84 @@ def test_leads_can_only_go_to_sales_staff():
     lead = capture_lead()
     with pytest.raises(AssignmentRefused):
         lead_assign(lead=lead, owner=UserFactory(), actor=None)
+
+
+@pytest.fixture
+def sla(settings):
+    settings.LEADS_SLA_TIME_ZONE = "Europe/London"
+    settings.LEADS_SLA_BUSINESS_DAYS = [0, 1, 2, 3, 4]
+    settings.LEADS_SLA_BUSINESS_HOURS = ("09:00", "17:30")
+    settings.LEADS_SLA_HOLIDAYS = []
+    settings.LEADS_SLA_FIRST_RESPONSE_MINUTES = 120
+    settings.LEADS_SLA_LADDER = [("notify_owner", 0), ("notify_team_lead", 60), ("reassign", 240)]
+    first, second = SalesOwnerFactory(), SalesOwnerFactory()
+    RoutingRuleFactory(members=[first])
+    return first.user, second.user
+
+
+def _after_due(lead, minutes=1):
+    return lead.first_response_due_at + timedelta(minutes=minutes)
+
+
+def test_manual_assignment_gives_the_new_owner_a_fresh_first_response_clock(sla):
+    first, second = sla
+    lead = capture_lead()
+    assert lead_sla_breaches_process(now=_after_due(lead)) == 1
+    lead.refresh_from_db()
+    assert (lead.owner, lead.sla_state, lead.sla_level) == (first, SlaState.BREACHED, 1)
+
+    assigned_at = _after_due(lead, 30)
+    lead_assign(lead=lead, owner=second, actor=first, now=assigned_at)
+
+    due = BusinessHours.from_settings().add(assigned_at, 120)
+    assert (lead.owner, lead.sla_state, lead.sla_level) == (second, SlaState.PENDING, 0)
+    assert lead.first_response_due_at == due
+    assert lead.sla_next_check_at == due
+    entry = AuditLogEntry.objects.get(action="leads.lead_assigned")
+    assert entry.detail["sla_restarted"] is True
+
+    assert lead_sla_breaches_process(now=assigned_at) == 0
+    assert lead_sla_breaches_process(now=due - timedelta(minutes=1)) == 0
+    assert lead_sla_breaches_process(now=due + timedelta(minutes=1)) == 1
+    lead.refresh_from_db()
+    assert (lead.sla_state, lead.sla_level) == (SlaState.BREACHED, 1)
+    reminder = lead.sla_events.order_by("level").last()
+    assert reminder.recipients == [second.email]
+    # The first owner's reminder stays in the history.
+    assert list(lead.sla_events.values_list("level", "action")) == [
+        (1, "notify_owner"),
+        (2, "notify_owner"),
+    ]
+
+
+def test_manual_assignment_of_a_contacted_lead_leaves_the_sla_alone(sla):
+    first, second = sla
+    lead = capture_lead()
+    contacted_at = _after_due(lead, 10)
+    lead_first_contact_log(lead=lead, actor=first, at=contacted_at)
+    lead.refresh_from_db()
+    before = (lead.first_response_due_at, lead.sla_state, lead.sla_level, lead.sla_next_check_at)
+
+    lead_assign(lead=lead, owner=second, actor=first, now=_after_due(lead, 60))
+
+    assert lead.owner == second
+    after = (lead.first_response_due_at, lead.sla_state, lead.sla_level, lead.sla_next_check_at)
+    assert after == before
+    assert lead.sla_state == SlaState.MET_LATE
+    entry = AuditLogEntry.objects.get(action="leads.lead_assigned")
+    assert entry.detail["sla_restarted"] is False
+
+
+def test_manual_assignment_of_a_lead_that_is_no_longer_new_leaves_the_sla_alone(sla):
+    first, second = sla
+    lead = capture_lead()
+    lead_status_change(lead=lead, to=LeadStatus.UNQUALIFIED, actor=first)
+    lead.refresh_from_db()
+    before = (lead.first_response_due_at, lead.sla_state, lead.sla_level, lead.sla_next_check_at)
+
+    lead_assign(lead=lead, owner=second, actor=first, now=_after_due(lead, 60))
+
+    assert lead.owner == second
+    after = (lead.first_response_due_at, lead.sla_state, lead.sla_level, lead.sla_next_check_at)
+    assert after == before
+    assert lead_sla_breaches_process(now=_after_due(lead, 10_000)) == 0
