@@ -1,5 +1,6 @@
 """Business-time arithmetic for first-response SLAs ("2 business hours after the lead came in")."""
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -51,13 +52,23 @@ class BusinessHours:
 
     @classmethod
     def from_settings(cls) -> "BusinessHours":
-        start, end = settings.LEADS_SLA_BUSINESS_HOURS
+        # Read on every capture: built once per distinct configuration (tests override it).
+        return _business_hours(
+            settings.LEADS_SLA_TIME_ZONE,
+            tuple(settings.LEADS_SLA_BUSINESS_DAYS),
+            tuple(settings.LEADS_SLA_BUSINESS_HOURS),
+            tuple(settings.LEADS_SLA_HOLIDAYS),
+        )
+
+    @classmethod
+    def _build(cls, tz_name: str, days: tuple, hours: tuple, holidays: tuple) -> "BusinessHours":
+        start, end = hours
         return cls(
-            tz=ZoneInfo(settings.LEADS_SLA_TIME_ZONE),
-            days=frozenset(int(d) for d in settings.LEADS_SLA_BUSINESS_DAYS),
+            tz=ZoneInfo(tz_name),
+            days=frozenset(int(d) for d in days),
             opens=time.fromisoformat(start),
             closes=time.fromisoformat(end),
-            holidays=holidays_parse(settings.LEADS_SLA_HOLIDAYS, setting="LEADS_SLA_HOLIDAYS"),
+            holidays=holidays_parse(holidays, setting="LEADS_SLA_HOLIDAYS"),
         )
 
     def _day_bounds(self, day) -> tuple[datetime, datetime]:
@@ -93,3 +104,8 @@ class BusinessHours:
         raise ValueError(
             "Business hours never open; check LEADS_SLA_BUSINESS_* and LEADS_SLA_HOLIDAYS."
         )
+
+
+@functools.lru_cache(maxsize=16)
+def _business_hours(tz_name: str, days: tuple, hours: tuple, holidays: tuple) -> BusinessHours:
+    return BusinessHours._build(tz_name, days, hours, holidays)

@@ -118,7 +118,8 @@ class ConsentText(models.Model):
 class Lead(models.Model):
     """One person. The email is stored normalised and is unique (dedupe key)."""
 
-    email = models.EmailField(max_length=EMAIL_MAX_LENGTH, unique=True)
+    # Unique by the constraint in Meta (a plain unique=True would add a LIKE index too).
+    email = models.EmailField(max_length=EMAIL_MAX_LENGTH)
     name = models.CharField(max_length=NAME_MAX_LENGTH)
     company = models.CharField(max_length=COMPANY_MAX_LENGTH, blank=True)
     phone = models.CharField(max_length=20, blank=True, help_text="E.164, e.g. +442079460958")
@@ -130,19 +131,21 @@ class Lead(models.Model):
         default=TenderType.CARD,
         help_text="How the buyer intends to pay.",
     )
-    status = models.CharField(
-        max_length=16, choices=LeadStatus.choices, default=LeadStatus.NEW, db_index=True
-    )
+    # Indexes on a lead are paid by every capture, so only the ones a query uses exist (see
+    # Meta.indexes). A FK column without one is never deleted from in practice (touchpoints are
+    # kept, users are deactivated rather than deleted).
+    status = models.CharField(max_length=16, choices=LeadStatus.choices, default=LeadStatus.NEW)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="owned_leads",
+        db_index=False,  # (owner, status) below serves it
     )
 
     # Readiness ("payment-ready lead"), evaluated by lead_readiness_refresh().
-    is_ready = models.BooleanField("payment ready", default=False, db_index=True)
+    is_ready = models.BooleanField("payment ready", default=False)
     readiness_checklist = models.JSONField(default=list, blank=True)
     readiness_evaluated_at = models.DateTimeField(null=True, blank=True)
     risk_score = models.IntegerField(default=0)
@@ -157,10 +160,20 @@ class Lead(models.Model):
     consent_chain_head = models.CharField(max_length=64, blank=True)
 
     first_touch = models.ForeignKey(
-        "leads.Touchpoint", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "leads.Touchpoint",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     last_touch = models.ForeignKey(
-        "leads.Touchpoint", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "leads.Touchpoint",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     submissions = models.PositiveIntegerField(default=0)
 
@@ -173,13 +186,13 @@ class Lead(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,
     )
     sla_state = models.CharField(
         "first response",
         max_length=16,
         choices=SlaState.choices,
         default=SlaState.NONE,
-        db_index=True,
     )
     sla_level = models.PositiveSmallIntegerField(
         default=0, help_text="Escalation steps taken so far."
@@ -197,6 +210,7 @@ class Lead(models.Model):
     class Meta:
         ordering = ["-created_at"]
         permissions = [("erase_lead", "Can erase a lead's personal data")]
+        constraints = [models.UniqueConstraint(fields=["email"], name="lead_email_unique")]
         indexes = [
             # The SLA sweeper's claim query.
             models.Index(
@@ -270,12 +284,19 @@ class ConsentRecord(models.Model):
         ADMIN = "admin", "Staff in the admin"
         WITHDRAWAL_LINK = "withdrawal_link", "Withdrawal link"
 
-    lead = models.ForeignKey(Lead, on_delete=models.PROTECT, related_name="consent_records")
+    # Every capture writes three of these: only the indexes a query or constraint needs. The
+    # (lead, sequence) constraint serves the lead FK; consent texts are never deleted (a trigger
+    # forbids it) and staff users are deactivated, not deleted.
+    lead = models.ForeignKey(
+        Lead, on_delete=models.PROTECT, related_name="consent_records", db_index=False
+    )
     sequence = models.PositiveIntegerField()
     purpose = models.CharField(max_length=32, choices=ConsentPurpose.choices)
     decision = models.CharField(max_length=24, choices=Decision.choices)
     method = models.CharField(max_length=24, choices=Method.choices)
-    consent_text = models.ForeignKey(ConsentText, on_delete=models.PROTECT, related_name="+")
+    consent_text = models.ForeignKey(
+        ConsentText, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     text_sha256 = models.CharField(max_length=64)
     # Keyed hash of the normalised email at the time: identifies the person even after the
     # lead's personal data is pseudonymised on an erasure request.
@@ -286,15 +307,23 @@ class ConsentRecord(models.Model):
     source_form = models.CharField(max_length=SOURCE_FORM_MAX_LENGTH, blank=True)
     source_url = models.CharField(max_length=URL_MAX_LENGTH, blank=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     prev_hash = models.CharField(max_length=64, blank=True)
-    record_hash = models.CharField(max_length=64, unique=True)
+    record_hash = models.CharField(max_length=64)  # unique: Meta.constraints
 
     class Meta:
         ordering = ["lead_id", "sequence"]
         constraints = [
-            models.UniqueConstraint(fields=["lead", "sequence"], name="consentrecord_lead_sequence")
+            models.UniqueConstraint(
+                fields=["lead", "sequence"], name="consentrecord_lead_sequence"
+            ),
+            models.UniqueConstraint(fields=["record_hash"], name="consentrecord_hash_unique"),
         ]
 
     def __str__(self) -> str:

@@ -34,6 +34,8 @@ _DROPPED_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn"}
 def text_clean(value: str) -> str:
     """One line of plain text: invisible and control characters removed, whitespace collapsed,
     Unicode in NFC. Markup is kept as typed; templates escape it."""
+    if value.isascii() and value.isprintable():  # the common case: nothing to drop or compose
+        return " ".join(value.split())
     value = "".join(
         " " if ch in "\t\r\n\v\f\x85\u2028\u2029" else ch
         for ch in value

@@ -26,6 +26,7 @@ from leads.models import (
 from leads.normalise import LeadInputError, ip_normalise, lead_input_clean, text_clean, url_clean
 from leads.risk import Velocity, risk_total, submission_risk_factors
 from leads.services.consent import (
+    PURPOSES,
     ConsentEntry,
     consent_records_append_locked,
     consent_records_build,
@@ -61,13 +62,13 @@ TOUCH_FIELDS = {
 def _consent_entries(
     consents: dict[str, bool], consent_text_ids: dict[str, int] | None
 ) -> list[tuple[str, bool, ConsentText]]:
-    unknown = set(consents) - set(ConsentPurpose.values)
+    unknown = set(consents) - set(PURPOSES)
     if unknown:
         # The unknown keys are not echoed back: they are attacker-controlled text.
-        allowed = ", ".join(ConsentPurpose.values)
+        allowed = ", ".join(PURPOSES)
         raise LeadInputError({"consents": [f"Unknown consent purpose. Use one of: {allowed}."]})
     entries = []
-    shown = [purpose for purpose in ConsentPurpose.values if purpose in consents]
+    shown = [purpose for purpose in PURPOSES if purpose in consents]
     without_id = [p for p in shown if (consent_text_ids or {}).get(p) is None]
     current = consent_texts_current(purposes=without_id) if without_id else {}
     for purpose in shown:  # a stable order in the chain

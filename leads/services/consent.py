@@ -31,6 +31,10 @@ from leads.types import CaptureContext
 
 logger = logging.getLogger(__name__)
 
+# Enum .values builds a new list on every read; these are read on every capture.
+PURPOSES = tuple(ConsentPurpose.values)
+DECISIONS = tuple(ConsentRecord.Decision.values)
+
 Decision = ConsentRecord.Decision
 
 # Default wording, used when no version has been written for a purpose yet (post_migrate
@@ -96,7 +100,7 @@ def consent_text_by_pk(pk: int) -> ConsentText | None:
 
 def consent_text_publish(*, purpose: str, text: str, actor: Any = None) -> ConsentText:
     """Write a new version of the wording for `purpose`; it is shown from now on."""
-    if purpose not in ConsentPurpose.values:
+    if purpose not in PURPOSES:
         raise ValueError(f"Unknown consent purpose {purpose!r}")
     with transaction.atomic():
         # Serialise publishers per purpose so two versions never get the same number.
@@ -126,14 +130,14 @@ def consent_texts_ensure_defaults(**_kwargs) -> None:
 
 def consent_text_current(*, purpose: str) -> ConsentText:
     """The version to render next to a checkbox for `purpose` (the newest)."""
-    if purpose not in ConsentPurpose.values:
+    if purpose not in PURPOSES:
         raise ValueError(f"Unknown consent purpose {purpose!r}")
     return consent_texts_current(purposes=[purpose])[purpose]
 
 
 def consent_texts_current(*, purposes: list[str]) -> dict[str, ConsentText]:
     """The newest version for each of `purposes` (one query at most)."""
-    unknown = set(purposes) - set(ConsentPurpose.values)
+    unknown = set(purposes) - set(PURPOSES)
     if unknown:
         raise ValueError(f"Unknown consent purposes {sorted(unknown)!r}")
     moment = time.monotonic()
@@ -312,9 +316,9 @@ def consent_record_append(
     """
     from leads.services.readiness import lead_readiness_apply
 
-    if purpose not in ConsentPurpose.values:
+    if purpose not in PURPOSES:
         raise ValueError(f"Unknown consent purpose {purpose!r}")
-    if decision not in Decision.values:
+    if decision not in DECISIONS:
         raise ValueError(f"Unknown consent decision {decision!r}")
     text = consent_text or consent_text_current(purpose=purpose)
     if text.purpose != purpose:
@@ -480,7 +484,7 @@ def consent_withdrawal_target(token: str) -> tuple[Lead, str]:
     except (signing.BadSignature, KeyError, TypeError, ValueError):
         raise ConsentLinkInvalid from None
     lead = Lead.objects.filter(pk=lead_id).first()
-    if lead is None or purpose not in ConsentPurpose.values:
+    if lead is None or purpose not in PURPOSES:
         raise ConsentLinkInvalid
     return lead, purpose
 

@@ -5,6 +5,7 @@ SELECT … FOR UPDATE SKIP LOCKED, never a broker countdown. Every function take
 move the clock instead of sleeping.
 """
 
+import functools
 import logging
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,7 +29,13 @@ Action = SlaEvent.Action
 
 
 def sla_ladder() -> list[tuple[str, int]]:
-    ladder = [(action, int(minutes)) for action, minutes in settings.LEADS_SLA_LADDER]
+    return list(_ladder(tuple(tuple(step) for step in settings.LEADS_SLA_LADDER)))
+
+
+@functools.lru_cache(maxsize=16)
+def _ladder(steps: tuple) -> tuple[tuple[str, int], ...]:
+    # Read on every capture: checked once per distinct configuration (tests override it).
+    ladder = tuple((action, int(minutes)) for action, minutes in steps)
     for action, _ in ladder:
         if action not in Action.values:
             raise ValueError(f"LEADS_SLA_LADDER has an unknown action {action!r}")
