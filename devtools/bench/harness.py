@@ -31,6 +31,8 @@ class Result:
     non_2xx: int
     baseline: str = "bare view"
     notes: str = ""
+    # Set when the ratio is not this run's req/s over the baseline's (e.g. a median of rounds).
+    ratio: float | None = None
 
 
 @dataclass
@@ -200,7 +202,9 @@ def _report(bench: Bench) -> None:
     for result in bench.results.values():
         base = bench.results.get(result.baseline)
         ratio = ""
-        if base and result is not base:
+        if result.ratio is not None:
+            ratio = f"{result.ratio:.2f}x of {result.baseline}"
+        elif base and result is not base:
             ratio = f"{result.requests_per_second / base.requests_per_second:.2f}x of {base.name}"
         print(
             f"{result.name:44} {result.requests_per_second:9.0f} {result.p50_ms:8.1f} "
