@@ -21,6 +21,7 @@ from decimal import Decimal
 from uuid import UUID
 
 from django.db import connection
+from django.db.backends.postgresql.base import ServerBindingCursor
 from django.db.models import Model
 
 
@@ -123,6 +124,18 @@ def rows_insert_if_new(
     params = [_rows_json([parent], _fields(type(parent), with_pk=True))]
     for group, (model, with_pk) in zip(groups, shape, strict=True):
         params.append(_rows_json(group, _fields(model, with_pk=with_pk)))
-    with connection.cursor() as cursor:
+    with _server_binding_cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()[0] == 1
+
+
+def _server_binding_cursor():
+    """A Django cursor (errors translated, queries logged in DEBUG) that sends parameters apart
+    from the SQL: quoting kilobytes of JSON into the statement text costs more than sending it.
+    """
+    with connection.cursor():  # connects, and health-checks a persistent connection
+        pass
+    raw = ServerBindingCursor(connection.connection)
+    if connection.queries_logged:
+        return connection.make_debug_cursor(raw)
+    return connection.make_cursor(raw)

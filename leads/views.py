@@ -1,5 +1,7 @@
 """Public pages: the lead form, double opt-in confirmation and one-click withdrawal."""
 
+import functools
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -100,10 +102,15 @@ def lead_start(request: HttpRequest) -> HttpResponse:
         for field, messages in exc.errors.items():
             form.add_error(field if field in form.fields else None, messages)
         return render(request, "leads/start.html", {"form": form}, status=400)
-    url = reverse("leads:start-thanks")
+    url = _thanks_url()
     if kwargs["consents"].get(ConsentPurpose.MARKETING_EMAIL):
         url += "?confirm=email"
     return _see_other(url)
+
+
+@functools.cache
+def _thanks_url() -> str:
+    return reverse("leads:start-thanks")
 
 
 @require_http_methods(["GET"])

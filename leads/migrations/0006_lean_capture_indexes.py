@@ -6,79 +6,147 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('leads', '0005_lead_intake_pending'),
+        ("leads", "0005_lead_intake_pending"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='consentrecord',
-            name='actor',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="consentrecord",
+            name="actor",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AlterField(
-            model_name='consentrecord',
-            name='consent_text',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='leads.consenttext'),
+            model_name="consentrecord",
+            name="consent_text",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="leads.consenttext",
+            ),
         ),
         migrations.AlterField(
-            model_name='consentrecord',
-            name='lead',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='consent_records', to='leads.lead'),
+            model_name="consentrecord",
+            name="lead",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="consent_records",
+                to="leads.lead",
+            ),
         ),
         migrations.AlterField(
-            model_name='consentrecord',
-            name='record_hash',
+            model_name="consentrecord",
+            name="record_hash",
             field=models.CharField(max_length=64),
         ),
         migrations.AlterField(
-            model_name='lead',
-            name='email',
+            model_name="lead",
+            name="email",
             field=models.EmailField(max_length=254),
         ),
         migrations.AlterField(
-            model_name='lead',
-            name='first_contacted_by',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="lead",
+            name="first_contacted_by",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AlterField(
-            model_name='lead',
-            name='first_touch',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='leads.touchpoint'),
+            model_name="lead",
+            name="first_touch",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="leads.touchpoint",
+            ),
         ),
         migrations.AlterField(
-            model_name='lead',
-            name='is_ready',
-            field=models.BooleanField(default=False, verbose_name='payment ready'),
+            model_name="lead",
+            name="is_ready",
+            field=models.BooleanField(default=False, verbose_name="payment ready"),
         ),
         migrations.AlterField(
-            model_name='lead',
-            name='last_touch',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='leads.touchpoint'),
+            model_name="lead",
+            name="last_touch",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="leads.touchpoint",
+            ),
         ),
         migrations.AlterField(
-            model_name='lead',
-            name='owner',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='owned_leads', to=settings.AUTH_USER_MODEL),
+            model_name="lead",
+            name="owner",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="owned_leads",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AlterField(
-            model_name='lead',
-            name='sla_state',
-            field=models.CharField(choices=[('none', 'No SLA'), ('pending', 'Waiting for first contact'), ('breached', 'Breached'), ('met', 'Contacted in time'), ('met_late', 'Contacted late')], default='none', max_length=16, verbose_name='first response'),
+            model_name="lead",
+            name="sla_state",
+            field=models.CharField(
+                choices=[
+                    ("none", "No SLA"),
+                    ("pending", "Waiting for first contact"),
+                    ("breached", "Breached"),
+                    ("met", "Contacted in time"),
+                    ("met_late", "Contacted late"),
+                ],
+                default="none",
+                max_length=16,
+                verbose_name="first response",
+            ),
         ),
         migrations.AlterField(
-            model_name='lead',
-            name='status',
-            field=models.CharField(choices=[('new', 'New'), ('contacted', 'Contacted'), ('qualified', 'Qualified'), ('unqualified', 'Unqualified'), ('spam', 'Suspected spam'), ('erased', 'Erased on request')], default='new', max_length=16),
+            model_name="lead",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("new", "New"),
+                    ("contacted", "Contacted"),
+                    ("qualified", "Qualified"),
+                    ("unqualified", "Unqualified"),
+                    ("spam", "Suspected spam"),
+                    ("erased", "Erased on request"),
+                ],
+                default="new",
+                max_length=16,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='consentrecord',
-            constraint=models.UniqueConstraint(fields=('record_hash',), name='consentrecord_hash_unique'),
+            model_name="consentrecord",
+            constraint=models.UniqueConstraint(
+                fields=("record_hash",), name="consentrecord_hash_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='lead',
-            constraint=models.UniqueConstraint(fields=('email',), name='lead_email_unique'),
+            model_name="lead",
+            constraint=models.UniqueConstraint(fields=("email",), name="lead_email_unique"),
         ),
     ]
