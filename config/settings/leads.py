@@ -85,4 +85,7 @@ LEADS_SLA_LADDER = [
         "LEADS_SLA_LADDER", default=["notify_owner:0", "notify_team_lead:60", "reassign:240"]
     )
 ]
+# Each reassignment restarts the ladder for the new owner. After this many, the reassign step
+# tells the Sales team instead, and the ladder ends (no endless pass-the-parcel).
+LEADS_SLA_MAX_REASSIGNMENTS = env.int("LEADS_SLA_MAX_REASSIGNMENTS", default=2)
 LEADS_SLA_SWEEP_BATCH = 200

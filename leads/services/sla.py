@@ -138,13 +138,23 @@ def _escalate(lead: Lead, now: datetime) -> SlaEvent | None:
     elif action == Action.REASSIGN:
         previous = lead.owner
         exclude = {lead.owner_id} if lead.owner_id else set()
-        assignment = lead_route(
-            lead=lead,
-            now=now,
-            exclude_user_ids=exclude,
-            reason_prefix="SLA breach, reassigned. ",
-        )
-        if assignment is not None:
+        reassigned = lead.sla_events.filter(action=Action.REASSIGN).count()
+        if reassigned < settings.LEADS_SLA_MAX_REASSIGNMENTS:
+            assignment = lead_route(
+                lead=lead,
+                now=now,
+                exclude_user_ids=exclude,
+                reason_prefix="SLA breach, reassigned. ",
+            )
+        if assignment is None and reassigned >= settings.LEADS_SLA_MAX_REASSIGNMENTS:
+            # Passing it round again would not help: people decide now.
+            recipients = _sales_group_emails()
+            detail = (
+                f"Already reassigned {reassigned} time{'' if reassigned == 1 else 's'} without "
+                "a first response; "
+                "told the Sales team instead of passing it on again."
+            )
+        elif assignment is not None:
             recipients = [e for e in [assignment.owner.email, getattr(previous, "email", "")] if e]
             detail = (
                 f"Reassigned from {previous or 'nobody'} to {assignment.owner}, "

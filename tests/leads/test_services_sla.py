@@ -239,3 +239,29 @@ def test_a_lead_arriving_the_evening_before_a_holiday_weekend_is_due_the_next_bu
     monday_eleven = datetime(2026, 12, 28, 11, 0, tzinfo=london)
     assert lead.first_response_due_at == monday_eleven
     assert lead.sla_next_check_at == monday_eleven
+
+
+def test_reassignment_stops_after_the_limit_and_the_sales_team_is_told(team, settings):
+    settings.LEADS_SLA_MAX_REASSIGNMENTS = 1
+    first, second, _ = team
+    lead = capture_lead()
+    assert lead.owner == first.user
+    minute = timedelta(minutes=1)
+    for _ in range(3):  # the first owner's ladder: remind, team lead, reassign
+        lead.refresh_from_db()
+        assert lead_sla_breaches_process(now=lead.sla_next_check_at + minute) == 1
+    lead.refresh_from_db()
+    assert lead.owner == second.user
+    for _ in range(3):  # the second owner's ladder ends with the team, not a third owner
+        lead.refresh_from_db()
+        assert lead_sla_breaches_process(now=lead.sla_next_check_at + minute) == 1
+    lead.refresh_from_db()
+
+    assert lead.owner == second.user
+    assert lead.sla_state == SlaState.BREACHED
+    assert lead.sla_next_check_at is None  # the ladder has ended
+    last = lead.sla_events.order_by("-level").first()
+    assert (last.level, last.action) == (6, "reassign")
+    assert "Already reassigned 1 time without a first response" in last.detail
+    assert lead.assignments.count() == 2  # routed once at intake, reassigned once
+    assert lead_sla_breaches_process(now=_at(lead, 100_000)) == 0
