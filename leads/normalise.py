@@ -1,6 +1,7 @@
 """Cleaning and normalising what people type: one set of rules for the form, the API and
 `lead_capture` itself (which other apps call directly)."""
 
+import ipaddress
 import unicodedata
 from functools import cache
 
@@ -176,7 +177,14 @@ def ip_normalise(value: str | None) -> str | None:
         validate_ipv46_address(value)
     except ValidationError:
         return None
-    return clean_ipv6_address(value) if ":" in value else value
+    if ":" not in value:
+        return value
+    cleaned = clean_ipv6_address(value)
+    packed = ipaddress.IPv6Address(cleaned).packed
+    if packed[:12] == bytes(12) and packed[12:14] != b"\0\0":
+        # IPv4-compatible (::a.b.c.d): Postgres writes the IPv4 part dotted, Python in hex.
+        return "::" + str(ipaddress.IPv4Address(packed[12:]))
+    return cleaned
 
 
 def lead_input_clean(

@@ -234,7 +234,8 @@ def _lead_insert_if_new(submission: _Submission, policy) -> Lead | None:
         country=cleaned["country"],
         segment=Segment.BUSINESS if cleaned["company"] else Segment.CONSUMER,
         submissions=1,
-        submission_risk_factors=submission.factors,
+        # As the locked path: a submission's rules are kept when they score.
+        submission_risk_factors=submission.factors if risk_total(submission.factors) > 0 else [],
         intake_pending_since=now,
         created_at=now,
         updated_at=now,
@@ -258,7 +259,11 @@ def _lead_insert_if_new(submission: _Submission, policy) -> Lead | None:
     inserted = rows_insert_if_new(
         parent=lead, conflict_field="email", dependents=[[touchpoint], records]
     )
-    return lead if inserted else None
+    if not inserted:
+        return None
+    for obj in (lead, touchpoint, *records):  # stored now, as if the ORM had saved them
+        obj._state.adding, obj._state.db = False, connection.alias
+    return lead
 
 
 def _lead_capture_locked(submission: _Submission, policy) -> Lead:

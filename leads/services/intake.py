@@ -94,6 +94,11 @@ def leads_intake_run(*, lead_ids: list[int]) -> int:
             done += lead_intake_process(lead_id=lead_id)
         except Exception as exc:
             logger.exception("intake of lead %s failed; the sweeper will retry it", lead_id)
+            # To the back of the sweeper's queue, so leads that keep failing cannot take every
+            # batch and starve the rest.
+            Lead.objects.filter(pk=lead_id, intake_pending_since__isnull=False).update(
+                intake_pending_since=timezone.now()
+            )
             failed = failed or exc
     if failed is not None:
         raise failed
