@@ -135,6 +135,17 @@ def _decision(purpose: str, ticked: bool, lead: Lead) -> str:
     return Decision.GRANTED
 
 
+def _person_fields(cleaned: dict[str, str]) -> dict[str, str]:
+    """A new lead's details from a cleaned submission (the email aside)."""
+    return {
+        "name": cleaned["name"],
+        "company": cleaned["company"],
+        "phone": cleaned["phone"],
+        "country": cleaned["country"],
+        "segment": Segment.BUSINESS if cleaned["company"] else Segment.CONSUMER,
+    }
+
+
 @dataclass(frozen=True)
 class _Submission:
     """One submission, cleaned and scored, ready to be written."""
@@ -214,6 +225,21 @@ def lead_capture(
     return lead
 
 
+def _submission_records(write, lead: Lead, submission: _Submission) -> list[ConsentRecord]:
+    """The submission's checkboxes on `lead`'s chain, through `write`: consent_records_build
+    (the one-statement insert saves them) or consent_records_append_locked."""
+    return write(
+        lead=lead,
+        entries=[
+            ConsentEntry(purpose, _decision(purpose, ticked, lead), text)
+            for purpose, ticked, text in submission.entries
+        ],
+        method=submission.context.method,
+        context=submission.context,
+        now=submission.now,
+    )
+
+
 def _lead_insert_if_new(submission: _Submission, policy) -> Lead | None:
     """The common case, a first submission, in one INSERT statement: the lead, its touchpoint
     and its consent records together, or nothing if the email is already known.
@@ -228,11 +254,7 @@ def _lead_insert_if_new(submission: _Submission, policy) -> Lead | None:
     lead = Lead(
         pk=_lead_ids.take(),
         email=cleaned["email"],
-        name=cleaned["name"],
-        company=cleaned["company"],
-        phone=cleaned["phone"],
-        country=cleaned["country"],
-        segment=Segment.BUSINESS if cleaned["company"] else Segment.CONSUMER,
+        **_person_fields(cleaned),
         submissions=1,
         # As the locked path: a submission's rules are kept when they score.
         submission_risk_factors=submission.factors if risk_total(submission.factors) > 0 else [],
@@ -242,16 +264,7 @@ def _lead_insert_if_new(submission: _Submission, policy) -> Lead | None:
     )
     touchpoint = Touchpoint(pk=_touchpoint_ids.take(), lead=lead, **submission.touch)
     lead.first_touch = lead.last_touch = touchpoint
-    records = consent_records_build(
-        lead=lead,
-        entries=[
-            ConsentEntry(purpose, _decision(purpose, ticked, lead), text)
-            for purpose, ticked, text in submission.entries
-        ],
-        method=submission.context.method,
-        context=submission.context,
-        now=now,
-    )
+    records = _submission_records(consent_records_build, lead, submission)
     result = lead_readiness_apply(lead=lead, now=now, policy=policy)
     if result.risk_score >= settings.LEADS_SPAM_RISK_SCORE:
         return None
@@ -272,13 +285,7 @@ def _lead_capture_locked(submission: _Submission, policy) -> Lead:
     with transaction.atomic():
         lead, created = _lead_lock_or_create(
             email=cleaned["email"],
-            defaults={
-                "name": cleaned["name"],
-                "company": cleaned["company"],
-                "phone": cleaned["phone"],
-                "country": cleaned["country"],
-                "segment": Segment.BUSINESS if cleaned["company"] else Segment.CONSUMER,
-            },
+            defaults=_person_fields(cleaned),
             now=now,
         )
         if lead.status == LeadStatus.ERASED:  # only if someone typed the pseudonym itself
@@ -300,16 +307,7 @@ def _lead_capture_locked(submission: _Submission, policy) -> Lead:
         if risk_total(submission.factors) > risk_total(lead.submission_risk_factors):
             lead.submission_risk_factors = submission.factors
 
-        records = consent_records_append_locked(
-            lead=lead,
-            entries=[
-                ConsentEntry(purpose, _decision(purpose, ticked, lead), text)
-                for purpose, ticked, text in submission.entries
-            ],
-            method=submission.context.method,
-            context=submission.context,
-            now=now,
-        )
+        records = _submission_records(consent_records_append_locked, lead, submission)
         result = lead_readiness_apply(lead=lead, now=now, policy=policy)
         if created:
             if result.risk_score >= settings.LEADS_SPAM_RISK_SCORE:
