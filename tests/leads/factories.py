@@ -1,12 +1,15 @@
 """Factories for the leads tests. Leads themselves are made through `lead_capture` (the real
 path) with `capture_lead`, so every test lead has its consent chain and touchpoint."""
 
+import time
+
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
+from leads.forms import form_started_token
 from leads.models import OutOfOffice, RoutingRule, SalesOwner
-from leads.services import CaptureContext, lead_capture
+from leads.services import CaptureContext, consent_text_current, lead_capture
 from leads.services.intake import leads_intake_run
 
 
@@ -95,3 +98,27 @@ def capture_lead(*, intake: bool = True, **overrides):
         leads_intake_run(lead_ids=[lead.pk])
         lead.refresh_from_db()
     return lead
+
+
+def lead_form_data(**overrides):
+    """A valid POST for /start/ (terms ticked, the current wording, shown 20 s ago); an
+    override of None leaves that field out."""
+    data = {
+        "email": "grace@example.com",
+        "name": "Grace Hopper",
+        "company": "",
+        "phone": "",
+        "country": "GB",
+        "consent_terms": "on",
+        "consent_text_terms": consent_text_current(purpose="terms").pk,
+        "consent_text_marketing_email": consent_text_current(purpose="marketing_email").pk,
+        "consent_text_sms": consent_text_current(purpose="sms").pk,
+        "started": form_started_token(time.time() - 20),
+        "website": "",
+        "utm_source": "newsletter",
+        "utm_campaign": "launch",
+        "landing_page": "http://testserver/start/?utm_source=newsletter",
+        "referrer": "https://news.example/",
+    }
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}

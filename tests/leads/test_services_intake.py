@@ -9,7 +9,6 @@
 import dataclasses
 import logging
 import re
-import time
 from datetime import datetime, timedelta
 from io import StringIO
 
@@ -22,7 +21,6 @@ from django.utils import timezone
 
 from config.celery import app as celery_app
 from devtools.embedded import free_port
-from leads.forms import form_started_token
 from leads.models import (
     Assignment,
     ConsentConfirmation,
@@ -34,7 +32,7 @@ from leads.models import (
 )
 from leads.risk import Velocity
 from leads.selectors import consent_chains_verify
-from leads.services import capture, consent_text_current, intake, lead_capture
+from leads.services import capture, intake, lead_capture
 from leads.services.intake import lead_intake_process, leads_intake_run, leads_intake_sweep
 from tests.conftest import wait_until
 from tests.leads.factories import (
@@ -42,6 +40,7 @@ from tests.leads.factories import (
     SalesOwnerFactory,
     capture_context,
     capture_lead,
+    lead_form_data,
 )
 
 pytestmark = pytest.mark.django_db
@@ -411,22 +410,6 @@ def dead_broker():
     _use_broker(original)
 
 
-def _form_data() -> dict:
-    return {
-        "email": "grace@example.com",
-        "name": "Grace Hopper",
-        "country": "GB",
-        "consent_terms": "on",
-        "consent_marketing_email": "on",
-        "consent_text_terms": consent_text_current(purpose="terms").pk,
-        "consent_text_marketing_email": consent_text_current(purpose="marketing_email").pk,
-        "consent_text_sms": consent_text_current(purpose="sms").pk,
-        "started": form_started_token(time.time() - 20),
-        "website": "",
-        "utm_source": "newsletter",
-    }
-
-
 def test_with_the_broker_down_the_form_still_answers_and_the_sweeper_does_intake(
     client, owner, dead_broker, settings, caplog, django_capture_on_commit_callbacks
 ):
@@ -434,7 +417,9 @@ def test_with_the_broker_down_the_form_still_answers_and_the_sweeper_does_intake
     caplog.set_level(logging.WARNING, logger="config.publisher")
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        response = client.post(START, _form_data(), REMOTE_ADDR="192.0.2.10")
+        response = client.post(
+            START, lead_form_data(consent_marketing_email="on"), REMOTE_ADDR="192.0.2.10"
+        )
 
     assert response.status_code == 303
     assert response["Location"] == "/start/thanks/?confirm=email"

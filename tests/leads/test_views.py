@@ -1,16 +1,14 @@
 import re
-import time
 
 import pytest
 from django.core import mail
 from django.test import Client
 from django.urls import reverse
 
-from leads.forms import form_started_token
 from leads.models import ConsentConfirmation, ConsentRecord, Lead, Touchpoint
 from leads.services import consent_text_current
 from leads.services.consent import consent_confirmation_token, consent_withdrawal_token
-from tests.leads.factories import capture_lead
+from tests.leads.factories import capture_lead, lead_form_data
 
 pytestmark = pytest.mark.django_db
 
@@ -19,28 +17,6 @@ START = "/start/"
 
 def _rows():
     return (Lead.objects.count(), ConsentRecord.objects.count(), Touchpoint.objects.count())
-
-
-def _post_data(**overrides):
-    data = {
-        "email": "grace@example.com",
-        "name": "Grace Hopper",
-        "company": "",
-        "phone": "",
-        "country": "GB",
-        "consent_terms": "on",
-        "consent_text_terms": consent_text_current(purpose="terms").pk,
-        "consent_text_marketing_email": consent_text_current(purpose="marketing_email").pk,
-        "consent_text_sms": consent_text_current(purpose="sms").pk,
-        "started": form_started_token(time.time() - 20),
-        "website": "",
-        "utm_source": "newsletter",
-        "utm_campaign": "launch",
-        "landing_page": "http://testserver/start/?utm_source=newsletter",
-        "referrer": "https://news.example/",
-    }
-    data.update(overrides)
-    return {k: v for k, v in data.items() if v is not None}
 
 
 def test_the_form_asks_only_what_it_needs_with_mobile_friendly_inputs(client):
@@ -94,7 +70,7 @@ def test_utm_parameters_and_referrer_are_carried_into_hidden_fields(client):
 
 
 def test_a_good_submission_creates_the_lead_and_redirects(client):
-    response = client.post(START, _post_data(), REMOTE_ADDR="192.0.2.10")
+    response = client.post(START, lead_form_data(), REMOTE_ADDR="192.0.2.10")
 
     assert response.status_code == 303
     assert response["Location"] == "/start/thanks/"
@@ -115,7 +91,7 @@ def test_ticking_marketing_email_asks_the_person_to_check_their_inbox(
     client, django_capture_on_commit_callbacks, celery_eager
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(START, _post_data(consent_marketing_email="on"))
+        response = client.post(START, lead_form_data(consent_marketing_email="on"))
     assert response["Location"] == "/start/thanks/?confirm=email"
     assert "check your inbox" in client.get(response["Location"]).content.decode()
     # Intake (inline here, a worker in production) opened the confirmation and sent the email.
@@ -141,7 +117,7 @@ def test_a_bad_submission_shows_a_field_error_and_creates_no_rows(
     client, overrides, field, message
 ):
     before = _rows()
-    response = client.post(START, _post_data(**overrides))
+    response = client.post(START, lead_form_data(**overrides))
     html = response.content.decode()
 
     assert response.status_code == 400
@@ -156,7 +132,7 @@ def test_a_bad_submission_shows_a_field_error_and_creates_no_rows(
 def test_a_forged_consent_version_is_an_error_without_rows(client):
     before = _rows()
     response = client.post(
-        START, _post_data(consent_text_terms=consent_text_current(purpose="sms").pk)
+        START, lead_form_data(consent_text_terms=consent_text_current(purpose="sms").pk)
     )
     assert response.status_code == 400
     assert "This form is out of date" in response.content.decode()
@@ -165,17 +141,17 @@ def test_a_forged_consent_version_is_an_error_without_rows(client):
 
 def test_markup_in_the_name_is_stored_as_text_and_escaped(client):
     payload = '<script>alert("x")</script><img src=x onerror=alert(1)>'
-    client.post(START, _post_data(name=payload))
+    client.post(START, lead_form_data(name=payload))
     assert Lead.objects.get().name == payload
 
-    response = client.post(START, _post_data(name=payload, email="bad"))
+    response = client.post(START, lead_form_data(name=payload, email="bad"))
     html = response.content.decode()
     assert "<script>alert" not in html
     assert "&lt;script&gt;alert" in html
 
 
 def test_nul_is_a_field_error_not_a_server_error(client):
-    response = client.post(START, _post_data(name="Nu\x00ll"))
+    response = client.post(START, lead_form_data(name="Nu\x00ll"))
     assert response.status_code == 400
     assert "Null characters are not allowed" in response.content.decode()
     assert _rows() == (0, 0, 0)
@@ -184,7 +160,7 @@ def test_nul_is_a_field_error_not_a_server_error(client):
 def test_invalid_utf8_and_bidi_overrides_do_not_break_the_form(client):
     from urllib.parse import urlencode
 
-    body = urlencode(_post_data(name="Eve\u202eevil", company=None)) + "&company=A%ED%A0%80B"
+    body = urlencode(lead_form_data(name="Eve\u202eevil", company=None)) + "&company=A%ED%A0%80B"
     response = client.post(START, body, content_type="application/x-www-form-urlencoded")
     assert response.status_code == 303
     lead = Lead.objects.get()
@@ -194,7 +170,7 @@ def test_invalid_utf8_and_bidi_overrides_do_not_break_the_form(client):
 
 def test_csrf_is_enforced_and_a_get_never_creates_a_lead():
     strict = Client(enforce_csrf_checks=True)
-    assert strict.post(START, _post_data()).status_code == 403
+    assert strict.post(START, lead_form_data()).status_code == 403
     assert strict.post(START, "email=a@example.com", content_type="text/plain").status_code == 403
     strict.get(START + "?email=x@example.com&name=X&consent_terms=on")
     assert Lead.objects.count() == 0
@@ -204,7 +180,7 @@ def test_csrf_token_from_the_page_is_accepted():
     strict = Client(enforce_csrf_checks=True)
     html = strict.get(START).content.decode()
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)[1]
-    response = strict.post(START, _post_data(csrfmiddlewaretoken=token))
+    response = strict.post(START, lead_form_data(csrfmiddlewaretoken=token))
     assert response.status_code == 303
 
 
@@ -212,17 +188,19 @@ def test_the_sixth_post_a_minute_from_one_ip_gets_429(client, settings):
     settings.LEADS_RATE_LIMIT_PER_IP = 5
     for n in range(5):
         response = client.post(
-            START, _post_data(email=f"p{n}@example.com"), REMOTE_ADDR="192.0.2.50"
+            START, lead_form_data(email=f"p{n}@example.com"), REMOTE_ADDR="192.0.2.50"
         )
         assert response.status_code == 303
-    response = client.post(START, _post_data(email="p9@example.com"), REMOTE_ADDR="192.0.2.50")
+    response = client.post(START, lead_form_data(email="p9@example.com"), REMOTE_ADDR="192.0.2.50")
     assert response.status_code == 429
     assert "wait a minute" in response.content.decode()
     assert response["Retry-After"] == "60"
     assert Lead.objects.count() == 5
     # Another address is not affected.
     assert (
-        client.post(START, _post_data(email="q@example.com"), REMOTE_ADDR="192.0.2.51").status_code
+        client.post(
+            START, lead_form_data(email="q@example.com"), REMOTE_ADDR="192.0.2.51"
+        ).status_code
         == 303
     )
 
@@ -230,7 +208,7 @@ def test_the_sixth_post_a_minute_from_one_ip_gets_429(client, settings):
 def test_one_email_from_many_ips_is_limited_too(client, settings):
     settings.LEADS_RATE_LIMIT_PER_EMAIL = 3
     codes = [
-        client.post(START, _post_data(), REMOTE_ADDR=f"192.0.2.{60 + n}").status_code
+        client.post(START, lead_form_data(), REMOTE_ADDR=f"192.0.2.{60 + n}").status_code
         for n in range(4)
     ]
     assert codes == [303, 303, 303, 429]
@@ -238,7 +216,7 @@ def test_one_email_from_many_ips_is_limited_too(client, settings):
 
 
 def test_a_honeypot_or_instant_submission_is_quarantined_quietly(client):
-    response = client.post(START, _post_data(website="http://spam.example", started="forged"))
+    response = client.post(START, lead_form_data(website="http://spam.example", started="forged"))
     assert response.status_code == 303  # a bot learns nothing
     lead = Lead.objects.get()
     assert lead.status == "spam"
@@ -247,13 +225,13 @@ def test_a_honeypot_or_instant_submission_is_quarantined_quietly(client):
 
 def test_the_proxy_address_is_used_only_when_configured(client, settings):
     client.post(
-        START, _post_data(), REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.9"
+        START, lead_form_data(), REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.9"
     )
     assert Touchpoint.objects.get().ip == "10.0.0.1"
     settings.LEADS_TRUSTED_PROXY_COUNT = 1
     client.post(
         START,
-        _post_data(email="proxied@example.com"),
+        lead_form_data(email="proxied@example.com"),
         REMOTE_ADDR="10.0.0.1",
         HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.9",
     )
