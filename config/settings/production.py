@@ -1,14 +1,12 @@
 """Production. Secrets have no defaults: a missing one stops the process at start-up."""
 
 from config.settings.base import *  # noqa: F403
-from config.settings.base import env
+from config.settings.base import database_settings, env
 
 DEBUG = False
 SECRET_KEY = env("DJANGO_SECRET_KEY")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
-DATABASES = {"default": env.db("DATABASE_URL")}
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES = {"default": database_settings(env.db("DATABASE_URL"))}
 CELERY_BROKER_URL = env("CELERY_BROKER_URL")
 STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY")
 STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY")
