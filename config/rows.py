@@ -18,9 +18,10 @@ import os
 import threading
 from datetime import date, datetime, time
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.backends.postgresql.base import ServerBindingCursor
 from django.db.models import Model
 
@@ -71,13 +72,33 @@ def _json_default(value):
     raise TypeError(f"{type(value).__name__} cannot go into a row: {value!r}")
 
 
-def _rows_json(objects: list[Model], fields: tuple) -> str:
+def _json(rows: list[dict]) -> str:
+    return json.dumps(rows, default=_json_default, separators=(",", ":"))
+
+
+@functools.cache
+def _defaults(model: type[Model], *, with_pk: bool) -> tuple:
+    """(column, attname, default) per column, the default as a new instance would get it.
+    A mutable default (a JSONField's list) is shared: the rows are only serialised."""
+    return tuple((f.column, f.attname, f.get_default()) for f in _fields(model, with_pk=with_pk))
+
+
+def _model_rows_json(objects: list[Model], fields: tuple) -> str:
     """The objects as a JSON array of {column: value}, for jsonb_populate_recordset. JSON
     columns nest as JSON; the column types' own input functions read everything else."""
-    return json.dumps(
-        [{field.column: getattr(obj, field.attname) for field in fields} for obj in objects],
-        default=_json_default,
-        separators=(",", ":"),
+    return _json(
+        [{field.column: getattr(obj, field.attname) for field in fields} for obj in objects]
+    )
+
+
+def _dict_rows_json(rows: list[dict], model: type[Model], *, with_pk: bool) -> str:
+    """Rows given by attribute name, each column not given at its model default."""
+    columns = _defaults(model, with_pk=with_pk)
+    return _json(
+        [
+            {column: row.get(attname, default) for column, attname, default in columns}
+            for row in rows
+        ]
     )
 
 
@@ -110,20 +131,32 @@ def _statement(parent: type[Model], conflict_field: str, dependents: tuple) -> s
 
 
 def rows_insert_if_new(
-    *, parent: Model, conflict_field: str, dependents: list[list[Model]]
+    *,
+    parent: Model,
+    conflict_field: str,
+    dependents: list[tuple[type[Model], list[dict[str, Any]]]],
 ) -> bool:
     """Insert `parent` (its pk set) unless a row with the same `conflict_field` exists, and
-    then, in the same statement, every object of `dependents` (each list holds objects of one
-    model). A dependant's pk is inserted if set, else the table's default.
+    then, in the same statement, every row of `dependents`.
+
+    Each dependant group is (model, rows): each row maps attribute names (`lead_id` for a
+    foreign key) to values, and a column it leaves out gets the model field's default, as a
+    new instance would. Rows are plain dicts because building a model instance per row costs
+    more than the rest of the work. A group's rows either all carry the pk or none do (the
+    table's default then numbers them).
 
     Returns True if the parent was inserted (and so all of it), False if nothing was.
     """
-    groups = [group for group in dependents if group]
-    shape = tuple((type(group[0]), group[0].pk is not None) for group in groups)
+    groups = [(model, rows) for model, rows in dependents if rows]
+    pk_names = [model._meta.pk.attname for model, _ in groups]
+    shape = tuple(
+        (model, rows[0].get(pk) is not None)
+        for (model, rows), pk in zip(groups, pk_names, strict=True)
+    )
     sql = _statement(type(parent), conflict_field, shape)
-    params = [_rows_json([parent], _fields(type(parent), with_pk=True))]
-    for group, (model, with_pk) in zip(groups, shape, strict=True):
-        params.append(_rows_json(group, _fields(model, with_pk=with_pk)))
+    params = [_model_rows_json([parent], _fields(type(parent), with_pk=True))]
+    for (model, rows), (_, with_pk) in zip(groups, shape, strict=True):
+        params.append(_dict_rows_json(rows, model, with_pk=with_pk))
     with _server_binding_cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()[0] == 1
@@ -133,9 +166,11 @@ def _server_binding_cursor():
     """A Django cursor (errors translated, queries logged in DEBUG) that sends parameters apart
     from the SQL: quoting kilobytes of JSON into the statement text costs more than sending it.
     """
-    with connection.cursor():  # connects, and health-checks a persistent connection
-        pass
-    raw = ServerBindingCursor(connection.connection)
-    if connection.queries_logged:
-        return connection.make_debug_cursor(raw)
-    return connection.make_cursor(raw)
+    wrapper = connections[DEFAULT_DB_ALIAS]
+    wrapper.close_if_health_check_failed()  # what connection.cursor() does first
+    wrapper.ensure_connection()
+    wrapper.validate_thread_sharing()
+    raw = ServerBindingCursor(wrapper.connection)
+    if wrapper.queries_logged:
+        return wrapper.make_debug_cursor(raw)
+    return wrapper.make_cursor(raw)

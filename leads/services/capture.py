@@ -29,7 +29,7 @@ from leads.services.consent import (
     PURPOSES,
     ConsentEntry,
     consent_records_append_locked,
-    consent_records_build,
+    consent_rows_build,
     consent_text_by_pk,
     consent_texts_current,
 )
@@ -225,9 +225,9 @@ def lead_capture(
     return lead
 
 
-def _submission_records(write, lead: Lead, submission: _Submission) -> list[ConsentRecord]:
-    """The submission's checkboxes on `lead`'s chain, through `write`: consent_records_build
-    (the one-statement insert saves them) or consent_records_append_locked."""
+def _submission_records(write, lead: Lead, submission: _Submission) -> list:
+    """The submission's checkboxes on `lead`'s chain, through `write`: consent_rows_build
+    (rows, which the one-statement insert saves) or consent_records_append_locked."""
     return write(
         lead=lead,
         entries=[
@@ -262,20 +262,24 @@ def _lead_insert_if_new(submission: _Submission, policy) -> Lead | None:
         created_at=now,
         updated_at=now,
     )
-    touchpoint = Touchpoint(pk=_touchpoint_ids.take(), lead=lead, **submission.touch)
-    lead.first_touch = lead.last_touch = touchpoint
-    records = _submission_records(consent_records_build, lead, submission)
-    result = lead_readiness_apply(lead=lead, now=now, policy=policy)
+    # The touchpoint and the records go in as rows, not model instances (see rows_insert_if_new).
+    touchpoint = {**submission.touch, "id": _touchpoint_ids.take(), "lead_id": lead.pk}
+    lead.first_touch_id = lead.last_touch_id = touchpoint["id"]
+    records = _submission_records(consent_rows_build, lead, submission)
+    result = lead_readiness_apply(
+        lead=lead, now=now, policy=policy, ip_country=touchpoint["ip_country"]
+    )
     if result.risk_score >= settings.LEADS_SPAM_RISK_SCORE:
         return None
     lead_sla_start(lead=lead, now=now)
     inserted = rows_insert_if_new(
-        parent=lead, conflict_field="email", dependents=[[touchpoint], records]
+        parent=lead,
+        conflict_field="email",
+        dependents=[(Touchpoint, [touchpoint]), (ConsentRecord, records)],
     )
     if not inserted:
         return None
-    for obj in (lead, touchpoint, *records):  # stored now, as if the ORM had saved them
-        obj._state.adding, obj._state.db = False, connection.alias
+    lead._state.adding, lead._state.db = False, connection.alias  # stored, as if saved
     return lead
 
 

@@ -171,28 +171,53 @@ def consent_subject_digest(email: str) -> str:
     return salted_hmac("leads.consent-subject", email, algorithm="sha256").hexdigest()
 
 
-def consent_record_hash(record: ConsentRecord) -> str:
-    """SHA-256 over every evidential field and the previous record's hash."""
-    created_at = record.created_at.astimezone(UTC).isoformat(timespec="microseconds")
+def consent_row_hash(row: dict[str, Any]) -> str:
+    """SHA-256 over every evidential field and the previous record's hash. `row` holds the
+    record's values by attribute name (lead_id, consent_text_id, actor_id for the relations)."""
+    created_at = row["created_at"].astimezone(UTC).isoformat(timespec="microseconds")
     payload = {
-        "lead": record.lead_id,
-        "sequence": record.sequence,
-        "purpose": record.purpose,
-        "decision": record.decision,
-        "method": record.method,
-        "consent_text": record.consent_text_id,
-        "text_sha256": record.text_sha256,
-        "subject_digest": record.subject_digest,
+        "lead": row["lead_id"],
+        "sequence": row["sequence"],
+        "purpose": row["purpose"],
+        "decision": row["decision"],
+        "method": row["method"],
+        "consent_text": row["consent_text_id"],
+        "text_sha256": row["text_sha256"],
+        "subject_digest": row["subject_digest"],
         "created_at": created_at,
-        "ip": record.ip,
-        "user_agent": record.user_agent,
-        "source_form": record.source_form,
-        "source_url": record.source_url,
-        "actor": record.actor_id,
-        "prev_hash": record.prev_hash,
+        "ip": row["ip"],
+        "user_agent": row["user_agent"],
+        "source_form": row["source_form"],
+        "source_url": row["source_url"],
+        "actor": row["actor_id"],
+        "prev_hash": row["prev_hash"],
     }
     encoded = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
+
+
+_HASHED_ATTRIBUTES = (
+    "lead_id",
+    "sequence",
+    "purpose",
+    "decision",
+    "method",
+    "consent_text_id",
+    "text_sha256",
+    "subject_digest",
+    "created_at",
+    "ip",
+    "user_agent",
+    "source_form",
+    "source_url",
+    "actor_id",
+    "prev_hash",
+)
+
+
+def consent_record_hash(record: ConsentRecord) -> str:
+    """consent_row_hash for a ConsentRecord (stored or not)."""
+    return consent_row_hash({name: getattr(record, name) for name in _HASHED_ATTRIBUTES})
 
 
 @dataclass(frozen=True)
@@ -217,6 +242,54 @@ def _state_after(current: str, decision: str) -> str:
     return current or ConsentState.NOT_GIVEN
 
 
+def consent_rows_build(
+    *,
+    lead: Lead,
+    entries: list[ConsentEntry],
+    method: str,
+    context: CaptureContext,
+    actor: Any = None,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The next records of `lead`'s chain (its pk set), hashed, as rows: each record's values
+    by attribute name, without a pk. Moves the lead's chain head, length and consent states on
+    (the caller saves both, under the lead's row lock, or in the statement that creates the
+    lead; see consent_records_build for model instances)."""
+    if not entries:
+        return []
+    now = now or timezone.now()
+    common = {
+        "lead_id": lead.pk,
+        "method": method,
+        "subject_digest": consent_subject_digest(lead.email),
+        "created_at": now,
+        "ip": ip_normalise(context.ip),
+        "user_agent": url_clean(context.user_agent or "", max_length=512),
+        "source_form": url_clean(context.source_form or "", max_length=64),
+        "source_url": url_clean(context.source_url or "", max_length=2000),
+        "actor_id": actor.pk if getattr(actor, "pk", None) else None,
+    }
+    rows = []
+    consents = dict(lead.consents)
+    for entry in entries:
+        row = {
+            **common,
+            "sequence": lead.consent_chain_length + 1,
+            "purpose": entry.purpose,
+            "decision": entry.decision,
+            "consent_text_id": entry.consent_text.pk,
+            "text_sha256": entry.consent_text.sha256,
+            "prev_hash": lead.consent_chain_head,
+        }
+        row["record_hash"] = consent_row_hash(row)
+        lead.consent_chain_length = row["sequence"]
+        lead.consent_chain_head = row["record_hash"]
+        consents[entry.purpose] = _state_after(consents.get(entry.purpose, ""), entry.decision)
+        rows.append(row)
+    lead.consents = consents
+    return rows
+
+
 def consent_records_build(
     *,
     lead: Lead,
@@ -226,44 +299,15 @@ def consent_records_build(
     actor: Any = None,
     now: datetime | None = None,
 ) -> list[ConsentRecord]:
-    """The next records of `lead`'s chain, hashed, not yet saved. Moves the lead's chain head,
-    length and consent states on (the caller saves both, under the lead's row lock, or in the
-    statement that creates the lead)."""
-    if not entries:
-        return []
-    now = now or timezone.now()
-    subject = consent_subject_digest(lead.email)
-    ip = ip_normalise(context.ip)
-    user_agent = url_clean(context.user_agent or "", max_length=512)
-    source_form = url_clean(context.source_form or "", max_length=64)
-    source_url = url_clean(context.source_url or "", max_length=2000)
-    actor_id = actor.pk if getattr(actor, "pk", None) else None
+    """consent_rows_build as unsaved ConsentRecords, their lead and consent text attached."""
+    rows = consent_rows_build(
+        lead=lead, entries=entries, method=method, context=context, actor=actor, now=now
+    )
     records = []
-    consents = dict(lead.consents)
-    for entry in entries:
-        record = ConsentRecord(
-            lead=lead,
-            sequence=lead.consent_chain_length + 1,
-            purpose=entry.purpose,
-            decision=entry.decision,
-            method=method,
-            consent_text=entry.consent_text,
-            text_sha256=entry.consent_text.sha256,
-            subject_digest=subject,
-            created_at=now,
-            ip=ip,
-            user_agent=user_agent,
-            source_form=source_form,
-            source_url=source_url,
-            actor_id=actor_id,
-            prev_hash=lead.consent_chain_head,
-        )
-        record.record_hash = consent_record_hash(record)
-        lead.consent_chain_length = record.sequence
-        lead.consent_chain_head = record.record_hash
-        consents[entry.purpose] = _state_after(consents.get(entry.purpose, ""), entry.decision)
+    for entry, row in zip(entries, rows, strict=True):
+        record = ConsentRecord(**row)
+        record.lead, record.consent_text = lead, entry.consent_text
         records.append(record)
-    lead.consents = consents
     return records
 
 

@@ -63,17 +63,21 @@ def readiness_policy_active() -> ReadinessPolicy:
     return policy
 
 
-def lead_readiness(*, lead: Lead, policy: ReadinessPolicy | None = None) -> ReadinessResult:
-    """Evaluate `lead` against the active policy. Reads only; see lead_readiness_refresh."""
+def lead_readiness(
+    *, lead: Lead, policy: ReadinessPolicy | None = None, ip_country: str | None = None
+) -> ReadinessResult:
+    """Evaluate `lead` against the active policy. Reads only; see lead_readiness_refresh.
+
+    `ip_country` is the last touch's, when the caller has it at hand (else it is read from
+    lead.last_touch)."""
     policy = policy or readiness_policy_active()
-    last_touch = lead.last_touch if lead.last_touch_id else None
+    if ip_country is None:
+        last_touch = lead.last_touch if lead.last_touch_id else None
+        ip_country = last_touch.ip_country if last_touch else ""
     factors = [
         factor.as_dict()
         for factor in lead_risk_factors(
-            email=lead.email,
-            country=lead.country,
-            phone=lead.phone,
-            ip_country=last_touch.ip_country if last_touch else "",
+            email=lead.email, country=lead.country, phone=lead.phone, ip_country=ip_country
         )
     ] + list(lead.submission_risk_factors)
     score = risk_total(factors)
@@ -120,10 +124,14 @@ def lead_readiness(*, lead: Lead, policy: ReadinessPolicy | None = None) -> Read
 
 
 def lead_readiness_apply(
-    *, lead: Lead, now: datetime | None = None, policy: ReadinessPolicy | None = None
+    *,
+    lead: Lead,
+    now: datetime | None = None,
+    policy: ReadinessPolicy | None = None,
+    ip_country: str | None = None,
 ) -> ReadinessResult:
     """Evaluate and copy the result onto `lead` without saving (the caller saves)."""
-    result = lead_readiness(lead=lead, policy=policy)
+    result = lead_readiness(lead=lead, policy=policy, ip_country=ip_country)
     lead.is_ready = result.ready
     lead.readiness_checklist = [[label, ok] for label, ok in result.checklist]
     lead.risk_score = result.risk_score

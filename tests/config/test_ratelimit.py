@@ -72,3 +72,35 @@ def test_other_cache_backends_fall_back_to_add_and_incr(settings):
         for _ in range(3)
     ]
     assert results == [True, True, False]
+
+
+def _script_client():
+    from config.ratelimit import _counters_script
+
+    return _counters_script().registered_client
+
+
+def test_counting_works_when_redis_has_forgotten_the_script():
+    from config.ratelimit import ratelimit_usage_many
+
+    assert ratelimit_usage_many(counters=[("t:flushed", 60)], now=9000.0) == [1]
+    _script_client().script_flush()  # as after a Redis restart
+
+    assert ratelimit_usage_many(counters=[("t:flushed", 60)], now=9000.0) == [2]  # once each
+    assert ratelimit_usage_many(counters=[("t:flushed", 60)], now=9000.0) == [3]
+
+
+def test_counting_survives_a_dropped_connection():
+    import redis
+
+    from config.ratelimit import ratelimit_usage_many
+
+    pool = _script_client().connection_pool
+    assert ratelimit_usage_many(counters=[("t:dropped", 60)], now=9100.0) == [1]
+    # Redis drops every other client's connection (a restart, a proxy timeout): the pooled
+    # ones are now stale.
+    with redis.Redis(connection_pool=redis.ConnectionPool(**pool.connection_kwargs)) as admin:
+        assert admin.client_kill_filter(_type="normal", skipme=True) >= 1
+
+    assert ratelimit_usage_many(counters=[("t:dropped", 60)], now=9100.0) == [2]
+    assert ratelimit_usage_many(counters=[("t:dropped", 60)], now=9100.0) == [3]

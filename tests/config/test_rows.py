@@ -77,12 +77,24 @@ def _graph(
 
 def _insert(parent, touchpoint, records) -> bool:
     return rows_insert_if_new(
-        parent=parent, conflict_field="email", dependents=[[touchpoint], records]
+        parent=parent,
+        conflict_field="email",
+        dependents=[(Touchpoint, [_row(touchpoint)]), (ConsentRecord, [_row(r) for r in records])],
     )
 
 
 def _values(obj) -> dict:
     return {field.attname: getattr(obj, field.attname) for field in obj._meta.concrete_fields}
+
+
+def _row(obj) -> dict:
+    """An unsaved instance as a dependant row: every value by attribute name, and the pk
+    only if it has one."""
+    return {
+        name: value
+        for name, value in _values(obj).items()
+        if not (name == obj._meta.pk.attname and value is None)
+    }
 
 
 def _row_counts() -> tuple[int, int, int]:
@@ -138,6 +150,25 @@ def test_an_empty_group_of_dependants_is_skipped(ids):
 
     assert Touchpoint.objects.filter(lead_id=parent.pk).count() == 1
     assert not ConsentRecord.objects.filter(lead_id=parent.pk).exists()
+
+
+def test_a_column_a_row_leaves_out_gets_the_model_default_not_null(ids):
+    parent, touchpoint, _ = _graph(ids, email="defaults@example.com")
+    row = {"id": touchpoint.pk, "lead_id": parent.pk, "created_at": NOW}  # nothing else
+
+    assert rows_insert_if_new(
+        parent=parent, conflict_field="email", dependents=[(Touchpoint, [row])]
+    )
+
+    stored = Touchpoint.objects.get(pk=touchpoint.pk)
+    fresh = Touchpoint(pk=touchpoint.pk, lead_id=parent.pk, created_at=NOW)
+    assert _values(stored) == _values(fresh)
+    assert (stored.utm_source, stored.risk_score, stored.risk_factors, stored.ip) == (
+        "",
+        0,
+        [],
+        None,
+    )
 
 
 def test_dependants_with_their_own_pks_keep_them(ids):
