@@ -1,7 +1,9 @@
-"""The lead path: POST /start/ (CSRF, validation, rate-limit counters, dedupe under a row lock,
-three consent records on the hash chain, a touchpoint, risk and readiness, routing and the SLA
-clock), and the same through POST /api/v1/leads/. Every request is a new email, so every one
-takes the heavier "new lead" path. Each result is a ratio to the bare view of the same run.
+"""The lead path: POST /start/ (CSRF, validation, the rate-limit and velocity counters in one
+Redis call, then risk, readiness and the SLA clock, and the lead with its touchpoint and three
+consent records on the hash chain in one INSERT that dedupes on the email), and the same through
+POST /api/v1/leads/. Routing and the double opt-in email follow in intake, in a worker (none
+runs here). Every request is a new email, so every one takes the "new lead" path, which writes
+the most rows. Each result is a ratio to the bare view of the same run.
 
 The machines are 2-core and noisy: a single 10 s run swings by ±25%. So the form is measured
 in BENCH_ROUNDS (default 3) rounds, each the bare view then the form back to back, and the
@@ -9,7 +11,7 @@ reported ratio is the median of the rounds' ratios (each against its own neighbo
 
 The server must not rate-limit the load generator (one IP, hundreds of posts a second): the
 harness environment raises LEADS_RATE_LIMIT_PER_IP and LEADS_RATE_LIMIT_PER_EMAIL for that.
-The limiter still runs (two Redis INCRs per request), it just never says no.
+The limiter still counts (four counters, one Redis call per request); it just never says no.
 """
 
 import dataclasses
