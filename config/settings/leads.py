@@ -62,6 +62,9 @@ LEADS_POLICY_CACHE_SECONDS = env.float("LEADS_POLICY_CACHE_SECONDS", default=2.0
 # Intake (routing, the double opt-in email) runs in a worker right after capture; the sweeper
 # picks up a lead still waiting this long after capture (its publish was lost).
 LEADS_INTAKE_SWEEP_AFTER_SECONDS = env.int("LEADS_INTAKE_SWEEP_AFTER_SECONDS", default=30)
+# After a failed publish, each process stops asking the broker for this long (the sweeper has
+# the leads meanwhile), so a broker outage costs captures nothing.
+LEADS_INTAKE_BREAKER_SECONDS = env.float("LEADS_INTAKE_BREAKER_SECONDS", default=10.0)
 
 # Double opt-in for marketing email: how long the confirmation link works.
 LEADS_DOUBLE_OPT_IN_MAX_AGE_HOURS = env.int("LEADS_DOUBLE_OPT_IN_MAX_AGE_HOURS", default=72)

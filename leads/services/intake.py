@@ -36,7 +36,12 @@ def _publish(lead_ids: list[int]) -> None:
 # A tenth of a second between publishes: a new lead gets its owner a moment later, and a busy
 # form sends one message for many leads (each publish costs about as much as a capture's own
 # Python work).
-_publisher = BackgroundPublisher("lead-intake-publisher", _publish, linger_seconds=0.1)
+_publisher = BackgroundPublisher(
+    "lead-intake-publisher",
+    _publish,
+    linger_seconds=0.1,
+    breaker_seconds=lambda: settings.LEADS_INTAKE_BREAKER_SECONDS,
+)
 
 
 def lead_intake_schedule(*, lead_id: int) -> None:

@@ -9,6 +9,7 @@
 import dataclasses
 import logging
 import re
+import time
 from datetime import datetime, timedelta
 from io import StringIO
 
@@ -414,6 +415,7 @@ def test_with_the_broker_down_the_form_still_answers_and_the_sweeper_does_intake
     client, owner, dead_broker, settings, caplog, django_capture_on_commit_callbacks
 ):
     assert not celery_app.conf.task_always_eager
+    settings.LEADS_INTAKE_BREAKER_SECONDS = 42.0
     caplog.set_level(logging.WARNING, logger="config.publisher")
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
@@ -434,6 +436,9 @@ def test_with_the_broker_down_the_form_still_answers_and_the_sweeper_does_intake
         message="the publisher never tried the broker",
     )
     assert failure[0].threadName == "lead-intake-publisher"
+    # The breaker is open for LEADS_INTAKE_BREAKER_SECONDS: later leads skip the broker.
+    assert 30 < intake._publisher._open_until - time.monotonic() <= 42
+    assert intake._publisher.publish_now([lead.pk]) is False
     lead.refresh_from_db()
     assert lead.owner is None
     assert not ConsentConfirmation.objects.exists()
