@@ -28,9 +28,14 @@ def _database_ok() -> tuple[bool, str]:
 
 
 def _broker_ok() -> tuple[bool, str]:
+    """The broker answers: a PING on one of the app's pooled connections (Redis), so a probe
+    every few seconds does not open and close a connection each time."""
     try:
-        with celery_app.connection_for_write() as conn:
+        with celery_app.pool.acquire(block=True, timeout=2) as conn:
             conn.ensure_connection(max_retries=0, timeout=2)
+            client = getattr(conn.default_channel, "client", None)
+            if client is not None:  # the Redis transport; others are judged by connecting
+                client.ping()
     except Exception as exc:
         return False, exc.__class__.__name__
     return True, "ok"
