@@ -253,8 +253,8 @@ def consent_rows_build(
 ) -> list[dict[str, Any]]:
     """The next records of `lead`'s chain (its pk set), hashed, as rows: each record's values
     by attribute name, without a pk. Moves the lead's chain head, length and consent states on
-    (the caller saves both, under the lead's row lock, or in the statement that creates the
-    lead; see consent_records_build for model instances)."""
+    (the caller saves both: in the statement that creates the lead, or under the lead's row
+    lock, as consent_records_append_locked does)."""
     if not entries:
         return []
     now = now or timezone.now()
@@ -290,27 +290,6 @@ def consent_rows_build(
     return rows
 
 
-def consent_records_build(
-    *,
-    lead: Lead,
-    entries: list[ConsentEntry],
-    method: str,
-    context: CaptureContext,
-    actor: Any = None,
-    now: datetime | None = None,
-) -> list[ConsentRecord]:
-    """consent_rows_build as unsaved ConsentRecords, their lead and consent text attached."""
-    rows = consent_rows_build(
-        lead=lead, entries=entries, method=method, context=context, actor=actor, now=now
-    )
-    records = []
-    for entry, row in zip(entries, rows, strict=True):
-        record = ConsentRecord(**row)
-        record.lead, record.consent_text = lead, entry.consent_text
-        records.append(record)
-    return records
-
-
 def consent_records_append_locked(
     *,
     lead: Lead,
@@ -322,9 +301,14 @@ def consent_records_append_locked(
 ) -> list[ConsentRecord]:
     """Append records to `lead`'s chain. The caller holds the lead's row lock and saves `lead`
     (its chain head, length and consent states change here)."""
-    records = consent_records_build(
+    rows = consent_rows_build(
         lead=lead, entries=entries, method=method, context=context, actor=actor, now=now
     )
+    records = []
+    for entry, row in zip(entries, rows, strict=True):
+        record = ConsentRecord(**row)
+        record.lead, record.consent_text = lead, entry.consent_text
+        records.append(record)
     # One INSERT for the lot; the unique (lead, sequence) constraint backs up the row lock.
     ConsentRecord.objects.bulk_create(records)
     return records
