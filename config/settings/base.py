@@ -78,7 +78,17 @@ def database_settings(database: dict) -> dict:
     if database["ENGINE"] == "django.db.backends.postgresql":
         # The same backend, with a health check that asks the socket instead of the server.
         database["ENGINE"] = "config.db"
-    database["OPTIONS"] = {"connect_timeout": 5, **database.get("OPTIONS", {})}
+    database["OPTIONS"] = {
+        "connect_timeout": 5,
+        # psycopg's own default, which Django turns off: a server-side-binding statement run 5
+        # times on a connection is prepared, then only bound and run. Django's cursors bind on
+        # the client and are never prepared; config.rows binds on the server, and preparing its
+        # lead-capture statement saves Postgres parsing and planning it on every submission
+        # (0.28 ms, more than running it). Behind pgbouncer in transaction mode (before 1.21)
+        # set it to None.
+        "prepare_threshold": 5,
+        **database.get("OPTIONS", {}),
+    }
     return database
 
 

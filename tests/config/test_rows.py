@@ -124,6 +124,26 @@ def test_the_parent_and_its_dependants_are_written_by_one_statement(ids):
     assert all(r.pk is not None for r in stored)
 
 
+def test_the_statement_is_prepared_once_per_connection_after_a_few_runs(ids):
+    def prepared() -> list[tuple[int]]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT generic_plans + custom_plans FROM pg_prepared_statements "
+                "WHERE statement LIKE %s",
+                ["WITH parent AS (INSERT INTO%"],
+            )
+            return cursor.fetchall()
+
+    runs = 8
+    for n in range(runs):
+        assert _insert(*_graph(ids, email=f"prepared-{n}@example.com", records=[{}, {}, {}]))
+
+    # Parsed and planned once, then only bound and run (prepare_threshold in the settings).
+    ((uses,),) = prepared()  # one statement, run from its prepared form since
+    assert 0 < uses < runs
+    assert Lead.objects.filter(email__startswith="prepared-").count() == runs
+
+
 def test_a_known_email_writes_nothing_at_all_not_even_the_dependants(ids):
     first = _graph(ids, email="taken@example.com", lead={"name": "First"})
     assert _insert(*first) is True
