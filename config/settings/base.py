@@ -71,6 +71,15 @@ TEMPLATES = [
 
 # Postgres only. A new connection per request costs ~7x in throughput (notes/environment.md §5),
 # so connections persist and are health-checked so a Postgres restart heals on its own.
+def _prepare_threshold(value: str) -> int | None:
+    if value.strip().lower() in {"", "none", "off"}:
+        return None
+    threshold = int(value)
+    if threshold < 0:
+        raise ValueError(f"DB_PREPARE_THRESHOLD must be 0 or more, or none; got {value!r}")
+    return threshold
+
+
 def database_settings(database: dict) -> dict:
     """`database` (from env.db) with the portal's connection settings."""
     database = {**database, "CONN_MAX_AGE": env.int("DB_CONN_MAX_AGE", default=60)}
@@ -85,8 +94,8 @@ def database_settings(database: dict) -> dict:
         # the client and are never prepared; config.rows binds on the server, and preparing its
         # lead-capture statement saves Postgres parsing and planning it on every submission
         # (0.28 ms, more than running it). Behind pgbouncer in transaction mode (before 1.21)
-        # set it to None.
-        "prepare_threshold": 5,
+        # set DB_PREPARE_THRESHOLD=none.
+        "prepare_threshold": _prepare_threshold(env.str("DB_PREPARE_THRESHOLD", default="5")),
         **database.get("OPTIONS", {}),
     }
     return database

@@ -63,3 +63,39 @@ def test_production_has_no_dev_outbox_or_demo_password():
         env=PRODUCTION_ENV,
     )
     assert result.stdout.strip() == "False None", result.stderr
+
+
+def _database_settings(**env: str) -> dict:
+    import json
+
+    result = _manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "import json; from django.conf import settings; "
+        "print(json.dumps(settings.DATABASES['default'], default=str))",
+        env={**PRODUCTION_ENV, **env},
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_production_database_persists_checks_and_prepares_connections():
+    database = _database_settings()
+
+    assert database["ENGINE"] == "config.db"
+    assert (database["HOST"], database["NAME"]) == ("db.internal", "portal")
+    assert database["CONN_MAX_AGE"] == 60
+    assert database["CONN_HEALTH_CHECKS"] is True
+    assert database["OPTIONS"] == {"connect_timeout": 5, "prepare_threshold": 5}
+
+
+def test_prepared_statements_can_be_turned_off_for_a_transaction_pooler():
+    assert _database_settings(DB_PREPARE_THRESHOLD="none")["OPTIONS"]["prepare_threshold"] is None
+    assert _database_settings(DB_PREPARE_THRESHOLD="0")["OPTIONS"]["prepare_threshold"] == 0
+
+
+def test_a_nonsense_prepare_threshold_stops_startup():
+    result = _manage("check", env={**PRODUCTION_ENV, "DB_PREPARE_THRESHOLD": "-1"})
+    assert result.returncode != 0
+    assert "DB_PREPARE_THRESHOLD" in result.stderr
