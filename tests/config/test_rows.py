@@ -144,6 +144,20 @@ def test_the_statement_is_prepared_once_per_connection_after_a_few_runs(ids):
     assert Lead.objects.filter(email__startswith="prepared-").count() == runs
 
 
+def test_a_prepared_statement_survives_a_migration_of_its_tables(ids):
+    """Workers keep their prepared statement across a deploy's migration: Postgres plans it
+    again when a table it writes changes."""
+    for n in range(7):
+        assert _insert(*_graph(ids, email=f"before-{n}@example.com", records=[{}, {}]))
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # this test's own deferred FK checks
+        cursor.execute("ALTER TABLE leads_touchpoint ADD COLUMN later_field integer")
+        cursor.execute("ALTER TABLE leads_consentrecord ALTER COLUMN user_agent TYPE text")
+
+    assert _insert(*_graph(ids, email="after@example.com", records=[{}, {}]))
+    assert ConsentRecord.objects.filter(lead__email="after@example.com").count() == 2
+
+
 def test_a_known_email_writes_nothing_at_all_not_even_the_dependants(ids):
     first = _graph(ids, email="taken@example.com", lead={"name": "First"})
     assert _insert(*first) is True
