@@ -77,10 +77,8 @@ def _json(rows: list[dict]) -> str:
 
 
 @functools.cache
-def _defaults(model: type[Model], *, with_pk: bool) -> tuple:
-    """(column, attname, default) per column, the default as a new instance would get it.
-    A mutable default (a JSONField's list) is shared: the rows are only serialised."""
-    return tuple((f.column, f.attname, f.get_default()) for f in _fields(model, with_pk=with_pk))
+def _columns(model: type[Model], *, with_pk: bool) -> tuple:
+    return tuple((f.column, f.attname, f) for f in _fields(model, with_pk=with_pk))
 
 
 def _model_rows_json(objects: list[Model], fields: tuple) -> str:
@@ -92,11 +90,15 @@ def _model_rows_json(objects: list[Model], fields: tuple) -> str:
 
 
 def _dict_rows_json(rows: list[dict], model: type[Model], *, with_pk: bool) -> str:
-    """Rows given by attribute name, each column not given at its model default."""
-    columns = _defaults(model, with_pk=with_pk)
+    """Rows given by attribute name; a column a row leaves out gets the field's default, as a
+    new instance would (a callable default, such as timezone.now, is called for that row)."""
+    columns = _columns(model, with_pk=with_pk)
     return _json(
         [
-            {column: row.get(attname, default) for column, attname, default in columns}
+            {
+                column: row[attname] if attname in row else field.get_default()
+                for column, attname, field in columns
+            }
             for row in rows
         ]
     )

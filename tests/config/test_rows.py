@@ -6,6 +6,7 @@ real Postgres: what is checked is what the database stored, read back through th
 
 import os
 import threading
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -203,6 +204,23 @@ def test_a_column_a_row_leaves_out_gets_the_model_default_not_null(ids):
         [],
         None,
     )
+
+
+def test_a_callable_default_is_called_for_each_row_not_once(ids):
+    def created_at_when_left_out(email: str) -> datetime:
+        parent, touchpoint, _ = _graph(ids, email=email)
+        row = {"id": touchpoint.pk, "lead_id": parent.pk}  # no created_at
+        assert rows_insert_if_new(
+            parent=parent, conflict_field="email", dependents=[(Touchpoint, [row])]
+        )
+        return Touchpoint.objects.get(pk=touchpoint.pk).created_at
+
+    first = created_at_when_left_out("first@example.com")
+    time.sleep(0.002)
+    between = datetime.now(UTC)
+    second = created_at_when_left_out("second@example.com")
+
+    assert first < between <= second <= datetime.now(UTC)  # timezone.now, for each row
 
 
 def test_dependants_with_their_own_pks_keep_them(ids):
