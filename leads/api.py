@@ -19,7 +19,7 @@ from leads.models import (
     ConsentPurpose,
     ConsentRecord,
 )
-from leads.normalise import LeadInputError, lead_input_clean
+from leads.normalise import PERSON_FIELDS, LeadInputError, lead_input_clean
 from leads.services import consent_texts_current, lead_capture
 from leads.services.capture import TOUCH_FIELDS
 from leads.throttling import (
@@ -165,17 +165,14 @@ def lead_api_quick_clean(data) -> dict | None:
     without building the serializer, which costs more than the capture's own Python work. None
     for anything else; the serializer then judges it and explains, field by field.
 
-    It never accepts what the serializer refuses (tests/leads/test_api.py compares the two).
+    It never accepts what the serializer refuses (tests/leads/test_api_quick.py compares the two).
     """
     if type(data) is not dict:
         return None
     try:
         person = {
-            "email": _quick_text(data, "email", EMAIL_MAX_LENGTH, required=True),
-            "name": _quick_text(data, "name", NAME_MAX_LENGTH, required=True),
-            "company": _quick_text(data, "company", COMPANY_MAX_LENGTH),
-            "phone": _quick_text(data, "phone", PHONE_INPUT_MAX_LENGTH),
-            "country": _quick_text(data, "country", 2),
+            field: _quick_text(data, field, max_length, required=required)
+            for field, (max_length, required) in PERSON_FIELDS.items()
         }
         if "consents" not in data:
             raise _Unsure

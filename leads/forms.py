@@ -19,6 +19,7 @@ from leads.models import (
     ConsentText,
 )
 from leads.normalise import (
+    PERSON_FIELDS,
     LeadInputError,
     company_clean,
     country_choices,
@@ -100,11 +101,8 @@ def lead_form_quick_clean(data) -> dict | None:
     """
     try:
         person = {
-            "email": _quick_text(data, "email", EMAIL_MAX_LENGTH, required=True),
-            "name": _quick_text(data, "name", NAME_MAX_LENGTH, required=True),
-            "company": _quick_text(data, "company", COMPANY_MAX_LENGTH),
-            "phone": _quick_text(data, "phone", PHONE_INPUT_MAX_LENGTH),
-            "country": _quick_text(data, "country", 2),
+            field: _quick_text(data, field, max_length, required=required)
+            for field, (max_length, required) in PERSON_FIELDS.items()
         }
         consents = {p: _quick_tick(data, f"consent_{p}") for p in LEAD_FORM_PURPOSES}
         if not consents[ConsentPurpose.TERMS]:
