@@ -7,6 +7,7 @@ from checkout.models import Entitlement, Offer, Order, OrderEvent, Subscription,
 from checkout.services.accounting import order_payment_record
 from checkout.services.orders import order_transition
 from checkout.templatetags.money import money
+from config.admin import HistoryInline
 from payments.models import Payment
 from payments.services.capture import PaymentNotHeld, payment_capture, payment_release
 
@@ -60,29 +61,17 @@ class TaxRateAdmin(admin.ModelAdmin):
     list_select_related = ["offer"]
 
 
-class OrderEventInline(admin.TabularInline):
+class OrderEventInline(HistoryInline):
     model = OrderEvent
-    extra = 0
-    can_delete = False
     fields = ["created_at", "from_status", "to_status", "cause", "actor", "detail"]
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
-class PaymentInline(admin.TabularInline):
+class PaymentInline(HistoryInline):
     model = Payment
-    extra = 0
-    can_delete = False
     fields = [
         "created_at", "stripe_payment_intent_id", "amount", "currency", "capture_method",
         "status", "failure_code", "risk_level", "risk_score",
     ]  # fmt: skip
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Order)

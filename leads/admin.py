@@ -16,6 +16,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from config.admin import HistoryInline
 from leads.models import (
     Assignment,
     ConsentPurpose,
@@ -148,10 +149,8 @@ class LeadChangeForm(forms.ModelForm):
         return cleaned
 
 
-class TouchpointInline(admin.TabularInline):
+class TouchpointInline(HistoryInline):
     model = Touchpoint
-    extra = 0
-    can_delete = False
     fields = [
         "created_at",
         "source_form",
@@ -164,43 +163,27 @@ class TouchpointInline(admin.TabularInline):
         "fbclid",
         "risk_score",
     ]
-    readonly_fields = fields
     ordering = ["-created_at"]
     show_change_link = True
 
-    def has_add_permission(self, request, obj=None):
-        return False
-
     def has_change_permission(self, request, obj=None):
         return False
 
 
-class AssignmentInline(admin.TabularInline):
+class AssignmentInline(HistoryInline):
     model = Assignment
     fk_name = "lead"
-    extra = 0
-    can_delete = False
     fields = ["assigned_at", "owner", "assigned_by", "rule", "reason"]
-    readonly_fields = fields
     verbose_name_plural = "ownership history"
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
     def has_change_permission(self, request, obj=None):
         return False
 
 
-class SlaEventInline(admin.TabularInline):
+class SlaEventInline(HistoryInline):
     model = SlaEvent
-    extra = 0
-    can_delete = False
     fields = ["level", "action", "created_at", "detail", "notified_at"]
-    readonly_fields = fields
     verbose_name_plural = "SLA escalations"
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
     def has_change_permission(self, request, obj=None):
         return False

@@ -19,9 +19,8 @@ from leads.models import (
     ConsentPurpose,
     ConsentRecord,
 )
-from leads.normalise import PERSON_FIELDS, LeadInputError, lead_input_clean
+from leads.normalise import PERSON_FIELDS, TOUCH_FIELDS, LeadInputError, lead_input_clean
 from leads.services import consent_texts_current, lead_capture
-from leads.services.capture import TOUCH_FIELDS
 from leads.throttling import (
     TOO_MANY_FOR_EMAIL,
     TOO_MANY_FROM_HERE,
@@ -32,10 +31,6 @@ from leads.throttling import (
 
 def _too_many(message: str) -> Response:
     return Response({"detail": message}, status=429, headers={"Retry-After": "60"})
-
-
-# The same limits the capture service applies to each attribution field.
-TOUCH_LIMITS = TOUCH_FIELDS
 
 
 class LeadCaptureRequestSerializer(serializers.Serializer):
@@ -82,7 +77,7 @@ class LeadCaptureRequestSerializer(serializers.Serializer):
 
     def get_fields(self):
         fields = super().get_fields()
-        for name, max_length in TOUCH_LIMITS.items():
+        for name, max_length in TOUCH_FIELDS.items():
             # Generous: metadata is cut to fit by the service, never refused.
             fields[name] = serializers.CharField(
                 required=False, allow_blank=True, default="", max_length=max_length * 4
@@ -119,7 +114,7 @@ def _capture_kwargs(data) -> dict:
         "country": data["country"],
         "consents": data["consents"],
         "consent_text_ids": data.get("consent_text_ids"),
-        "touch": {field: data.get(field, "") for field in TOUCH_LIMITS},
+        "touch": {field: data.get(field, "") for field in TOUCH_FIELDS},
         "started_at": data.get("started_at"),
         "honeypot": data.get("website", ""),
     }
@@ -185,7 +180,7 @@ def lead_api_quick_clean(data) -> dict | None:
         if data.get("started_at") is not None:  # a date to parse: the serializer's work
             raise _Unsure
         honeypot = _quick_text(data, "website", URL_MAX_LENGTH)
-        touch = {f: _quick_text(data, f, limit * 4) for f, limit in TOUCH_LIMITS.items()}
+        touch = {f: _quick_text(data, f, limit * 4) for f, limit in TOUCH_FIELDS.items()}
         cleaned = lead_input_clean(**person)
     except (_Unsure, LeadInputError):
         return None

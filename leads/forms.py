@@ -8,18 +8,17 @@ from django import forms
 from django.core import signing
 
 from leads.models import (
-    CLICK_ID_MAX_LENGTH,
     COMPANY_MAX_LENGTH,
     EMAIL_MAX_LENGTH,
     NAME_MAX_LENGTH,
     PHONE_INPUT_MAX_LENGTH,
     URL_MAX_LENGTH,
-    UTM_MAX_LENGTH,
     ConsentPurpose,
     ConsentText,
 )
 from leads.normalise import (
     PERSON_FIELDS,
+    TOUCH_FIELDS,
     LeadInputError,
     company_clean,
     country_choices,
@@ -33,17 +32,6 @@ from leads.normalise import (
 # The checkboxes on the lead form, in the order shown. Processing consent is not asked here:
 # answering an enquiry is covered by the terms and privacy notice.
 LEAD_FORM_PURPOSES = [ConsentPurpose.TERMS, ConsentPurpose.MARKETING_EMAIL, ConsentPurpose.SMS]
-TOUCH_FIELDS = {
-    "utm_source": UTM_MAX_LENGTH,
-    "utm_medium": UTM_MAX_LENGTH,
-    "utm_campaign": UTM_MAX_LENGTH,
-    "utm_term": UTM_MAX_LENGTH,
-    "utm_content": UTM_MAX_LENGTH,
-    "gclid": CLICK_ID_MAX_LENGTH,
-    "fbclid": CLICK_ID_MAX_LENGTH,
-    "referrer": URL_MAX_LENGTH,
-    "landing_page": URL_MAX_LENGTH,
-}
 STARTED_SALT = "leads.form-started"
 HONEYPOT_FIELD = "website"
 

@@ -12,10 +12,13 @@ from django.core.validators import EmailValidator, validate_ipv46_address
 from django.utils.ipv6 import clean_ipv6_address
 
 from leads.models import (
+    CLICK_ID_MAX_LENGTH,
     COMPANY_MAX_LENGTH,
     EMAIL_MAX_LENGTH,
     NAME_MAX_LENGTH,
     PHONE_INPUT_MAX_LENGTH,
+    URL_MAX_LENGTH,
+    UTM_MAX_LENGTH,
 )
 
 
@@ -186,6 +189,20 @@ def ip_normalise(value: str | None) -> str | None:
         return "::" + str(ipaddress.IPv4Address(packed[12:]))
     return cleaned
 
+
+# A submission's attribution fields, and the longest value each keeps (a longer one is cut to
+# fit, never refused).
+TOUCH_FIELDS = {
+    "utm_source": UTM_MAX_LENGTH,
+    "utm_medium": UTM_MAX_LENGTH,
+    "utm_campaign": UTM_MAX_LENGTH,
+    "utm_term": UTM_MAX_LENGTH,
+    "utm_content": UTM_MAX_LENGTH,
+    "gclid": CLICK_ID_MAX_LENGTH,
+    "fbclid": CLICK_ID_MAX_LENGTH,
+    "referrer": URL_MAX_LENGTH,
+    "landing_page": URL_MAX_LENGTH,
+}
 
 # A submission's person fields as typed: (longest accepted, required). The quick checks of the
 # form and the API read them this way before lead_input_clean.

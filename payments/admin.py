@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from config.admin import HistoryInline
 from payments.models import (
     DeadLetterEvent,
     Discrepancy,
@@ -72,26 +73,14 @@ class DeadLetterEventAdmin(WebhookEventAdmin):
         return super().get_queryset(request).filter(status=WebhookEvent.Status.DEAD)
 
 
-class PaymentEventInline(admin.TabularInline):
+class PaymentEventInline(HistoryInline):
     model = PaymentEvent
-    extra = 0
-    can_delete = False
     fields = ["created_at", "from_status", "to_status", "outcome", "cause", "stripe_event_id"]
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
-class RefundInline(admin.TabularInline):
+class RefundInline(HistoryInline):
     model = Refund
-    extra = 0
-    can_delete = False
     fields = ["created_at", "amount", "currency", "status", "reason", "requested_by"]
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 class RefundForm(forms.Form):

@@ -10,10 +10,7 @@ from django.utils import timezone
 
 from config.rows import IdBlocks, rows_insert_if_new
 from leads.models import (
-    CLICK_ID_MAX_LENGTH,
-    URL_MAX_LENGTH,
     USER_AGENT_MAX_LENGTH,
-    UTM_MAX_LENGTH,
     ConsentPurpose,
     ConsentRecord,
     ConsentState,
@@ -23,7 +20,14 @@ from leads.models import (
     Segment,
     Touchpoint,
 )
-from leads.normalise import LeadInputError, ip_normalise, lead_input_clean, text_clean, url_clean
+from leads.normalise import (
+    TOUCH_FIELDS,
+    LeadInputError,
+    ip_normalise,
+    lead_input_clean,
+    text_clean,
+    url_clean,
+)
 from leads.risk import Velocity, risk_total, submission_risk_factors
 from leads.services.consent import (
     PURPOSES,
@@ -45,18 +49,6 @@ Decision = ConsentRecord.Decision
 
 _lead_ids = IdBlocks(Lead)
 _touchpoint_ids = IdBlocks(Touchpoint)
-
-TOUCH_FIELDS = {
-    "utm_source": UTM_MAX_LENGTH,
-    "utm_medium": UTM_MAX_LENGTH,
-    "utm_campaign": UTM_MAX_LENGTH,
-    "utm_term": UTM_MAX_LENGTH,
-    "utm_content": UTM_MAX_LENGTH,
-    "referrer": URL_MAX_LENGTH,
-    "landing_page": URL_MAX_LENGTH,
-    "gclid": CLICK_ID_MAX_LENGTH,
-    "fbclid": CLICK_ID_MAX_LENGTH,
-}
 
 
 def _consent_entries(

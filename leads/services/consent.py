@@ -314,6 +314,25 @@ def consent_records_append_locked(
     return records
 
 
+def _record_one_locked(
+    locked: Lead,
+    entry: ConsentEntry,
+    *,
+    context: CaptureContext,
+    actor: Any,
+    now: datetime | None,
+) -> ConsentRecord:
+    """One decision on the row-locked lead's chain, its readiness re-evaluated, both saved."""
+    from leads.services.readiness import lead_readiness_apply
+
+    (record,) = consent_records_append_locked(
+        lead=locked, entries=[entry], method=context.method, context=context, actor=actor, now=now
+    )
+    lead_readiness_apply(lead=locked, now=now)
+    locked.save()
+    return record
+
+
 def _lead_locked(lead: Lead) -> Lead:
     return Lead.objects.select_for_update().get(pk=lead.pk)
 
@@ -342,7 +361,6 @@ def consent_record_append(
 
     `consent_text` is the wording the person saw; None means the current version.
     """
-    from leads.services.readiness import lead_readiness_apply
 
     if purpose not in PURPOSES:
         raise ValueError(f"Unknown consent purpose {purpose!r}")
@@ -353,16 +371,9 @@ def consent_record_append(
         raise ValueError("The consent text is for another purpose.")
     with transaction.atomic():
         locked = _lead_locked(lead)
-        (record,) = consent_records_append_locked(
-            lead=locked,
-            entries=[ConsentEntry(purpose, decision, text)],
-            method=context.method,
-            context=context,
-            actor=actor,
-            now=now,
+        record = _record_one_locked(
+            locked, ConsentEntry(purpose, decision, text), context=context, actor=actor, now=now
         )
-        lead_readiness_apply(lead=locked, now=now)
-        locked.save()
     lead.refresh_from_db()
     return record
 
@@ -527,22 +538,18 @@ def consent_withdraw(
 ) -> ConsentRecord | None:
     """Record a withdrawal. Idempotent: nothing is added when the latest word is already a
     withdrawal. The record names the wording the person had agreed to."""
-    from leads.services.readiness import lead_readiness_apply
 
     with transaction.atomic():
         locked = _lead_locked(lead)
         if locked.consents.get(purpose) == ConsentState.WITHDRAWN:
             return None
-        (record,) = consent_records_append_locked(
-            lead=locked,
-            entries=[ConsentEntry(purpose, Decision.WITHDRAWN, _latest_text_for(locked, purpose))],
-            method=context.method,
+        record = _record_one_locked(
+            locked,
+            ConsentEntry(purpose, Decision.WITHDRAWN, _latest_text_for(locked, purpose)),
             context=context,
             actor=actor,
             now=now,
         )
-        lead_readiness_apply(lead=locked, now=now)
-        locked.save()
     lead.refresh_from_db()
     return record
 
