@@ -1,7 +1,7 @@
 """lead_capture: a first (or repeat) touch becomes one lead, its consents and a touchpoint."""
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from django.conf import settings
@@ -95,19 +95,23 @@ def _lead_lock_or_create(*, email: str, defaults: dict, now: datetime) -> tuple[
     INSERT … ON CONFLICT (email) DO UPDATE either inserts the row or locks the existing one;
     a concurrent first submission of the same email waits for the first to commit and then
     takes the existing row, so parallel submissions always end in one lead. `xmax = 0` is
-    Postgres's way of saying the row was inserted by this statement.
+    Postgres's way of saying the row was inserted by this statement. `last_touch_at` is the
+    lead's latest touch's time (None without one), read under the same lock.
     """
     lead = Lead(email=email, created_at=now, updated_at=now, **defaults)
     fields = [field for field in Lead._meta.concrete_fields if not field.primary_key]
     quote = connection.ops.quote_name
+    table, touches = quote(Lead._meta.db_table), quote(Touchpoint._meta.db_table)
     # Only identifiers from the model's own metadata go into the text; values are parameters.
     sql = (
-        f"INSERT INTO {quote(Lead._meta.db_table)} "  # noqa: S608
+        f"INSERT INTO {table} "  # noqa: S608
         f"({', '.join(quote(field.column) for field in fields)}) "
         f"VALUES ({', '.join(['%s'] * len(fields))}) "
         f"ON CONFLICT ({quote('email')}) DO UPDATE SET {quote('updated_at')} = "
         f"EXCLUDED.{quote('updated_at')} "
-        "RETURNING *, (xmax = 0) AS inserted"
+        "RETURNING *, (xmax = 0) AS inserted, "
+        f"(SELECT t.{quote('created_at')} FROM {touches} t "
+        f"WHERE t.{quote('id')} = {table}.{quote('last_touch_id')}) AS last_touch_at"
     )
     params = [field.get_db_prep_save(getattr(lead, field.attname), connection) for field in fields]
     lead = next(iter(Lead.objects.raw(sql, params)))
@@ -276,14 +280,26 @@ def _lead_insert_if_new(submission: _Submission, policy) -> Lead | None:
 
 
 def _lead_capture_locked(submission: _Submission, policy) -> Lead:
-    """A repeat submission (or a new lead that looks like spam), under the lead's row lock."""
-    cleaned, now = submission.cleaned, submission.now
+    """A repeat submission (or a new lead that looks like spam), under the lead's row lock.
+
+    What it writes is dated when the lock is held, not when the request came in: parallel
+    submissions of one email take the lock in their own order, and a touch recorded after
+    another must not look older than it (first_touch would then be later than last_touch). Nor
+    is it dated before the lead's last touch, whatever this server's clock says.
+    """
+    cleaned = submission.cleaned
     with transaction.atomic():
         lead, created = _lead_lock_or_create(
             email=cleaned["email"],
             defaults=_person_fields(cleaned),
-            now=now,
+            now=submission.now,
         )
+        if not created:  # a new lead is dated as the one-statement path dates it
+            now = timezone.now()
+            if lead.last_touch_at is not None and lead.last_touch_at > now:
+                now = lead.last_touch_at  # the server that wrote it has a clock ahead of ours
+            submission = replace(submission, now=now, touch={**submission.touch, "created_at": now})
+        now = submission.now
         if lead.status == LeadStatus.ERASED:  # only if someone typed the pseudonym itself
             raise LeadInputError({"email": ["Enter an email address like name@example.com."]})
         if not created:

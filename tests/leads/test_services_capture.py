@@ -106,6 +106,22 @@ def test_a_repeat_submission_updates_the_same_lead_and_adds_a_touchpoint():
     assert second.consent_records.count() == 2
 
 
+def test_a_repeat_is_never_dated_before_the_touch_it_follows(monkeypatch):
+    # The first submission went through a server whose clock runs 5 s ahead of this one's.
+    ahead = timezone.now() + timedelta(seconds=5)
+    monkeypatch.setattr(timezone, "now", lambda: ahead)
+    first = capture_lead(email="skew@example.com", touch={"utm_source": "first"})
+    monkeypatch.undo()
+
+    second = capture_lead(email="skew@example.com", touch={"utm_source": "second"})
+
+    assert second.pk == first.pk
+    assert second.last_touch.utm_source == "second"
+    assert second.last_touch.created_at >= second.first_touch.created_at == ahead
+    records = list(second.consent_records.order_by("sequence"))
+    assert [record.created_at >= ahead for record in records] == [True, True]
+
+
 def test_an_empty_optional_field_on_a_repeat_does_not_wipe_what_we_know():
     capture_lead(email="kim@example.com", company="Acme", phone="+49 30 901820", country="DE")
     lead = capture_lead(email="kim@example.com", company="", phone="", country="")
