@@ -469,11 +469,11 @@ def consent_double_opt_in_confirm(
     from leads.models import LeadStatus
     from leads.services.readiness import lead_readiness_apply
 
-    now = now or timezone.now()
     confirmation = consent_confirmation_from_token(token)
     with transaction.atomic():
         lead = Lead.objects.select_for_update().get(pk=confirmation.lead_id)
         confirmation = ConsentConfirmation.objects.select_for_update().get(pk=confirmation.pk)
+        now = now or timezone.now()  # under the lock, so the chain's times follow its order
         if confirmation.confirmed_at is not None:
             return confirmation
         if lead.status == LeadStatus.ERASED:
