@@ -32,6 +32,19 @@ def port_in_use(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def port_bindable(port: int) -> bool:
+    """Whether a server could listen on 127.0.0.1:`port` now. Unlike port_in_use, this also
+    sees a port held by a connection's own end (an outgoing connection takes a local port from
+    the ephemeral range), which no connect() reaches but which makes the server's bind fail."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Postgres and Redis do
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def wait_for_port(port: int, *, timeout: float, process: subprocess.Popen | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

