@@ -300,7 +300,20 @@ def consent_records_append_locked(
     now: datetime | None = None,
 ) -> list[ConsentRecord]:
     """Append records to `lead`'s chain. The caller holds the lead's row lock and saves `lead`
-    (its chain head, length and consent states change here)."""
+    (its chain head, length and consent states change here).
+
+    The records are dated `now` (default: the time now, under the lock), but never before the
+    chain's last record: a server whose clock is behind the one that wrote it must not make
+    the chain's times go back."""
+    if entries and lead.consent_chain_length:
+        last_at = (
+            ConsentRecord.objects.filter(lead_id=lead.pk, sequence=lead.consent_chain_length)
+            .values_list("created_at", flat=True)
+            .first()
+        )
+        now = now or timezone.now()
+        if last_at is not None and last_at > now:
+            now = last_at
     rows = consent_rows_build(
         lead=lead, entries=entries, method=method, context=context, actor=actor, now=now
     )

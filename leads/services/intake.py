@@ -60,7 +60,6 @@ def lead_intake_schedule(*, lead_id: int) -> None:
 def lead_intake_process(*, lead_id: int, now: datetime | None = None) -> bool:
     """Route the lead if it is new and has no owner, and open the double opt-in confirmation
     for its newest pending marketing consent. False if there was nothing left to do."""
-    now = now or timezone.now()
     with transaction.atomic():
         lead = (
             Lead.objects.select_for_update()
@@ -69,6 +68,7 @@ def lead_intake_process(*, lead_id: int, now: datetime | None = None) -> bool:
         )
         if lead is None:
             return False
+        now = now or timezone.now()  # under the lock, like every other write to the lead
         if (
             lead.status == LeadStatus.NEW
             and lead.owner_id is None

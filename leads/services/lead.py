@@ -157,11 +157,11 @@ def lead_erase(*, lead: Lead, actor: Any, reason: str = "", now: datetime | None
     itself, which financial records in other apps point at. Marketing consents still granted
     are withdrawn first so the ledger says why mail stopped.
     """
-    now = now or timezone.now()
     with transaction.atomic():
         locked = Lead.objects.select_for_update().get(pk=lead.pk)
         if locked.status == LeadStatus.ERASED:
             return locked
+        now = now or timezone.now()  # under the lock: what it writes follows what came before
         context = CaptureContext(
             ip=None, user_agent="", source_form="erasure", source_url="", method="admin"
         )

@@ -240,11 +240,12 @@ def lead_assign(
     logged a first contact, the new owner gets a fresh first-response clock."""
     from leads.services.sla import SLA_CLOCK_FIELDS, lead_sla_restart
 
-    now = now or timezone.now()
     if not sales_users().filter(pk=owner.pk).exists():
         raise AssignmentRefused(f"{owner} is not an active Sales staff member.")
     with transaction.atomic():
         locked = Lead.objects.select_for_update().get(pk=lead.pk)
+        # Under the lock: an assignment that waited for the sweeper's must be dated after it.
+        now = now or timezone.now()
         if locked.status == LeadStatus.ERASED:
             raise AssignmentRefused("An erased lead cannot be assigned.")
         if locked.owner_id == owner.pk:

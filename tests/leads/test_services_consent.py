@@ -240,3 +240,18 @@ def test_concurrent_appends_for_one_lead_keep_one_linear_chain(transactional_db)
     assert [r.sequence for r in records] == list(range(1, 10))
     for before, after in itertools.pairwise(records):
         assert after.prev_hash == before.record_hash
+
+
+def test_a_chain_never_goes_back_in_time_when_a_server_clock_is_behind(monkeypatch):
+    # The lead's records were written by a server whose clock runs 5 s ahead of this one's.
+    ahead = timezone.now() + timedelta(seconds=5)
+    monkeypatch.setattr(timezone, "now", lambda: ahead)
+    lead = capture_lead(consents={"terms": True, "sms": True})
+    monkeypatch.undo()
+
+    withdrawal = consent_withdraw(lead=lead, purpose="sms", context=capture_context())
+
+    times = list(lead.consent_records.order_by("sequence").values_list("created_at", flat=True))
+    assert times == [ahead, ahead, withdrawal.created_at]
+    assert withdrawal.created_at >= ahead
+    assert withdrawal.record_hash == consent_record_hash(withdrawal)

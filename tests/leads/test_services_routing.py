@@ -1,12 +1,15 @@
+import threading
+import time
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group
+from django.db import connection, transaction
 from django.utils import timezone
 
 from config.models import AuditLogEntry
 from leads.business_hours import BusinessHours
-from leads.models import LeadStatus, RoutingRule, SlaState
+from leads.models import Assignment, Lead, LeadStatus, RoutingRule, SlaState
 from leads.services import (
     AssignmentRefused,
     lead_assign,
@@ -214,3 +217,44 @@ def test_manual_assignment_of_a_lead_that_is_no_longer_new_leaves_the_sla_alone(
     after = (lead.first_response_due_at, lead.sla_state, lead.sla_level, lead.sla_next_check_at)
     assert after == before
     assert lead_sla_breaches_process(now=_after_due(lead, 10_000)) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_assignment_that_waited_for_the_lock_is_dated_after_the_one_it_waited_for():
+    """Staff assign while a sweeper holds the lead and reassigns it: the staff assignment wins
+    and must be the newest in the history, so it is dated when it gets the lock."""
+    lead = capture_lead()
+    sweeper_owner, staff_choice = SalesOwnerFactory().user, SalesOwnerFactory().user
+    locked, waiting = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def sweeper() -> None:
+        try:
+            with transaction.atomic():
+                held = Lead.objects.select_for_update().get(pk=lead.pk)
+                locked.set()
+                waiting.wait(5)
+                time.sleep(0.3)  # the staff request is now blocked on the lock
+                held.owner = sweeper_owner
+                Assignment.objects.create(
+                    lead=held, owner=sweeper_owner, assigned_at=timezone.now(), reason="sweeper"
+                )
+                held.save(update_fields=["owner"])
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=sweeper)
+    thread.start()
+    assert locked.wait(5)
+    waiting.set()
+    lead_assign(lead=lead, owner=staff_choice, actor=None)
+    thread.join()
+
+    assert errors == []
+    history = list(lead.assignments.order_by("-assigned_at").values_list("owner", "reason"))
+    assert history[0][0] == staff_choice.pk
+    assert history[1] == (sweeper_owner.pk, "sweeper")
+    lead.refresh_from_db()
+    assert lead.owner == staff_choice
