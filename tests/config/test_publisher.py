@@ -71,16 +71,17 @@ def test_a_batch_never_exceeds_the_batch_size():
 
 def test_when_the_queue_is_full_the_oldest_ids_fall_out_and_submit_never_blocks():
     publish = Recorder()
-    # The thread sleeps a whole linger before its first drain: the 25 submits all land first.
-    publisher = BackgroundPublisher("test-full", publish, linger_seconds=0.5, max_queued=10)
+    # The thread sleeps a whole linger before its first drain: the 25 submits all land first
+    # (a linger long enough for a loaded CI machine; a blocking submit would wait that long).
+    publisher = BackgroundPublisher("test-full", publish, linger_seconds=2.0, max_queued=10)
 
     began = time.monotonic()
     for item_id in range(25):
         publisher.submit(item_id)
-    assert time.monotonic() - began < 0.25
+    assert time.monotonic() - began < 1.0
 
-    wait_until(lambda: publish.published, timeout=5)
-    time.sleep(0.6)
+    wait_until(lambda: publish.published, timeout=10)
+    time.sleep(0.3)
     assert publish.published == list(range(15, 25))
 
 
@@ -110,12 +111,12 @@ def test_a_failed_publish_opens_the_breaker_until_it_is_reset(caplog):
 
 def test_the_breaker_closes_by_itself_after_breaker_seconds():
     publish = Recorder(fail_first=1)
-    publisher = BackgroundPublisher("test-breaker-time", publish, breaker_seconds=lambda: 0.3)
+    publisher = BackgroundPublisher("test-breaker-time", publish, breaker_seconds=lambda: 1.0)
 
     assert publisher.publish_now([1]) is False  # fails, and does not raise
     assert publisher.publish_now([2]) is False
     assert publish.calls == [[1]]
-    time.sleep(0.35)
+    time.sleep(1.05)
     assert publisher.publish_now([3]) is True
     assert publish.published == [3]
     assert publisher.publish_now([]) is False
