@@ -129,11 +129,11 @@ def webhook_event_backoff(*, attempts: int) -> timedelta:
 
 def webhook_event_process(*, event_id: int) -> WebhookEvent | None:
     """Run the handler for one stored event, once. Safe to call again for the same event."""
-    now = timezone.now()
     with transaction.atomic():
         event = WebhookEvent.objects.select_for_update().filter(pk=event_id).first()
         if event is None or event.status in _TERMINAL:
             return event
+        now = timezone.now()  # under the lock: the lease starts when this attempt does
         if event.attempts >= settings.PAYMENTS_WEBHOOK_MAX_ATTEMPTS:
             event.status = WebhookEvent.Status.DEAD
             event.next_attempt_at = None
