@@ -1,8 +1,11 @@
 """No lost work: crashes, the sweeper, dead letters and replay."""
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 
 from config.models import AuditLogEntry
@@ -146,3 +149,33 @@ def test_processing_the_same_event_twice_applies_it_once(localstripe):
     event.refresh_from_db()
     assert (event.status, event.attempts) == ("processed", 1)
     assert PaymentEvent.objects.filter(payment=payment).count() == 1
+
+
+def test_an_attempt_that_waited_for_the_events_lock_starts_its_lease_when_it_gets_it(
+    localstripe, settings
+):
+    """A delivery that waited behind another holder of the event must not start with a lease
+    dated before its wait: the sweeper would take the event back while it is being handled."""
+    event = _stored(payment_create())
+    locked = threading.Event()
+    released_at: list = []
+
+    def holder() -> None:
+        try:
+            with transaction.atomic():
+                WebhookEvent.objects.select_for_update().get(pk=event.pk)
+                locked.set()
+                time.sleep(0.5)
+                released_at.append(timezone.now())
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    assert locked.wait(5)
+    webhooks.webhook_event_process(event_id=event.pk)
+    thread.join()
+
+    event.refresh_from_db()
+    assert event.status == "processed"
+    assert event.processing_started_at >= released_at[0]
