@@ -173,16 +173,41 @@ def card_save(request: HttpRequest, *, token: str, email: str):
 @require_POST
 @_with_email
 def subscription_cancel_view(request: HttpRequest, *, token: str, email: str, subscription_id: int):
+    from django.utils import timezone
+    from django.utils.formats import date_format
+
     from checkout.models import Subscription
-    from checkout.services.subscriptions import subscription_cancel
+    from checkout.money import money_format
+    from checkout.services.subscriptions import subscription_cancel, subscription_renewal_charged
 
     subscription = get_object_or_404(Subscription, pk=subscription_id, order__email__iexact=email)
-    subscription_cancel(subscription=subscription, by="customer portal")
-    messages.success(
-        request,
-        f"Your {subscription.order.offer.name} will not renew. Nothing more will be charged; "
-        "what you have paid for stays available until the end of the period.",
-    )
+    name = subscription.order.offer.name
+    # The cancel waits for a renewal charge in progress, so what is read afterwards is final.
+    subscription = subscription_cancel(subscription=subscription, by="customer portal")
+    renewal = subscription_renewal_charged(subscription=subscription)
+    if renewal is None:
+        messages.success(
+            request,
+            f"Your {name} will not renew. Nothing more will be charged; "
+            "what you have paid for stays available until the end of the period.",
+        )
+    elif renewal.is_paid:
+        until = date_format(timezone.localtime(subscription.next_charge_at), "j F Y")
+        messages.success(
+            request,
+            f"Your {name} will not renew again. Its renewal of "
+            f"{money_format(renewal.amount, renewal.currency)} had already been charged before "
+            f"you cancelled; it stays available until {until}. Nothing more will be charged "
+            "after that.",
+        )
+    else:
+        messages.success(
+            request,
+            f"Your {name} will not renew again. A renewal payment of "
+            f"{money_format(renewal.amount, renewal.currency)} had already started before you "
+            "cancelled and is still being processed; if it goes through, you keep access for "
+            "that period. Nothing more will be charged after that.",
+        )
     return redirect(_portal_path(token))
 
 

@@ -114,34 +114,59 @@ class BalanceNotPayable(Exception):
     """Nothing to pay, or no saved card to pay with."""
 
 
+# A balance attempt in one of these may still take money: never start another beside it.
+_IN_FLIGHT = (
+    Payment.Status.REQUIRES_PAYMENT_METHOD,
+    Payment.Status.REQUIRES_ACTION,
+    Payment.Status.PROCESSING,
+    Payment.Status.UNKNOWN,
+)
+
+
 def order_balance_pay(*, order: Order, customer: Customer) -> Payment:
     """Pay the order's balance with the saved card, once per attempt.
 
-    The key counts finished attempts only, so a double click reuses the attempt in flight and
-    a retry after a decline is a new PaymentIntent. Raises PaymentMismatch if the balance
-    changed while an attempt was in flight.
+    What is owed is computed under the order's lock from the payments themselves, not from the
+    cached `order.balance`, which lags behind a payment that succeeded (a webhook after 3DS)
+    until `order_payment_record` runs. A balance attempt still in flight (3DS, processing, a
+    timeout being checked) is returned instead of starting a second one. The key counts
+    finished attempts, so a retry after a decline is a new PaymentIntent. Raises
+    BalanceNotPayable when nothing is owed (nothing is changed), and PaymentMismatch if the
+    balance changed while an attempt was being created.
     """
-    from checkout.services.accounting import order_payment_record
+    from checkout.services.accounting import order_payment_record, order_totals
 
     if not customer.payment_method_id:
         raise BalanceNotPayable("no saved card")
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order.pk)
-        if order.balance <= 0 or order.status in (Order.Status.CANCELED, Order.Status.REFUNDED):
+        if order.status in (Order.Status.CANCELED, Order.Status.REFUNDED):
             raise BalanceNotPayable("nothing to pay")
-        finished = order.payments.filter(
-            attempt_kind=Payment.AttemptKind.BALANCE,
-            status__in=[Payment.Status.FAILED, Payment.Status.CANCELED, *PAID_STATUSES],
-        ).count()
-        amount, currency = order.balance, order.currency
-    # An attempt still in flight (3DS, processing) keeps its key, so payment_start returns it.
-    n = finished + 1
+        # Read after the lock: every payment as last committed.
+        payments = list(order.payments.order_by("created_at", "pk"))
+        balance_attempts = [p for p in payments if p.attempt_kind == Payment.AttemptKind.BALANCE]
+        in_flight = next((p for p in balance_attempts if p.status in _IN_FLIGHT), None)
+        owed = max(order.total - order_totals(payments=payments).secured, 0)
+        if owed <= 0:
+            raise BalanceNotPayable("nothing to pay")
+        finished = sum(
+            1
+            for p in balance_attempts
+            if p.status in (Payment.Status.FAILED, Payment.Status.CANCELED, *PAID_STATUSES)
+        )
+        currency = order.currency
+    if in_flight is not None:
+        # Resume it under its own key and amount: payment_start returns it as it is once it has
+        # reached Stripe, and never creates a second intent for it.
+        key, amount, currency = in_flight.idempotency_key, in_flight.amount, in_flight.currency
+    else:
+        key, amount = f"order:{order.pk}:balance:{finished + 1}", owed
     payment = payment_start(
-        idempotency_key=f"order:{order.pk}:balance:{n}",
+        idempotency_key=key,
         amount=amount,
         currency=currency,
         customer=customer,
-        payment_method_id=customer.payment_method_id,
+        payment_method_id=in_flight.payment_method_id if in_flight else customer.payment_method_id,
         attempt_kind=Payment.AttemptKind.BALANCE,
         order_id=order.pk,
     )

@@ -18,11 +18,12 @@ from django.utils import timezone
 
 from checkout.models import Order, OrderEvent, Subscription
 from checkout.services.accounting import order_payment_record
-from checkout.services.orders import order_reference_new
+from checkout.services.orders import order_reference_new, order_transition
 from checkout.services.pricing import next_renewal
 from config.services import audit_log_record
 from payments.models import Payment
-from payments.services.charge import payment_start
+from payments.services.charge import payment_prepare, payment_start
+from payments.services.transitions import payment_transition
 
 logger = logging.getLogger(__name__)
 
@@ -84,12 +85,32 @@ def _renewal_order(subscription: Subscription, period_start: datetime) -> Order:
     return order
 
 
+def _renewal_key(subscription_id: int, period_start: datetime) -> str:
+    return f"subscription:{subscription_id}:{period_start.isoformat()}"
+
+
 def subscription_renew(*, subscription_id: int, now: datetime | None = None) -> Payment | None:
     """Charge the subscription's due period once; advance it when paid.
 
     A decline, or a bank asking for the buyer (3DS) when they are not there, makes the
     subscription past due: no further charge until it is settled. A payment still processing is
     looked at again on the next run, which finds the same Payment rather than charging again.
+
+    Cancel and charge are serialised on the subscription row:
+    1. Claim (`skip_locked`, so beat processes share the work) and create the period's Order.
+    2. Create the Payment row and commit it, so its key and pk (from which the Stripe
+       idempotency key is built) are stable whatever happens next.
+    3. Take a blocking lock on the subscription, re-check it is still active and this period is
+       still due, and keep the lock across the PaymentIntent create+confirm.
+    A cancel committed before step 3 is seen there: the untouched Payment and the Order are
+    canceled and Stripe is never called. A cancel arriving during step 3 waits for the charge
+    to finish, so what it tells the buyer (see `subscription_renewal_charged`) is true.
+
+    Trade-off: the row lock is held for one Stripe round trip (an off-session create confirms
+    in the same call), so a cancel may wait for up to the gateway timeout. Nothing else locks
+    subscriptions on the hot path, and the alternative, charging without the lock, can take
+    money after the buyer was told nothing more will be charged. The order's bookkeeping
+    (`order_payment_record`: emails, access) runs after the lock is released.
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -111,17 +132,27 @@ def subscription_renew(*, subscription_id: int, now: datetime | None = None) -> 
     if not customer.payment_method_id:
         _past_due(subscription.pk, reason="no saved card")
         return None
-    payment = payment_start(
-        idempotency_key=f"subscription:{subscription.pk}:{period_start.isoformat()}",
-        amount=subscription.amount,
-        currency=subscription.currency,
-        customer=customer,
-        payment_method_id=customer.payment_method_id,
-        attempt_kind=Payment.AttemptKind.RENEWAL,
-        off_session=True,
-        order_id=order.pk,
-        metadata={"subscription_id": str(subscription.pk)},
-    )
+    charge = {
+        "idempotency_key": _renewal_key(subscription.pk, period_start),
+        "amount": subscription.amount,
+        "currency": subscription.currency,
+        "customer": customer,
+        "payment_method_id": customer.payment_method_id,
+        "attempt_kind": Payment.AttemptKind.RENEWAL,
+        "order_id": order.pk,
+        "metadata": {"subscription_id": str(subscription.pk)},
+    }
+    payment = payment_prepare(**charge)
+
+    with transaction.atomic():
+        locked = Subscription.objects.select_for_update().get(pk=subscription.pk)
+        if locked.status != Subscription.Status.ACTIVE or locked.next_charge_at != period_start:
+            _renewal_abandon(payment, reason=f"subscription {locked.status}")
+            return None
+        # payment_start's own transactions are savepoints here: its row lock and the intent id
+        # commit together with this block, while the subscription is still locked.
+        payment = payment_start(**charge, off_session=True)
+
     if payment.status in (Payment.Status.SUCCEEDED, Payment.Status.AUTHORIZED):
         order_payment_record(payment_id=payment.pk)
         with transaction.atomic():
@@ -136,6 +167,60 @@ def subscription_renew(*, subscription_id: int, now: datetime | None = None) -> 
         order_payment_record(payment_id=payment.pk)
         _past_due(subscription.pk, reason=f"renewal payment {payment.pk} {payment.status}")
     return payment
+
+
+def _renewal_abandon(payment: Payment, *, reason: str) -> None:
+    """The subscription stopped between the claim and the charge: withdraw the untouched attempt.
+
+    Only a Payment that never reached Stripe is canceled; one that did (an earlier run) keeps its
+    state and is reconciled as usual. The renewal Order is canceled when none of its payments
+    reached Stripe.
+    """
+    payment = Payment.objects.get(pk=payment.pk)
+    untouched = (
+        payment.status == Payment.Status.REQUIRES_PAYMENT_METHOD
+        and not payment.stripe_payment_intent_id
+        and not payment.events.exists()
+    )
+    if untouched:
+        payment_transition(
+            payment_id=payment.pk,
+            to_status=Payment.Status.CANCELED,
+            cause="subscription_stopped",
+            detail={"reason": reason},
+        )
+    others = Payment.objects.filter(order_id=payment.order_id).exclude(
+        status=Payment.Status.CANCELED
+    )
+    if untouched and not others.exists():
+        order_transition(
+            order_id=payment.order_id,
+            to_status=Order.Status.CANCELED,
+            cause="subscription_stopped",
+            detail={"reason": reason},
+            fields={"balance": 0},
+        )
+    logger.info("renewal payment %s not charged: %s", payment.pk, reason)
+
+
+def subscription_renewal_charged(*, subscription: Subscription) -> Payment | None:
+    """The renewal payment of the period the buyer is in or is being charged for, if any.
+
+    Read after `subscription_cancel`, which waits for a renewal charge in progress: a payment
+    found here was taken (or is still being processed) before the cancel, and the buyer must
+    be told so rather than that nothing was charged.
+    """
+    keys = {
+        _renewal_key(subscription.pk, moment)
+        for moment in (subscription.current_period_start, subscription.next_charge_at)
+        if moment is not None
+    }
+    return (
+        Payment.objects.filter(idempotency_key__in=keys, attempt_kind=Payment.AttemptKind.RENEWAL)
+        .exclude(status__in=[Payment.Status.FAILED, Payment.Status.CANCELED])
+        .order_by("-created_at")
+        .first()
+    )
 
 
 def _past_due(subscription_id: int, *, reason: str) -> None:
@@ -154,7 +239,11 @@ def _past_due(subscription_id: int, *, reason: str) -> None:
 
 
 def subscription_cancel(*, subscription: Subscription, actor: Any = None, by: str) -> Subscription:
-    """Stop future renewals. What was paid for stays available to the end of its period."""
+    """Stop future renewals. What was paid for stays available to the end of its period.
+
+    Waits for a renewal charge in progress (it holds the row lock): no charge starts after this
+    commits. Ask `subscription_renewal_charged` what was taken just before.
+    """
     with transaction.atomic():
         subscription = Subscription.objects.select_for_update().get(pk=subscription.pk)
         if subscription.status == Subscription.Status.CANCELED:

@@ -5,6 +5,7 @@ from payments.services.charge import (
     customer_card_save,
     customer_ensure,
     customer_setup_intent_start,
+    payment_prepare,
     payment_refresh,
     payment_start,
 )
@@ -16,6 +17,7 @@ __all__ = [
     "customer_ensure",
     "customer_setup_intent_start",
     "payment_apply_intent",
+    "payment_prepare",
     "payment_refresh",
     "payment_start",
     "payment_transition",

@@ -84,6 +84,39 @@ def customer_card_save(*, customer: Customer, payment_method_id: str) -> Custome
     return customer
 
 
+def payment_prepare(
+    *,
+    idempotency_key: str,
+    amount: int,
+    currency: str,
+    customer: Customer,
+    payment_method_id: str,
+    attempt_kind: str = Payment.AttemptKind.CHECKOUT,
+    capture_method: str = Payment.CaptureMethod.AUTOMATIC,
+    order_id: int | None = None,
+    metadata: dict[str, str] | None = None,
+) -> Payment:
+    """The Payment row for this attempt, created once and never touching Stripe.
+
+    Committed on its own when called outside a transaction, so its pk (and with it the
+    idempotency key sent to Stripe) is stable before any lock a caller takes around
+    `payment_start`. Raises PaymentMismatch if the key was used for another amount or order.
+    """
+    if amount <= 0:
+        raise ValueError("amount must be positive")
+    return _payment_row(
+        idempotency_key=idempotency_key,
+        amount=amount,
+        currency=currency.lower(),
+        customer=customer,
+        payment_method_id=payment_method_id,
+        attempt_kind=attempt_kind,
+        capture_method=capture_method,
+        order_id=order_id,
+        metadata=metadata or {},
+    )
+
+
 def payment_start(
     *,
     idempotency_key: str,
@@ -103,9 +136,7 @@ def payment_start(
     A timeout leaves the payment `unknown`; `payment_refresh` finds out what happened.
     """
     currency = currency.lower()
-    if amount <= 0:
-        raise ValueError("amount must be positive")
-    payment = _payment_row(
+    payment = payment_prepare(
         idempotency_key=idempotency_key,
         amount=amount,
         currency=currency,
@@ -114,7 +145,7 @@ def payment_start(
         attempt_kind=attempt_kind,
         capture_method=capture_method,
         order_id=order_id,
-        metadata=metadata or {},
+        metadata=metadata,
     )
 
     # Phase 1: create the intent while holding the row lock. Concurrent callers wait here and

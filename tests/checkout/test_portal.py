@@ -145,3 +145,66 @@ def test_on_a_phone_the_buyer_updates_the_card_and_pays_the_balance(
     order.refresh_from_db()
     assert order.status == Order.Status.PAID and order.balance == 0
     assert phone_page.get_by_text("Paid in full").is_visible()
+
+
+def _complete_3ds(payment: Payment) -> None:
+    """The buyer passes the bank's check in the browser (localstripe's own endpoint)."""
+    import requests
+    import stripe
+    from django.conf import settings
+
+    client = stripe.StripeClient(
+        settings.STRIPE_SECRET_KEY,
+        base_addresses={"api": settings.STRIPE_API_BASE},
+        max_network_retries=0,
+    )
+    intent = client.v1.payment_intents.retrieve(payment.stripe_payment_intent_id)
+    response = requests.post(
+        f"{settings.STRIPE_API_BASE}/v1/payment_intents/{intent.id}/_authenticate",
+        data={"client_secret": intent.client_secret, "success": "true", "key": "pk_test_portal"},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+
+
+def _balance_intents(order) -> list:
+    from payments import gateway
+
+    return [
+        r for r in gateway.payment_intents_recent(created_gte=0)
+        if r.metadata.get("order_id") == str(order.pk)
+    ]  # fmt: skip
+
+
+def test_a_balance_paid_but_not_yet_recorded_on_the_order_is_not_charged_again(localstripe):
+    from checkout.services.portal import BalanceNotPayable, order_balance_pay
+    from payments.services import payment_refresh
+    from tests.checkout.cards import THREE_DS, card_payment_method
+
+    order = _deposit_order()
+    customer = customer_ensure(email=order.email, name=order.name)
+    customer = customer_card_save(
+        customer=customer, payment_method_id=card_payment_method(THREE_DS)
+    )
+    first = order_balance_pay(order=order, customer=customer)
+    assert first.status == Payment.Status.REQUIRES_ACTION
+
+    # A second click while the bank's check is open returns the same attempt.
+    assert order_balance_pay(order=order, customer=customer) == first
+    assert len(_balance_intents(order)) == 1
+
+    # The buyer passes 3DS and the webhook records the payment as succeeded, but the order's
+    # cached balance is not brought in line yet (order_payment_record has not run).
+    _complete_3ds(first)
+    first = payment_refresh(payment=first, cause="webhook")
+    assert first.status == Payment.Status.SUCCEEDED
+    order.refresh_from_db()
+    assert order.balance == 21_000  # stale
+
+    with pytest.raises(BalanceNotPayable):
+        order_balance_pay(order=order, customer=customer)
+
+    assert len(_balance_intents(order)) == 1
+    assert list(order.payments.filter(attempt_kind=Payment.AttemptKind.BALANCE)) == [first]
+    order.refresh_from_db()
+    assert order.balance == 21_000  # refusing changed nothing
