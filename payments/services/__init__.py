@@ -6,6 +6,8 @@ from payments.services.charge import (
     customer_ensure,
     customer_setup_intent_start,
     payment_refresh,
+    payment_risk_assess,
+    payment_risk_unknown,
     payment_start,
 )
 from payments.services.transitions import payment_apply_intent, payment_transition
@@ -17,6 +19,8 @@ __all__ = [
     "customer_setup_intent_start",
     "payment_apply_intent",
     "payment_refresh",
+    "payment_risk_assess",
+    "payment_risk_unknown",
     "payment_start",
     "payment_transition",
 ]
