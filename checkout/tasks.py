@@ -8,17 +8,33 @@ from celery import shared_task
 
 from checkout.services.accounting import PaymentWithoutOrder, order_payment_record
 from checkout.services.notifications import notification_send, notifications_redrive
+from payments.models import Payment
+from payments.services import payment_risk_unknown
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="checkout.order_payment_record")
-def order_payment_record_task(payment_id: int) -> None:
-    """For every payment signal: the order's accounting, access and email follow the payment."""
+# Seconds between attempts to learn Radar's verdict while Stripe cannot be reached (well under
+# the broker's visibility timeout: STYLE.md, Celery).
+RISK_RETRY_SECONDS = 60
+RISK_MAX_RETRIES = 30
+
+
+@shared_task(bind=True, name="checkout.order_payment_record", max_retries=RISK_MAX_RETRIES)
+def order_payment_record_task(self, payment_id: int) -> None:
+    """For every payment signal: the order's accounting, access and email follow the payment.
+
+    While the payment's Radar verdict is still unknown (Stripe could not be asked), access is
+    held back; the task runs again until the verdict is in.
+    """
     try:
         order_payment_record(payment_id=payment_id)
     except PaymentWithoutOrder:
         logger.info("payment %s has no order; nothing for checkout to do", payment_id)
+        return
+    payment = Payment.objects.get(pk=payment_id)
+    if payment_risk_unknown(payment):
+        raise self.retry(countdown=RISK_RETRY_SECONDS)
 
 
 @shared_task(name="checkout.notification_send")
