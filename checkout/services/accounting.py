@@ -22,7 +22,9 @@ Amounts (integer minor units):
 
 Access is granted when what is secured (paid + held) covers `amount_due_now` (the whole total,
 or the deposit for a deposit offer). A hold therefore grants access at authorisation: the money
-is secured and the buyer gets what they were promised while it is held.
+is secured and the buyer gets what they were promised while it is held. Access is taken back
+when the order is refunded, a dispute is lost, or the order is canceled with no money kept (a
+released hold).
 
 Radar's verdict is decided here, under the order's lock, before access: a paid or authorised
 payment whose risk qualifies (`payment_risk_needs_review`) flags the order for review, once per
@@ -310,6 +312,12 @@ def _sync_access(
             cause="dispute_lost" if lost else "refunded",
             payment=lost[0] if lost else payment,
         )
+        return
+    kept = totals.paid - totals.refunded + totals.authorized
+    if order.status == _O.CANCELED and kept <= 0:
+        # A released hold (or a canceled order whose money all went back): nothing is secured
+        # any more, so access granted at authorisation ends.
+        entitlement_revoke(order=order, cause="order_canceled", payment=payment)
         return
     disputed = [p for p in payments if p.status == _P.DISPUTED]
     if disputed:
