@@ -8,6 +8,7 @@ from celery import shared_task
 
 from checkout.services.accounting import PaymentWithoutOrder, order_payment_record
 from checkout.services.notifications import notification_send, notifications_redrive
+from checkout.services.orders import order_flag_for_review
 from payments.models import Payment
 from payments.services import payment_risk_unknown
 
@@ -33,8 +34,15 @@ def order_payment_record_task(self, payment_id: int) -> None:
         logger.info("payment %s has no order; nothing for checkout to do", payment_id)
         return
     payment = Payment.objects.get(pk=payment_id)
-    if payment_risk_unknown(payment):
+    if not payment_risk_unknown(payment):
+        return
+    if self.request.retries < self.max_retries:
         raise self.retry(countdown=RISK_RETRY_SECONDS)
+    # Stripe never told us: a person decides (fail closed, and visible in the review queue).
+    order_flag_for_review(
+        order_id=payment.order_id, reason="Radar verdict could not be retrieved from Stripe"
+    )
+    order_payment_record(payment_id=payment_id)
 
 
 @shared_task(name="checkout.notification_send")

@@ -128,7 +128,8 @@ def order_payment_record(*, payment_id: int, cause: str = "") -> Order:
     expanded (before the lock: a Stripe call never holds the order's row). If Stripe cannot be
     asked, access and the confirmation are held back (fail closed: giving access to a payment
     that may be fraud costs more than a short wait), and the task retries
-    (`payment_risk_unknown` stays true) until the verdict is in.
+    (`payment_risk_unknown` stays true) until the verdict is in; when it never comes, the task
+    puts the order in front of staff.
     """
     order_id = Payment.objects.filter(pk=payment_id).values_list("order_id", flat=True).first()
     if order_id is None:
@@ -165,7 +166,9 @@ def order_payment_record(*, payment_id: int, cause: str = "") -> Order:
 
         opened = _detect_discrepancies(order, payments)
         _review_risk(order, payments)
-        _sync_access(order, payments, payment, totals)
+        # Staff who release an order have looked at it: their decision stands even when
+        # Radar's verdict never arrived.
+        _sync_access(order, payments, payment, totals, staff_released=cause == "review_released")
         _notify(order, payment, opened)
     return order
 
@@ -303,7 +306,12 @@ def _lost_dispute(payment: Payment) -> bool:
 
 
 def _sync_access(
-    order: Order, payments: list[Payment], payment: Payment, totals: OrderTotals
+    order: Order,
+    payments: list[Payment],
+    payment: Payment,
+    totals: OrderTotals,
+    *,
+    staff_released: bool = False,
 ) -> None:
     lost = [p for p in payments if _lost_dispute(p)]
     if order.status == _O.REFUNDED or lost:
@@ -334,7 +342,7 @@ def _sync_access(
     if order.status in (_O.CANCELED, _O.REFUNDED) or not covered or order.needs_review:
         # Under review (risk or a discrepancy): access waits for staff (order_review_release).
         return
-    if _risk_pending(payments):
+    if _risk_pending(payments) and not staff_released:
         return  # Radar's verdict is not in yet: granted when it is (the task retries)
     granting = payment if payment.status in PAID_STATUSES | {_P.AUTHORIZED} else None
     entitlement_grant(order=order, payment=granting)

@@ -16,6 +16,7 @@ from checkout.models import Entitlement, Notification, Order
 from checkout.services.accounting import order_payment_record, order_review_release
 from checkout.services.checkout import checkout_pay, checkout_refresh
 from checkout.services.orders import order_create
+from checkout.tasks import RISK_MAX_RETRIES, order_payment_record_task
 from payments.models import Payment, WebhookEvent
 from tests.checkout.cards import ELEVATED_RISK, ELEVATED_RISK_3DS, VISA, card_payment_method
 from tests.checkout.factories import OfferFactory
@@ -146,3 +147,43 @@ def test_a_normal_risk_payment_is_not_reviewed(localstripe):
     order.refresh_from_db()
     assert not order.needs_review
     assert Entitlement.objects.filter(order=order).exists()
+
+
+def test_a_verdict_stripe_cannot_give_holds_access_back_until_staff_decide(
+    localstripe, client, settings, celery_eager
+):
+    from tests.payments.factories import intent_event, payment_create, signed
+
+    order = _order()
+    # An intent localstripe does not know: retrieving its charge fails every time.
+    payment = payment_create(order=order, amount=order.total, currency=order.currency.lower())
+    event = intent_event(payment, "payment_intent.succeeded", latest_charge="ch_unseen")
+    body, signature = signed(event, settings.STRIPE_WEBHOOK_SECRET)
+    response = client.post(
+        "/webhooks/stripe/",
+        data=body,
+        content_type="application/json",
+        headers={"Stripe-Signature": signature},
+    )
+    assert response.status_code == 200
+
+    # The first run of the signal's task could not learn the verdict: it holds access and the
+    # email back, and asks to run again.
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.SUCCEEDED and payment.risk_level == ""
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAID
+    assert not Entitlement.objects.filter(order=order).exists()
+    assert not order.needs_review and _kinds(order) == []
+
+    # Its last retry still cannot: the order goes in front of staff.
+    order_payment_record_task.apply(args=[payment.pk], retries=RISK_MAX_RETRIES)
+    order.refresh_from_db()
+    assert not Entitlement.objects.filter(order=order).exists()
+    assert order.needs_review
+    assert order.review_reason == "Radar verdict could not be retrieved from Stripe"
+    assert _kinds(order) == [_N.PAYMENT_UNDER_REVIEW]
+
+    order_review_release(order_id=order.pk)
+    assert Entitlement.objects.filter(order=order).exists()
+    assert _kinds(order) == [_N.PAYMENT_CONFIRMED, _N.PAYMENT_UNDER_REVIEW]
