@@ -8,17 +8,41 @@ from celery import shared_task
 
 from checkout.services.accounting import PaymentWithoutOrder, order_payment_record
 from checkout.services.notifications import notification_send, notifications_redrive
+from checkout.services.orders import order_flag_for_review
+from payments.models import Payment
+from payments.services import payment_risk_unknown
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="checkout.order_payment_record")
-def order_payment_record_task(payment_id: int) -> None:
-    """For every payment signal: the order's accounting, access and email follow the payment."""
+# Seconds between attempts to learn Radar's verdict while Stripe cannot be reached (well under
+# the broker's visibility timeout: STYLE.md, Celery).
+RISK_RETRY_SECONDS = 60
+RISK_MAX_RETRIES = 30
+
+
+@shared_task(bind=True, name="checkout.order_payment_record", max_retries=RISK_MAX_RETRIES)
+def order_payment_record_task(self, payment_id: int) -> None:
+    """For every payment signal: the order's accounting, access and email follow the payment.
+
+    While the payment's Radar verdict is still unknown (Stripe could not be asked), access is
+    held back; the task runs again until the verdict is in.
+    """
     try:
         order_payment_record(payment_id=payment_id)
     except PaymentWithoutOrder:
         logger.info("payment %s has no order; nothing for checkout to do", payment_id)
+        return
+    payment = Payment.objects.get(pk=payment_id)
+    if not payment_risk_unknown(payment):
+        return
+    if self.request.retries < self.max_retries:
+        raise self.retry(countdown=RISK_RETRY_SECONDS)
+    # Stripe never told us: a person decides (fail closed, and visible in the review queue).
+    order_flag_for_review(
+        order_id=payment.order_id, reason="Radar verdict could not be retrieved from Stripe"
+    )
+    order_payment_record(payment_id=payment_id)
 
 
 @shared_task(name="checkout.notification_send")

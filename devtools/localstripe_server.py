@@ -6,6 +6,10 @@
 - Binds 127.0.0.1 only (stock localstripe binds every interface).
 - Registers the portal's webhook endpoint with the configured secret at start, because
   localstripe keeps registrations in memory only.
+- Gives every charge a Radar `outcome` (stock localstripe has none), with Stripe's test cards for
+  elevated and highest risk, so the review path runs offline as it does against Stripe.
+- Sends events the way Stripe does: a PaymentIntent in an event carries `latest_charge` as an id
+  (never expanded) and no deprecated `charges` list, so the risk is unknown until retrieved.
 """
 
 import argparse
@@ -15,6 +19,47 @@ from pathlib import Path
 
 import localstripe.resources as resources
 from aiohttp import web
+
+# Stripe's Radar test cards (https://docs.stripe.com/radar/testing); every other card is normal.
+RADAR_TEST_CARDS = {
+    "4000000000009235": ("elevated", 79),
+    "4000000000004954": ("highest", 95),
+    # localstripe only (Stripe has no such test card): a card that needs 3DS and that Radar
+    # rates elevated, so a test can let the webhook arrive before the browser's refresh.
+    "4000002500003155": ("elevated", 79),
+}
+NORMAL_RISK = ("normal", 12)
+
+
+def _charge_outcome(charge) -> dict:
+    number = ""
+    try:
+        number = resources.PaymentMethod._api_retrieve(charge.payment_method)._card_number
+    except Exception:  # a legacy card_ source, or a payment method that is gone
+        number = ""
+    level, score = RADAR_TEST_CARDS.get(number, NORMAL_RISK)
+    authorized = getattr(charge, "_authorized", True)
+    return {
+        "network_status": "approved_by_network" if authorized else "declined_by_network",
+        "risk_level": level,
+        "risk_score": score,
+        "type": "authorized" if authorized else "issuer_declined",
+    }
+
+
+def _stripe_shaped_events() -> None:
+    original_init = resources.Event.__init__
+
+    def event_init(self, type, data):
+        original_init(self, type, data)
+        obj = self.data["object"]
+        if isinstance(obj, dict) and obj.get("object") == "payment_intent":
+            charge = obj.get("latest_charge")
+            if isinstance(charge, dict):
+                obj["latest_charge"] = charge.get("id")
+            obj.pop("charges", None)
+
+    resources.Event.__init__ = event_init
 
 
 def main() -> None:
@@ -29,6 +74,8 @@ def main() -> None:
 
     resources.Store.dump_to_disk = lambda self: None
     resources.Store.try_load_from_disk = lambda self: None
+    resources.Charge.outcome = property(_charge_outcome)
+    _stripe_shaped_events()
 
     import localstripe.webhooks as webhooks_module
     from localstripe.server import app

@@ -111,9 +111,14 @@ def _payment_intent_result(pi: Any) -> PaymentIntentResult:
     data = pi.to_dict() if hasattr(pi, "to_dict") else dict(pi)
     error = data.get("last_payment_error") or {}
     charge = data.get("latest_charge") or {}
+    # Radar's verdict is known only when the charge came expanded. An event's payload carries
+    # the charge as an id: the risk is then "" (unknown) and the caller must retrieve the intent.
+    # An expanded charge without a verdict was not assessed, which is a verdict too.
+    expanded = isinstance(charge, dict) and bool(charge)
     if isinstance(charge, str):
         charge = {"id": charge}
     outcome = charge.get("outcome") or {}
+    risk_level = outcome.get("risk_level") or ("not_assessed" if expanded else "")
     return PaymentIntentResult(
         id=data["id"],
         status=data["status"],
@@ -129,7 +134,7 @@ def _payment_intent_result(pi: Any) -> PaymentIntentResult:
         last_error_message=error.get("message") or "",
         charge_id=charge.get("id") or "",
         amount_refunded=int(charge.get("amount_refunded") or 0),
-        risk_level=outcome.get("risk_level") or "",
+        risk_level=risk_level,
         risk_score=outcome.get("risk_score"),
         raw=data,
     )

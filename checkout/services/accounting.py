@@ -22,7 +22,14 @@ Amounts (integer minor units):
 
 Access is granted when what is secured (paid + held) covers `amount_due_now` (the whole total,
 or the deposit for a deposit offer). A hold therefore grants access at authorisation: the money
-is secured and the buyer gets what they were promised while it is held.
+is secured and the buyer gets what they were promised while it is held. Access is taken back
+when the order is refunded, a dispute is lost, or the order is canceled with no money kept (a
+released hold).
+
+Radar's verdict is decided here, under the order's lock, before access: a paid or authorised
+payment whose risk qualifies (`payment_risk_needs_review`) flags the order for review, once per
+payment, so whichever path records the payment first (the browser's confirm or the webhook's
+task) holds access back until staff release it (`order_review_release`).
 """
 
 from __future__ import annotations
@@ -48,9 +55,12 @@ from checkout.services.entitlements import (
     entitlement_revoke,
     entitlement_suspend,
 )
+from checkout.services.fraud import payment_risk_needs_review
 from checkout.services.notifications import notification_schedule
-from checkout.services.orders import order_status_move
+from checkout.services.orders import order_flag_for_review, order_status_move
+from payments import gateway
 from payments.models import PAID_STATUSES, Discrepancy, Dispute, Payment, PaymentEvent
+from payments.services import payment_risk_assess, payment_risk_unknown
 from payments.services.discrepancies import discrepancy_open
 
 logger = logging.getLogger(__name__)
@@ -110,12 +120,24 @@ def order_payment_record(*, payment_id: int, cause: str = "") -> Order:
     """Bring the payment's order in line with its payments. Idempotent and concurrency-safe.
 
     Locks the order row, recomputes the amounts, moves the status (with an OrderEvent), opens
-    discrepancies, grants, suspends, restores or revokes access, and schedules the customer's
-    email about this payment, each at most once.
+    discrepancies, flags the order for review on Radar's verdict, grants, suspends, restores or
+    revokes access, and schedules the customer's email about this payment, each at most once.
+
+    Radar's verdict must be known before access is granted. News from a webhook carries the
+    charge unexpanded, so its risk is unknown: the intent is then retrieved with the charge
+    expanded (before the lock: a Stripe call never holds the order's row). If Stripe cannot be
+    asked, access and the confirmation are held back (fail closed: giving access to a payment
+    that may be fraud costs more than a short wait), and the task retries
+    (`payment_risk_unknown` stays true) until the verdict is in; when it never comes, the task
+    puts the order in front of staff.
     """
     order_id = Payment.objects.filter(pk=payment_id).values_list("order_id", flat=True).first()
     if order_id is None:
         raise PaymentWithoutOrder(f"payment {payment_id} has no order")
+    try:
+        payment_risk_assess(payment_id=payment_id)
+    except gateway.GatewayError as exc:
+        logger.warning("payment %s: Radar verdict unknown, access held back: %s", payment_id, exc)
     with transaction.atomic():
         order = Order.objects.select_for_update().select_related("offer").get(pk=order_id)
         # Read after the lock: every payment as last committed.
@@ -143,7 +165,10 @@ def order_payment_record(*, payment_id: int, cause: str = "") -> Order:
         )  # fmt: skip
 
         opened = _detect_discrepancies(order, payments)
-        _sync_access(order, payments, payment, totals)
+        _review_risk(order, payments)
+        # Staff who release an order have looked at it: their decision stands even when
+        # Radar's verdict never arrived.
+        _sync_access(order, payments, payment, totals, staff_released=cause == "review_released")
         _notify(order, payment, opened)
     return order
 
@@ -238,6 +263,34 @@ def _detect_discrepancies(order: Order, payments: list[Payment]) -> list[tuple[s
     return opened
 
 
+def _review_risk(order: Order, payments: list[Payment]) -> None:
+    """Flag the order when a paid or authorised payment's Radar verdict needs a person.
+
+    Once per payment (an OrderEvent `risk_review` is the mark): after staff release the order,
+    recording the same payment again does not flag it again.
+    """
+    for p in payments:
+        if p.status not in PAID_STATUSES | {_P.AUTHORIZED}:
+            continue
+        reason = payment_risk_needs_review(payment=p)
+        if not reason or order.events.filter(cause="risk_review", detail__payment=p.pk).exists():
+            continue
+        flagged = order_flag_for_review(order_id=order.pk, reason=reason)
+        order.needs_review = True
+        order.review_reason = flagged.review_reason
+        OrderEvent.objects.create(
+            order=order,
+            from_status=order.status,
+            to_status=order.status,
+            cause="risk_review",
+            detail={"payment": p.pk, "reason": reason},
+        )
+
+
+def _risk_pending(payments: list[Payment]) -> bool:
+    return any(payment_risk_unknown(p) for p in payments)
+
+
 def _lost_dispute(payment: Payment) -> bool:
     if payment.status != _P.REFUNDED:
         return False
@@ -253,7 +306,12 @@ def _lost_dispute(payment: Payment) -> bool:
 
 
 def _sync_access(
-    order: Order, payments: list[Payment], payment: Payment, totals: OrderTotals
+    order: Order,
+    payments: list[Payment],
+    payment: Payment,
+    totals: OrderTotals,
+    *,
+    staff_released: bool = False,
 ) -> None:
     lost = [p for p in payments if _lost_dispute(p)]
     if order.status == _O.REFUNDED or lost:
@@ -262,6 +320,12 @@ def _sync_access(
             cause="dispute_lost" if lost else "refunded",
             payment=lost[0] if lost else payment,
         )
+        return
+    kept = totals.paid - totals.refunded + totals.authorized
+    if order.status == _O.CANCELED and kept <= 0:
+        # A released hold (or a canceled order whose money all went back): nothing is secured
+        # any more, so access granted at authorisation ends.
+        entitlement_revoke(order=order, cause="order_canceled", payment=payment)
         return
     disputed = [p for p in payments if p.status == _P.DISPUTED]
     if disputed:
@@ -278,6 +342,8 @@ def _sync_access(
     if order.status in (_O.CANCELED, _O.REFUNDED) or not covered or order.needs_review:
         # Under review (risk or a discrepancy): access waits for staff (order_review_release).
         return
+    if _risk_pending(payments) and not staff_released:
+        return  # Radar's verdict is not in yet: granted when it is (the task retries)
     granting = payment if payment.status in PAID_STATUSES | {_P.AUTHORIZED} else None
     entitlement_grant(order=order, payment=granting)
 
@@ -311,6 +377,8 @@ def _notify(order: Order, payment: Payment, opened: list[tuple[str, Payment, int
         return  # this payment's outcome was already told (confirmation or a discrepancy)
 
     status = payment.status
+    if payment_risk_unknown(payment) and not order.needs_review:
+        return  # nothing to tell until Radar's verdict decides between confirmed and review
     if status == _P.SUCCEEDED:
         if order.status == _O.CANCELED:
             return
@@ -319,7 +387,8 @@ def _notify(order: Order, payment: Payment, opened: list[tuple[str, Payment, int
     elif status == _P.AUTHORIZED:
         notification_schedule(
             order=order,
-            kind=_N.PAYMENT_ON_HOLD,
+            # "On hold" promises access: a hold under review is told it is being checked.
+            kind=_N.PAYMENT_UNDER_REVIEW if order.needs_review else _N.PAYMENT_ON_HOLD,
             payment=payment,
             context={**base, "payment_amount": payment.amount},
         )
@@ -370,20 +439,24 @@ def order_review_release(*, order_id: int, actor: Any = None) -> Order:
                 cause="review_released",
                 actor=actor if getattr(actor, "pk", None) else None,
             )
-        paid = _paid_in_order(list(order.payments.all()))
-        if paid:
-            order = order_payment_record(payment_id=paid[-1].pk, cause="review_released")
+        payments = list(order.payments.order_by("created_at", "pk"))
+        # The money that was held back: the last payment received, or else a hold on the card.
+        secured = _paid_in_order(payments) or [p for p in payments if p.status == _P.AUTHORIZED]
+        if secured:
+            last = secured[-1]
+            order = order_payment_record(payment_id=last.pk, cause="review_released")
             was_held_back = Notification.objects.filter(
-                order=order, payment=paid[-1], kind=_N.PAYMENT_UNDER_REVIEW
+                order=order, payment=last, kind=_N.PAYMENT_UNDER_REVIEW
             ).exists()
             if was_held_back and Entitlement.objects.filter(order=order).exists():
+                held = last.status == _P.AUTHORIZED
                 notification_schedule(
                     order=order,
-                    kind=_N.PAYMENT_CONFIRMED,
-                    payment=paid[-1],
+                    kind=_N.PAYMENT_ON_HOLD if held else _N.PAYMENT_CONFIRMED,
+                    payment=last,
                     suffix="after_review",
                     context={
-                        "payment_amount": _received(paid[-1]),
+                        "payment_amount": last.amount if held else _received(last),
                         "amount_paid": order.amount_paid,
                         "balance": order.balance,
                         "currency": order.currency,

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from checkout.models import Offer, Order, Subscription
 from checkout.services.accounting import order_payment_record
-from checkout.services.fraud import card_key, checkout_velocity_check, payment_risk_needs_review
+from checkout.services.fraud import card_key, checkout_velocity_check
 from checkout.services.orders import (
     OrderNotPayable,
     order_create,
@@ -228,14 +228,11 @@ def checkout_after_payment(*, order_id: int, payment: Payment) -> PayOutcome:
     """Bring the order in line with its payment and say what the page should do next.
 
     On success the order is recorded synchronously, so the result page shows the access at
-    once; the webhook path records it too, and recording is idempotent.
+    once; the webhook path records it too, and recording is idempotent. Radar's verdict is
+    decided inside `order_payment_record`, under the order's lock, whichever path comes first.
     """
     status = payment.status
     if status in (Payment.Status.SUCCEEDED, Payment.Status.AUTHORIZED):
-        # Radar's verdict first: an order under review gets no access until staff release it.
-        reason = payment_risk_needs_review(payment=payment)
-        if reason:
-            order_flag_for_review(order_id=order_id, reason=reason)
         order = order_payment_record(payment_id=payment.pk, cause="checkout_confirm")
         if status == Payment.Status.SUCCEEDED and order.offer.billing_type == "recurring":
             subscription_start(order=order, payment=payment)

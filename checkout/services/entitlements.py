@@ -85,7 +85,7 @@ def entitlement_restore(
 def entitlement_revoke(
     *, order: Order, cause: str, payment: Payment | None = None, actor: Any = None
 ) -> Entitlement | None:
-    """Take access away for good (a full refund or a lost dispute)."""
+    """Take access away for good (a full refund, a lost dispute, or a released hold)."""
     return _move(order=order, to_status=_S.REVOKED, cause=cause, payment=payment, actor=actor)
 
 

@@ -7,6 +7,8 @@ from payments.services.charge import (
     customer_setup_intent_start,
     payment_prepare,
     payment_refresh,
+    payment_risk_assess,
+    payment_risk_unknown,
     payment_start,
 )
 from payments.services.transitions import payment_apply_intent, payment_transition
@@ -19,6 +21,8 @@ __all__ = [
     "payment_apply_intent",
     "payment_prepare",
     "payment_refresh",
+    "payment_risk_assess",
+    "payment_risk_unknown",
     "payment_start",
     "payment_transition",
 ]

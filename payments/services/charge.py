@@ -288,3 +288,27 @@ def payment_refresh(*, payment: Payment, cause: str = "reconcile") -> Payment:
         result = gateway.payment_intent_retrieve(intent_id)
     payment, _ = payment_apply_intent(payment_id=payment.pk, result=result, cause=cause)
     return payment
+
+
+def payment_risk_unknown(payment: Payment) -> bool:
+    """True for a paid or authorised card payment whose Radar verdict we have not seen yet (its
+    news came in an event, whose charge is never expanded). Money without a PaymentIntent (a
+    transfer staff recorded) has no verdict to wait for."""
+    return (
+        bool(payment.stripe_payment_intent_id)
+        and payment.status in (Payment.Status.SUCCEEDED, Payment.Status.AUTHORIZED)
+        and not payment.risk_level
+        and payment.risk_score is None
+    )
+
+
+def payment_risk_assess(*, payment_id: int) -> Payment:
+    """Retrieve the intent with its charge expanded when Radar's verdict is unknown, and record
+    it. Idempotent: a payment whose verdict is known is returned unchanged, without a call.
+
+    Raises gateway.GatewayError when Stripe cannot be asked; the verdict then stays unknown.
+    """
+    payment = Payment.objects.get(pk=payment_id)
+    if not payment_risk_unknown(payment):
+        return payment
+    return payment_refresh(payment=payment, cause="risk_assess")

@@ -7,6 +7,9 @@ from django.conf import settings
 VISA = "4242424242424242"
 DECLINED = "4000000000000341"  # attaches, then is declined on the PaymentIntent
 THREE_DS = "4000002760003184"
+# Radar (devtools/localstripe_server.py gives charges Stripe's test-card verdicts).
+ELEVATED_RISK = "4000000000009235"
+ELEVATED_RISK_3DS = "4000002500003155"  # localstripe only: 3DS, then rated elevated
 
 
 def card_payment_method(number: str = VISA) -> str:

@@ -81,3 +81,27 @@ def test_the_admin_release_action_cancels_the_hold_and_the_order(hold, client):
     assert hold.status == Payment.Status.CANCELED
     order = Order.objects.get(pk=hold.order_id)
     assert order.status == Order.Status.CANCELED and order.amount_authorized == 0
+
+
+def test_releasing_a_hold_takes_back_the_access_it_granted(hold, client):
+    from checkout.models import Entitlement, Order
+
+    # A hold grants access at authorisation (the money is secured)...
+    entitlement = Entitlement.objects.get(order_id=hold.order_id)
+    assert entitlement.status == Entitlement.Status.ACTIVE
+    assert entitlement.granted_by_payment_id == hold.pk
+
+    admin_user = get_user_model().objects.create_superuser("ada", "ada@example.com", "pw-123456789")
+    client.force_login(admin_user)
+    client.post(
+        "/admin/checkout/order/",
+        {"action": "release_hold", "_selected_action": [hold.order_id]},
+        follow=True,
+    )
+
+    # ...and once the hold is released no money is kept, so the access ends with it.
+    order = Order.objects.get(pk=hold.order_id)
+    assert order.status == Order.Status.CANCELED and order.amount_paid == 0
+    entitlement.refresh_from_db()
+    assert entitlement.status == Entitlement.Status.REVOKED and entitlement.revoked_at
+    assert entitlement.events.filter(to_status="revoked", cause="order_canceled").count() == 1

@@ -2,7 +2,7 @@ import threading
 import uuid
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from checkout.models import Order, Subscription
 from checkout.services.checkout import (
@@ -16,6 +16,7 @@ from payments import gateway
 from payments.models import Payment
 from tests.checkout.cards import DECLINED, THREE_DS, VISA, card_payment_method
 from tests.checkout.factories import OfferFactory
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -95,6 +96,17 @@ def test_a_3ds_card_asks_the_page_for_the_banks_check(localstripe):
     assert len(_intents_for(order)) == 1
 
 
+def _waiting_for_a_lock() -> int:
+    with connection.cursor() as cursor:
+        # Inside a transaction pg_stat_activity is a snapshot taken at first read: drop it.
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0]
+
+
 def test_ten_concurrent_pay_submissions_create_exactly_one_payment_intent(localstripe):
     order = _order()
     pm = card_payment_method(VISA)
@@ -113,8 +125,20 @@ def test_ten_concurrent_pay_submissions_create_exactly_one_payment_intent(locals
             connection.close()
 
     threads = [threading.Thread(target=click) for _ in range(10)]
-    for t in threads:
-        t.start()
+    # Hold the order's row lock until all ten clicks are queued on it in Postgres. Otherwise a
+    # loaded machine can let the first click finish the whole payment (the order is then paid
+    # and a late click is rightly refused) before a slow thread has even started. Queued first,
+    # every click takes the order's lock before the first can record the payment (that takes
+    # the same lock, behind them), so all ten race for the same attempt.
+    with transaction.atomic():
+        Order.objects.select_for_update().get(pk=order.pk)
+        for t in threads:
+            t.start()
+        wait_until(
+            lambda: _waiting_for_a_lock() == 10,
+            timeout=30,
+            message="the ten clicks did not all queue on the order's lock",
+        )
     for t in threads:
         t.join(60)
 
