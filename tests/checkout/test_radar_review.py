@@ -71,7 +71,12 @@ def test_webhook_first_a_risky_payment_is_reviewed_and_gets_no_access(
     # localstripe's payment_intent.succeeded webhook reaches the worker, which records the
     # payment before the browser has asked anything.
     wait_until(lambda: Order.objects.get(pk=order.pk).status == Order.Status.PAID, timeout=30)
-    event = WebhookEvent.objects.get(type="payment_intent.succeeded")
+    # This payment's event: localstripe's webhook stays registered for the session, so a late
+    # delivery about an earlier test's intent may land here too.
+    event = WebhookEvent.objects.get(
+        type="payment_intent.succeeded",
+        payload__data__object__id=payment.stripe_payment_intent_id,
+    )
     assert isinstance(json.loads(json.dumps(event.payload))["data"]["object"]["latest_charge"], str)
     order.refresh_from_db()
     assert not Entitlement.objects.filter(order=order).exists()
