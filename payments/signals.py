@@ -6,6 +6,11 @@ transaction and a failing one never rolls it back.
 
 `payment_authorized` is an addition to the four in DESIGN.md: a hold (manual capture) is
 authorised long before it succeeds, and checkout needs to know.
+
+`payment_canceled` is another: Stripe cancels an uncaptured hold by itself (the authorisation
+expires after about 7 days, or someone cancels it in the Dashboard), and the access the hold
+granted must not outlive the money it secured. It is sent for every payment that reaches
+`canceled`, whoever canceled it (a staff release too); receivers decide what it means.
 """
 
 from django.dispatch import Signal
@@ -15,3 +20,4 @@ payment_failed = Signal()
 payment_refunded = Signal()
 payment_disputed = Signal()
 payment_authorized = Signal()
+payment_canceled = Signal()

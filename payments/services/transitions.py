@@ -21,6 +21,7 @@ _SIGNAL_FOR_STATUS = {
     Payment.Status.REFUNDED: signals.payment_refunded,
     Payment.Status.DISPUTED: signals.payment_disputed,
     Payment.Status.AUTHORIZED: signals.payment_authorized,
+    Payment.Status.CANCELED: signals.payment_canceled,
 }
 
 

@@ -55,6 +55,7 @@ def money_signals():
         "payment_refunded",
         "payment_disputed",
         "payment_authorized",
+        "payment_canceled",
     ):
 
         def receiver(sender, payment_id, status, _name=name, **kwargs):

@@ -80,6 +80,21 @@ def test_other_intent_events(deliver, localstripe, event_type, start, expected):
     assert _status(payment) == expected
 
 
+def test_a_hold_canceled_by_stripe_signals_canceled_once(deliver, localstripe, money_signals):
+    # An uncaptured authorisation expires after about 7 days (or is canceled in the Dashboard):
+    # the apps above must hear of it, as they heard of the authorisation.
+    payment = payment_create(
+        status=Payment.Status.AUTHORIZED, capture_method=Payment.CaptureMethod.MANUAL
+    )
+    event = intent_event(payment, "payment_intent.canceled")
+
+    assert deliver(event).status_code == 200
+    assert deliver(event).status_code == 200  # a redelivery
+
+    assert _status(payment) == Payment.Status.CANCELED
+    assert money_signals == [("payment_canceled", payment.pk, "canceled")]
+
+
 ORDER = [
     ("payment_intent.processing", 0),
     ("payment_intent.payment_failed", 1),
