@@ -21,6 +21,9 @@ class CheckoutConfig(AppConfig):
         signals.payment_authorized.connect(
             receivers.on_payment_authorized, dispatch_uid=uid.format("authorized")
         )
+        signals.payment_canceled.connect(
+            receivers.on_payment_canceled, dispatch_uid=uid.format("canceled")
+        )
         signals.payment_failed.connect(
             receivers.on_payment_failed, dispatch_uid=uid.format("failed")
         )

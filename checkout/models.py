@@ -203,6 +203,7 @@ class Notification(models.Model):
         DUPLICATE_PAYMENT = "duplicate_payment", "Duplicate payment to be refunded"
         PAYMENT_ON_CANCELED_ORDER = "payment_on_canceled_order", "Payment on a canceled order"
         REFUND_ISSUED = "refund_issued", "Refund issued"
+        HOLD_LAPSED = "hold_lapsed", "Card reservation expired"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"

@@ -27,6 +27,7 @@ SUBJECTS = {
     _N.DUPLICATE_PAYMENT: "You paid twice for {offer}: we will refund one payment",
     _N.PAYMENT_ON_CANCELED_ORDER: "Payment received for a canceled order: we will refund it",
     _N.REFUND_ISSUED: "Your refund for {offer} is on its way",
+    _N.HOLD_LAPSED: "The reservation on your card for {offer} ended: pay to keep your access",
 }
 
 

@@ -3,9 +3,9 @@
 The signals are already sent after the payment's transaction committed; `enqueue_on_commit`
 still defers to the end of any transaction the sender might be inside.
 
-All four kinds of news lead to the same task: `order_payment_record` recomputes the order from
-its payments, so succeeded, authorized, failed, refunded and disputed (opened, won or lost) are
-all handled by bringing the order, its access and the customer's emails in line with the money.
+All kinds of news lead to the same task: `order_payment_record` recomputes the order from its
+payments, so succeeded, authorized, canceled, failed, refunded and disputed (opened, won or lost)
+are all handled by bringing the order, its access and the customer's emails in line with the money.
 """
 
 from __future__ import annotations
@@ -20,6 +20,12 @@ def on_payment_succeeded(sender, payment_id: int, **kwargs) -> None:
 
 
 def on_payment_authorized(sender, payment_id: int, **kwargs) -> None:
+    from checkout.tasks import order_payment_record_task
+
+    enqueue_on_commit(order_payment_record_task, payment_id)
+
+
+def on_payment_canceled(sender, payment_id: int, **kwargs) -> None:
     from checkout.tasks import order_payment_record_task
 
     enqueue_on_commit(order_payment_record_task, payment_id)

@@ -26,6 +26,13 @@ is secured and the buyer gets what they were promised while it is held. Access i
 when the order is refunded, a dispute is lost, or the order is canceled with no money kept (a
 released hold).
 
+A hold can also end without the order being canceled: Stripe cancels an uncaptured authorisation
+by itself after about 7 days, or someone cancels it in the Dashboard (`payment_canceled`). Access
+then rests on nothing, so it is suspended (cause `hold_lapsed`), not revoked: the order is still
+open and the buyer is told once (`hold_lapsed` email) that they can pay to keep it. A payment that
+covers the order again restores it. A hold staff released is suspended as `hold_released`
+without an email: the admin's release cancels the order next, which revokes it.
+
 Radar's verdict is decided here, under the order's lock, before access: a paid or authorised
 payment whose risk qualifies (`payment_risk_needs_review`) flags the order for review, once per
 payment, so whichever path records the payment first (the browser's confirm or the webhook's
@@ -331,30 +338,98 @@ def _sync_access(
     if disputed:
         entitlement_suspend(order=order, cause="dispute_opened", payment=disputed[0])
         return
+    granting = payment if payment.status in PAID_STATUSES | {_P.AUTHORIZED} else None
     entitlement = Entitlement.objects.filter(order=order).first()
     if entitlement is not None:
-        if entitlement.status == Entitlement.Status.SUSPENDED and _suspended_for_dispute(
-            entitlement
-        ):
-            entitlement_restore(order=order, cause="dispute_won", payment=payment)
+        if entitlement.status == Entitlement.Status.SUSPENDED:
+            suspended_for = _suspension_cause(entitlement)
+            if suspended_for == "dispute_opened":
+                entitlement_restore(order=order, cause="dispute_won", payment=payment)
+            elif suspended_for in _UNSECURED and _may_have_access(
+                order, payments, totals, staff_released=staff_released
+            ):
+                # The buyer paid (or a new hold was placed) after the hold lapsed.
+                entitlement_restore(order=order, cause="payment_covered", payment=granting)
+        elif entitlement.status == Entitlement.Status.ACTIVE and kept <= 0:
+            _suspend_unsecured(order, payments)
         return
-    covered = totals.secured >= order.amount_due_now and totals.secured > 0
-    if order.status in (_O.CANCELED, _O.REFUNDED) or not covered or order.needs_review:
-        # Under review (risk or a discrepancy): access waits for staff (order_review_release).
+    if not _may_have_access(order, payments, totals, staff_released=staff_released):
         return
-    if _risk_pending(payments) and not staff_released:
-        return  # Radar's verdict is not in yet: granted when it is (the task retries)
-    granting = payment if payment.status in PAID_STATUSES | {_P.AUTHORIZED} else None
     entitlement_grant(order=order, payment=granting)
 
 
-def _suspended_for_dispute(entitlement: Entitlement) -> bool:
+def _may_have_access(
+    order: Order, payments: list[Payment], totals: OrderTotals, *, staff_released: bool
+) -> bool:
+    covered = totals.secured >= order.amount_due_now and totals.secured > 0
+    if order.status in (_O.CANCELED, _O.REFUNDED) or not covered or order.needs_review:
+        # Under review (risk or a discrepancy): access waits for staff (order_review_release).
+        return False
+    # Radar's verdict is not in yet: granted when it is (the task retries).
+    return staff_released or not _risk_pending(payments)
+
+
+# Suspensions because nothing secures the access any more (see the module docstring).
+_HOLD_LAPSED = "hold_lapsed"
+_HOLD_RELEASED = "hold_released"
+_UNSECURED = {_HOLD_LAPSED, _HOLD_RELEASED}
+# A payment in one of these may still turn out to hold or take money: access stays until we know.
+_UNSETTLED = {_P.REQUIRES_ACTION, _P.PROCESSING, _P.UNKNOWN}
+# PaymentEvent causes of a release staff asked for (payments.services.capture.payment_release).
+_STAFF_RELEASE_CAUSES = ("staff_release", "timeout_on_release")
+
+
+def _suspend_unsecured(order: Order, payments: list[Payment]) -> None:
+    """Active access with no money kept and no live hold: the hold that secured it is gone.
+
+    Suspend (the order is still open and the buyer can pay), record it on the order, and tell the
+    buyer once per lapsed hold. Does nothing while a payment's outcome is still unknown, or when
+    no hold ended (access that money paid for is taken back by the refund and dispute rules).
+    """
+    if any(p.status in _UNSETTLED for p in payments):
+        return
+    ended = [
+        p
+        for p in payments
+        if p.capture_method == Payment.CaptureMethod.MANUAL and p.status in (_P.CANCELED, _P.FAILED)
+    ]
+    if not ended:
+        return
+    hold = ended[-1]
+    released = PaymentEvent.objects.filter(payment=hold, cause__in=_STAFF_RELEASE_CAUSES).exists()
+    cause = _HOLD_RELEASED if released else _HOLD_LAPSED
+    entitlement = entitlement_suspend(order=order, cause=cause, payment=hold)
+    if entitlement is None or entitlement.status != Entitlement.Status.SUSPENDED:
+        return
+    OrderEvent.objects.create(
+        order=order,
+        from_status=order.status,
+        to_status=order.status,
+        cause=cause,
+        detail={"payment": hold.pk, "payment_status": hold.status, "access": "suspended"},
+    )
+    if cause == _HOLD_LAPSED:
+        notification_schedule(
+            order=order,
+            kind=_N.HOLD_LAPSED,
+            payment=hold,
+            context={
+                "payment_amount": hold.amount,
+                "amount_paid": order.amount_paid,
+                "balance": order.balance,
+                "currency": order.currency,
+            },
+        )
+
+
+def _suspension_cause(entitlement: Entitlement) -> str:
+    """Why a suspended entitlement was suspended: the cause of its last move to suspended."""
     last = (
         EntitlementEvent.objects.filter(entitlement=entitlement, to_status=entitlement.status)
         .order_by("-created_at", "-pk")
         .first()
     )
-    return last is not None and last.cause == "dispute_opened"
+    return last.cause if last is not None else ""
 
 
 def _notify(order: Order, payment: Payment, opened: list[tuple[str, Payment, int]]) -> None:
