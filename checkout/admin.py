@@ -3,7 +3,15 @@
 from django.contrib import admin, messages
 from django.db.models import Q
 
-from checkout.models import Entitlement, Offer, Order, OrderEvent, Subscription, TaxRate
+from checkout.models import (
+    Entitlement,
+    EntitlementEvent,
+    Offer,
+    Order,
+    OrderEvent,
+    Subscription,
+    TaxRate,
+)
 from checkout.services.accounting import order_payment_record
 from checkout.services.orders import order_transition
 from checkout.templatetags.money import money
@@ -162,12 +170,19 @@ def _hold_of(order: Order, *, authorized_only: bool = False) -> Payment | None:
     return holds.order_by("-created_at").first()
 
 
+class EntitlementEventInline(HistoryInline):
+    model = EntitlementEvent
+    fields = ["created_at", "from_status", "to_status", "cause", "payment", "actor", "detail"]
+
+
 @admin.register(Entitlement)
 class EntitlementAdmin(admin.ModelAdmin):
     list_display = ["order", "access_name", "status", "granted_at"]
     list_filter = ["status"]
     search_fields = ["order__reference", "order__email", "access_code"]
     readonly_fields = ["order", "access_code", "granted_at", "granted_by_payment"]
+    # Why access was granted, suspended (a dispute, a lapsed hold), restored or revoked.
+    inlines = [EntitlementEventInline]
 
 
 @admin.register(Subscription)

@@ -71,9 +71,21 @@ def _order_words(order: Order) -> tuple[str, str]:
     return "Waiting for payment", "warn"
 
 
+# Why access is paused, by the cause of the suspension (checkout.services.accounting).
+_SUSPENDED_WORDS = {
+    "hold_lapsed": "Paused: the reservation on your card ended. Pay the order to get it back",
+    "hold_released": "Paused: the reservation on your card was released",
+}
+
+
 def _access_words(entitlement: Entitlement | None) -> str:
     if entitlement is None:
         return ""
+    if entitlement.status == Entitlement.Status.SUSPENDED:
+        suspensions = entitlement.events.filter(to_status=entitlement.status)
+        cause = suspensions.order_by("-created_at", "-pk").values_list("cause", flat=True).first()
+        if cause in _SUSPENDED_WORDS:
+            return _SUSPENDED_WORDS[cause]
     return {
         Entitlement.Status.ACTIVE: "Active",
         Entitlement.Status.SUSPENDED: "Paused while your bank looks into a dispute",
