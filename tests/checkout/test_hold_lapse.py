@@ -1,0 +1,203 @@
+"""A hold that Stripe cancels by itself (the authorisation expired after about 7 days, or someone
+canceled it in the Dashboard) no longer secures the access it granted at authorisation.
+
+End to end: real intents at localstripe, the `payment_intent.canceled` event signed as Stripe
+signs it and posted to the real endpoint (localstripe never sends that event), the inbox, the
+payments handler, the `payment_canceled` signal and checkout's task (eagerly), the real DB."""
+
+import json
+import urllib.request
+import uuid
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core import mail
+
+from checkout.models import Entitlement, EntitlementEvent, Notification, Order, OrderEvent
+from checkout.selectors_portal import portal_order_rows
+from checkout.services.accounting import order_payment_record
+from checkout.services.checkout import checkout_pay
+from checkout.services.orders import order_create
+from checkout.services.portal import portal_token_make
+from payments import gateway
+from payments.models import Payment, WebhookEvent
+from tests.checkout.cards import ELEVATED_RISK, VISA, card_payment_method
+from tests.checkout.factories import OfferFactory
+from tests.payments.factories import signed
+from tests.stripe_helpers import stripe_event
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_eager")]
+
+_N = Notification.Kind
+
+
+def _hold(card: str = VISA) -> Payment:
+    order = order_create(
+        offer=OfferFactory(billing_type="hold", price_amount=30_000),
+        checkout_token=uuid.uuid4(),
+        email="hal@example.com",
+        name="Hal",
+        billing_country="GB",
+    )
+    outcome = checkout_pay(order_id=order.pk, payment_method_id=card_payment_method(card), ip=None)
+    assert outcome.status == Payment.Status.AUTHORIZED
+    return outcome.payment
+
+
+def _stripe_cancels(localstripe, payment: Payment) -> dict:
+    """What Stripe does when an uncaptured authorisation expires: the intent is canceled at
+    Stripe, with nothing asked of us. Returns the intent as Stripe now shows it."""
+    gateway.payment_intent_cancel(
+        payment.stripe_payment_intent_id, idempotency_key=uuid.uuid4().hex
+    )
+    request = urllib.request.Request(
+        f"{localstripe.api_base}/v1/payment_intents/{payment.stripe_payment_intent_id}",
+        headers={"Authorization": "Bearer sk_test_portal_tests"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        intent = json.loads(response.read())
+    assert intent["status"] == "canceled"
+    return intent
+
+
+def _deliver(client, settings, event: dict) -> None:
+    body, signature = signed(event, settings.STRIPE_WEBHOOK_SECRET)
+    response = client.post(
+        "/webhooks/stripe/",
+        data=body,
+        content_type="application/json",
+        headers={"Stripe-Signature": signature},
+    )
+    assert response.status_code == 200
+
+
+def _kinds(order_id: int) -> list[str]:
+    return sorted(Notification.objects.filter(order_id=order_id).values_list("kind", flat=True))
+
+
+def _snapshot(order_id: int) -> tuple:
+    return (
+        Order.objects.filter(pk=order_id).values_list("status", "balance").get(),
+        Entitlement.objects.get(order_id=order_id).status,
+        EntitlementEvent.objects.filter(entitlement__order_id=order_id).count(),
+        OrderEvent.objects.filter(order_id=order_id).count(),
+        _kinds(order_id),
+        len(mail.outbox),
+    )
+
+
+def test_a_hold_stripe_lets_lapse_pauses_access_until_the_buyer_pays(localstripe, client, settings):
+    hold = _hold()
+    order_id = hold.order_id
+    entitlement = Entitlement.objects.get(order_id=order_id)
+    assert entitlement.status == Entitlement.Status.ACTIVE  # granted at authorisation
+    mail.outbox.clear()
+
+    event = stripe_event("payment_intent.canceled", _stripe_cancels(localstripe, hold))
+    _deliver(client, settings, event)
+
+    hold.refresh_from_db()
+    assert hold.status == Payment.Status.CANCELED
+    assert WebhookEvent.objects.get(stripe_event_id=event["id"]).status == "processed"
+    # Nothing secures the access any more: paused (not ended), and the cause is on record.
+    entitlement.refresh_from_db()
+    assert entitlement.status == Entitlement.Status.SUSPENDED and entitlement.suspended_at
+    suspension = entitlement.events.get(to_status=Entitlement.Status.SUSPENDED)
+    assert (suspension.cause, suspension.payment_id) == ("hold_lapsed", hold.pk)
+    order = Order.objects.get(pk=order_id)
+    assert order.status == Order.Status.AWAITING_PAYMENT
+    assert (order.amount_authorized, order.balance) == (0, order.total)
+    assert order.events.filter(cause="hold_lapsed", detail__payment=hold.pk).count() == 1
+    # The buyer is told once, plainly, how to keep the access.
+    lapsed = Notification.objects.get(order_id=order_id, kind=_N.HOLD_LAPSED)
+    assert lapsed.payment_id == hold.pk and lapsed.status == Notification.Status.SENT
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert "reservation on your card" in message.subject
+    assert "nothing was charged" in message.body and "access is paused" in message.body
+    assert "/account/" in message.body and '"Pay" button' in message.body
+    assert entitlement.access_code not in message.body  # no access details while paused
+    (row,) = portal_order_rows(email=order.email)
+    assert "reservation on your card ended" in row.access_words and row.can_pay_balance
+
+    # The same news again (Stripe's retry, or our task run twice) changes nothing.
+    before = _snapshot(order_id)
+    _deliver(client, settings, event)
+    order_payment_record(payment_id=hold.pk)
+    assert _snapshot(order_id) == before
+
+    # The buyer follows the email: pays the order in full from the portal with the saved card.
+    response = client.post(
+        f"/account/{portal_token_make(email=order.email)}/orders/{order.reference}/pay/"
+    )
+    assert response.status_code == 302
+    paid = Payment.objects.filter(order_id=order_id).exclude(pk=hold.pk).get()
+    assert paid.status == Payment.Status.SUCCEEDED and paid.amount == order.total
+
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAID and order.balance == 0
+    entitlement.refresh_from_db()
+    assert entitlement.status == Entitlement.Status.ACTIVE and entitlement.suspended_at is None
+    restored = entitlement.events.order_by("-created_at", "-pk").first()
+    assert (restored.from_status, restored.cause, restored.payment_id) == (
+        Entitlement.Status.SUSPENDED,
+        "payment_covered",
+        paid.pk,
+    )
+    confirmed = Notification.objects.get(order_id=order_id, kind=_N.PAYMENT_CONFIRMED)
+    assert confirmed.payment_id == paid.pk and confirmed.status == Notification.Status.SENT
+    assert entitlement.access_code in mail.outbox[-1].body  # the same access, given back
+    assert _kinds(order_id) == sorted([_N.PAYMENT_ON_HOLD, _N.HOLD_LAPSED, _N.PAYMENT_CONFIRMED])
+
+
+def test_a_canceled_hold_on_an_order_without_access_changes_no_access(
+    localstripe, client, settings
+):
+    # A risky hold waits for staff: it never had access.
+    hold = _hold(ELEVATED_RISK)
+    order = Order.objects.get(pk=hold.order_id)
+    assert order.needs_review and not Entitlement.objects.filter(order=order).exists()
+
+    _deliver(
+        client,
+        settings,
+        stripe_event("payment_intent.canceled", _stripe_cancels(localstripe, hold)),
+    )
+
+    hold.refresh_from_db()
+    assert hold.status == Payment.Status.CANCELED
+    # checkout heard of it: the money it counted as held is gone from the order...
+    order.refresh_from_db()
+    assert (order.amount_authorized, order.balance) == (0, order.total)
+    # ...and there is no access to pause and nothing to tell about access.
+    assert not Entitlement.objects.filter(order=order).exists()
+    assert _N.HOLD_LAPSED not in _kinds(order.pk)
+    assert not order.events.filter(cause__in=["hold_lapsed", "hold_released"]).exists()
+
+
+def test_a_staff_release_revokes_access_and_tells_no_lapse(localstripe, client):
+    """The admin's "Release hold", with the canceled signal's task running at once (eagerly,
+    before the admin cancels the order): access ends, and the buyer is not told their
+    reservation expired."""
+    hold = _hold()
+    admin_user = get_user_model().objects.create_superuser("ada", "ada@example.com", "pw-123456789")
+    client.force_login(admin_user)
+    response = client.post(
+        "/admin/checkout/order/",
+        {"action": "release_hold", "_selected_action": [hold.order_id]},
+        follow=True,
+    )
+    assert "hold released" in response.content.decode()
+
+    order = Order.objects.get(pk=hold.order_id)
+    assert order.status == Order.Status.CANCELED
+    entitlement = Entitlement.objects.get(order=order)
+    assert entitlement.status == Entitlement.Status.REVOKED
+    assert entitlement.events.filter(to_status="revoked", cause="order_canceled").count() == 1
+    # The canceled signal's task ran first: it paused the access as released, not lapsed.
+    assert [(e.to_status, e.cause) for e in entitlement.events.order_by("created_at", "pk")] == [
+        ("active", "payment"),
+        ("suspended", "hold_released"),
+        ("revoked", "order_canceled"),
+    ]
+    assert _N.HOLD_LAPSED not in _kinds(order.pk)
