@@ -413,12 +413,7 @@ def _suspend_unsecured(order: Order, payments: list[Payment]) -> None:
             order=order,
             kind=_N.HOLD_LAPSED,
             payment=hold,
-            context={
-                "payment_amount": hold.amount,
-                "amount_paid": order.amount_paid,
-                "balance": order.balance,
-                "currency": order.currency,
-            },
+            context=_email_context(order, payment_amount=hold.amount),
         )
 
 
@@ -432,13 +427,18 @@ def _suspension_cause(entitlement: Entitlement) -> str:
     return last.cause if last is not None else ""
 
 
-def _notify(order: Order, payment: Payment, opened: list[tuple[str, Payment, int]]) -> None:
-    base = {
-        "payment_amount": _received(payment),
+def _email_context(order: Order, *, payment_amount: int) -> dict:
+    """What every payment email says about the order, with the amount of this payment."""
+    return {
+        "payment_amount": payment_amount,
         "amount_paid": order.amount_paid,
         "balance": order.balance,
         "currency": order.currency,
     }
+
+
+def _notify(order: Order, payment: Payment, opened: list[tuple[str, Payment, int]]) -> None:
+    base = _email_context(order, payment_amount=_received(payment))
     for kind, p, amount in opened:
         notification_schedule(
             order=order,
@@ -530,11 +530,8 @@ def order_review_release(*, order_id: int, actor: Any = None) -> Order:
                     kind=_N.PAYMENT_ON_HOLD if held else _N.PAYMENT_CONFIRMED,
                     payment=last,
                     suffix="after_review",
-                    context={
-                        "payment_amount": last.amount if held else _received(last),
-                        "amount_paid": order.amount_paid,
-                        "balance": order.balance,
-                        "currency": order.currency,
-                    },
+                    context=_email_context(
+                        order, payment_amount=last.amount if held else _received(last)
+                    ),
                 )
     return order
