@@ -3,47 +3,30 @@
 The signals are already sent after the payment's transaction committed; `enqueue_on_commit`
 still defers to the end of any transaction the sender might be inside.
 
-All kinds of news lead to the same task: `order_payment_record` recomputes the order from its
-payments, so succeeded, authorized, canceled, failed, refunded and disputed (opened, won or lost)
-are all handled by bringing the order, its access and the customer's emails in line with the money.
+Every kind of news leads to the same task: `order_payment_record` recomputes the order from its
+payments, so succeeded, authorized, canceled, failed, refunded and disputed (opened, won or
+lost) are all handled by bringing the order, its access and the customer's emails in line with
+the money.
 """
 
 from __future__ import annotations
 
 from config.celery import enqueue_on_commit
 
+# The payments signals checkout listens to, by name (payments.signals).
+SIGNALS = ("succeeded", "authorized", "canceled", "failed", "refunded", "disputed")
 
-def on_payment_succeeded(sender, payment_id: int, **kwargs) -> None:
+
+def on_payment_news(sender, payment_id: int, **kwargs) -> None:
     from checkout.tasks import order_payment_record_task
 
     enqueue_on_commit(order_payment_record_task, payment_id)
 
 
-def on_payment_authorized(sender, payment_id: int, **kwargs) -> None:
-    from checkout.tasks import order_payment_record_task
+def connect() -> None:
+    from payments import signals
 
-    enqueue_on_commit(order_payment_record_task, payment_id)
-
-
-def on_payment_canceled(sender, payment_id: int, **kwargs) -> None:
-    from checkout.tasks import order_payment_record_task
-
-    enqueue_on_commit(order_payment_record_task, payment_id)
-
-
-def on_payment_failed(sender, payment_id: int, **kwargs) -> None:
-    from checkout.tasks import order_payment_record_task
-
-    enqueue_on_commit(order_payment_record_task, payment_id)
-
-
-def on_payment_refunded(sender, payment_id: int, **kwargs) -> None:
-    from checkout.tasks import order_payment_record_task
-
-    enqueue_on_commit(order_payment_record_task, payment_id)
-
-
-def on_payment_disputed(sender, payment_id: int, **kwargs) -> None:
-    from checkout.tasks import order_payment_record_task
-
-    enqueue_on_commit(order_payment_record_task, payment_id)
+    for name in SIGNALS:
+        getattr(signals, f"payment_{name}").connect(
+            on_payment_news, dispatch_uid=f"checkout.receivers.{name}"
+        )

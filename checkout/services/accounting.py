@@ -54,7 +54,6 @@ from checkout.models import (
     EntitlementEvent,
     Notification,
     Order,
-    OrderEvent,
 )
 from checkout.services.entitlements import (
     entitlement_grant,
@@ -64,7 +63,11 @@ from checkout.services.entitlements import (
 )
 from checkout.services.fraud import payment_risk_needs_review
 from checkout.services.notifications import notification_schedule
-from checkout.services.orders import order_flag_for_review, order_status_move
+from checkout.services.orders import (
+    order_event_record,
+    order_flag_for_review,
+    order_status_move,
+)
 from payments import gateway
 from payments.models import PAID_STATUSES, Discrepancy, Dispute, Payment, PaymentEvent
 from payments.services import payment_risk_assess, payment_risk_unknown
@@ -285,12 +288,8 @@ def _review_risk(order: Order, payments: list[Payment]) -> None:
         flagged = order_flag_for_review(order_id=order.pk, reason=reason)
         order.needs_review = True
         order.review_reason = flagged.review_reason
-        OrderEvent.objects.create(
-            order=order,
-            from_status=order.status,
-            to_status=order.status,
-            cause="risk_review",
-            detail={"payment": p.pk, "reason": reason},
+        order_event_record(
+            order=order, cause="risk_review", detail={"payment": p.pk, "reason": reason}
         )
 
 
@@ -401,10 +400,8 @@ def _suspend_unsecured(order: Order, payments: list[Payment]) -> None:
     entitlement = entitlement_suspend(order=order, cause=cause, payment=hold)
     if entitlement is None or entitlement.status != Entitlement.Status.SUSPENDED:
         return
-    OrderEvent.objects.create(
+    order_event_record(
         order=order,
-        from_status=order.status,
-        to_status=order.status,
         cause=cause,
         detail={"payment": hold.pk, "payment_status": hold.status, "access": "suspended"},
     )
@@ -507,13 +504,7 @@ def order_review_release(*, order_id: int, actor: Any = None) -> Order:
             order.needs_review = False
             order.review_reason = ""
             order.save(update_fields=["needs_review", "review_reason", "updated_at"])
-            OrderEvent.objects.create(
-                order=order,
-                from_status=order.status,
-                to_status=order.status,
-                cause="review_released",
-                actor=actor if getattr(actor, "pk", None) else None,
-            )
+            order_event_record(order=order, cause="review_released", actor=actor)
         payments = list(order.payments.order_by("created_at", "pk"))
         # The money that was held back: the last payment received, or else a hold on the card.
         secured = _paid_in_order(payments) or [p for p in payments if p.status == _P.AUTHORIZED]

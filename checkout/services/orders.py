@@ -151,6 +151,21 @@ def order_reference_new() -> str:
     return "CO-" + "".join(secrets.choice(alphabet) for _ in range(8))
 
 
+def order_event_record(
+    *, order: Order, cause: str, actor: Any = None, detail: dict | None = None
+) -> OrderEvent:
+    """An OrderEvent for something that happened to the order without moving its status (a
+    review flag or release, access paused). `order` is locked by the caller."""
+    return OrderEvent.objects.create(
+        order=order,
+        from_status=order.status,
+        to_status=order.status,
+        cause=cause,
+        actor=actor if getattr(actor, "pk", None) else None,
+        detail=detail or {},
+    )
+
+
 def order_status_move(
     *,
     order: Order,
