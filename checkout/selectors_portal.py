@@ -10,6 +10,7 @@ from django.utils.module_loading import import_string
 from checkout.models import Entitlement, Order
 from checkout.money import money_format
 from checkout.notifications import failure_advice
+from checkout.services.entitlements import entitlement_suspension_cause
 from checkout.services.portal import portal_orders
 from payments.models import Customer, Payment
 
@@ -81,11 +82,9 @@ _SUSPENDED_WORDS = {
 def _access_words(entitlement: Entitlement | None) -> str:
     if entitlement is None:
         return ""
-    if entitlement.status == Entitlement.Status.SUSPENDED:
-        suspensions = entitlement.events.filter(to_status=entitlement.status)
-        cause = suspensions.order_by("-created_at", "-pk").values_list("cause", flat=True).first()
-        if cause in _SUSPENDED_WORDS:
-            return _SUSPENDED_WORDS[cause]
+    cause = entitlement_suspension_cause(entitlement)
+    if cause in _SUSPENDED_WORDS:
+        return _SUSPENDED_WORDS[cause]
     return {
         Entitlement.Status.ACTIVE: "Active",
         Entitlement.Status.SUSPENDED: "Paused while your bank looks into a dispute",

@@ -51,7 +51,6 @@ from django.utils import timezone
 from checkout.models import (
     ORDER_TRANSITIONS,
     Entitlement,
-    EntitlementEvent,
     Notification,
     Order,
 )
@@ -60,6 +59,7 @@ from checkout.services.entitlements import (
     entitlement_restore,
     entitlement_revoke,
     entitlement_suspend,
+    entitlement_suspension_cause,
 )
 from checkout.services.fraud import payment_risk_needs_review
 from checkout.services.notifications import notification_schedule
@@ -341,7 +341,7 @@ def _sync_access(
     entitlement = Entitlement.objects.filter(order=order).first()
     if entitlement is not None:
         if entitlement.status == Entitlement.Status.SUSPENDED:
-            suspended_for = _suspension_cause(entitlement)
+            suspended_for = entitlement_suspension_cause(entitlement)
             if suspended_for == "dispute_opened":
                 entitlement_restore(order=order, cause="dispute_won", payment=payment)
             elif suspended_for in _UNSECURED and _may_have_access(
@@ -412,16 +412,6 @@ def _suspend_unsecured(order: Order, payments: list[Payment]) -> None:
             payment=hold,
             context=_email_context(order, payment_amount=hold.amount),
         )
-
-
-def _suspension_cause(entitlement: Entitlement) -> str:
-    """Why a suspended entitlement was suspended: the cause of its last move to suspended."""
-    last = (
-        EntitlementEvent.objects.filter(entitlement=entitlement, to_status=entitlement.status)
-        .order_by("-created_at", "-pk")
-        .first()
-    )
-    return last.cause if last is not None else ""
 
 
 def _email_context(order: Order, *, payment_amount: int) -> dict:
