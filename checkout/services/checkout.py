@@ -32,7 +32,7 @@ from checkout.services.orders import (
 )
 from checkout.services.pricing import PricingError, amount_validate, next_renewal
 from payments import gateway
-from payments.models import Customer, Payment
+from payments.models import OPEN_STATUSES, Customer, Payment
 from payments.services import (
     customer_card_save,
     customer_ensure,
@@ -211,12 +211,9 @@ def checkout_refresh(*, order_id: int) -> PayOutcome:
     payment = checkout_current_payment(order=order)
     if payment is None:
         return PayOutcome(status="none")
-    if payment.status in (
-        Payment.Status.REQUIRES_ACTION,
-        Payment.Status.PROCESSING,
-        Payment.Status.UNKNOWN,
-        Payment.Status.REQUIRES_PAYMENT_METHOD,
-    ) and (payment.stripe_payment_intent_id or payment.status == Payment.Status.UNKNOWN):
+    if payment.status in OPEN_STATUSES and (
+        payment.stripe_payment_intent_id or payment.status == Payment.Status.UNKNOWN
+    ):
         try:
             payment = payment_refresh(payment=payment, cause="checkout_refresh")
         except gateway.GatewayError as exc:

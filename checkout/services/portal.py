@@ -16,7 +16,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from checkout.models import Order
-from payments.models import PAID_STATUSES, Customer, Payment
+from payments.models import OPEN_STATUSES, PAID_STATUSES, Customer, Payment
 from payments.services import (
     customer_card_save,
     customer_ensure,
@@ -114,15 +114,6 @@ class BalanceNotPayable(Exception):
     """Nothing to pay, or no saved card to pay with."""
 
 
-# A balance attempt in one of these may still take money: never start another beside it.
-_IN_FLIGHT = (
-    Payment.Status.REQUIRES_PAYMENT_METHOD,
-    Payment.Status.REQUIRES_ACTION,
-    Payment.Status.PROCESSING,
-    Payment.Status.UNKNOWN,
-)
-
-
 def order_balance_pay(*, order: Order, customer: Customer) -> Payment:
     """Pay the order's balance with the saved card, once per attempt.
 
@@ -145,7 +136,8 @@ def order_balance_pay(*, order: Order, customer: Customer) -> Payment:
         # Read after the lock: every payment as last committed.
         payments = list(order.payments.order_by("created_at", "pk"))
         balance_attempts = [p for p in payments if p.attempt_kind == Payment.AttemptKind.BALANCE]
-        in_flight = next((p for p in balance_attempts if p.status in _IN_FLIGHT), None)
+        # An open balance attempt may still take money: never start another beside it.
+        in_flight = next((p for p in balance_attempts if p.status in OPEN_STATUSES), None)
         owed = max(order.total - order_totals(payments=payments).secured, 0)
         if owed <= 0:
             raise BalanceNotPayable("nothing to pay")
