@@ -1,7 +1,6 @@
 """Offers (with their tax rates), orders and holds in the admin. Actions call services."""
 
 from django.contrib import admin, messages
-from django.db.models import Q
 
 from checkout.models import (
     Entitlement,
@@ -12,12 +11,15 @@ from checkout.models import (
     Subscription,
     TaxRate,
 )
-from checkout.services.accounting import order_payment_record
-from checkout.services.orders import order_transition
+from checkout.services.holds import (
+    PaymentNotHeld,
+    order_hold,
+    order_hold_capture,
+    order_hold_release,
+)
 from checkout.templatetags.money import money
 from config.admin import HistoryInline
 from payments.models import Payment
-from payments.services.capture import PaymentNotHeld, payment_capture, payment_release
 
 
 class TaxRateInline(admin.TabularInline):
@@ -111,24 +113,21 @@ class OrderAdmin(admin.ModelAdmin):
 
     @admin.display(description="Hold")
     def hold_status(self, order):
-        hold = _hold_of(order)
+        hold = order_hold(order)
         return hold.get_status_display() if hold else "—"
 
     @admin.action(description="Capture hold", permissions=["change"])
     def capture_hold(self, request, queryset):
         for order in queryset:
-            hold = _hold_of(order, authorized_only=True)
-            if hold is None:
-                self.message_user(
-                    request, f"{order}: there is no hold on the card to capture.", messages.WARNING
-                )
-                continue
             try:
-                payment = payment_capture(payment=hold, actor=request.user)
+                outcome = order_hold_capture(order=order, actor=request.user)
             except PaymentNotHeld as exc:
-                self.message_user(request, f"{order}: {exc}", messages.ERROR)
+                self.message_user(request, f"{order}: {exc}", messages.WARNING)
                 continue
-            order_payment_record(payment_id=payment.pk, cause="staff_capture")
+            if not outcome.answered:
+                self.message_user(request, f"{order}: {_UNANSWERED}", messages.WARNING)
+                continue
+            payment = outcome.payment
             self.message_user(
                 request,
                 f"{order}: captured {money(payment.amount_received, payment.currency)}.",
@@ -138,36 +137,32 @@ class OrderAdmin(admin.ModelAdmin):
     @admin.action(description="Release hold", permissions=["change"])
     def release_hold(self, request, queryset):
         for order in queryset:
-            hold = _hold_of(order, authorized_only=True)
-            if hold is None:
-                self.message_user(
-                    request, f"{order}: there is no hold on the card to release.", messages.WARNING
-                )
-                continue
             try:
-                payment = payment_release(payment=hold, actor=request.user)
+                outcome = order_hold_release(order=order, actor=request.user)
             except PaymentNotHeld as exc:
-                self.message_user(request, f"{order}: {exc}", messages.ERROR)
+                self.message_user(request, f"{order}: {exc}", messages.WARNING)
                 continue
-            if payment.status == Payment.Status.CANCELED:
-                order_transition(
-                    order_id=order.pk,
-                    to_status=Order.Status.CANCELED,
-                    cause="hold_released",
-                    actor=request.user,
-                    detail={"payment": payment.pk},
+            if not outcome.answered:
+                self.message_user(
+                    request,
+                    f"{order}: {_UNANSWERED} If Stripe released the hold, the order is canceled "
+                    "when its notification arrives.",
+                    messages.WARNING,
                 )
-                order_payment_record(payment_id=payment.pk, cause="hold_released")
-            self.message_user(request, f"{order}: hold released.", messages.SUCCESS)
+                continue
+            self.message_user(
+                request,
+                f"{order}: hold released; the order is "
+                f"{outcome.order.get_status_display().lower()}.",
+                messages.SUCCESS,
+            )
 
 
-def _hold_of(order: Order, *, authorized_only: bool = False) -> Payment | None:
-    holds = order.payments.filter(capture_method=Payment.CaptureMethod.MANUAL)
-    if authorized_only:
-        holds = holds.filter(status=Payment.Status.AUTHORIZED)
-    else:
-        holds = holds.filter(~Q(status=Payment.Status.FAILED))
-    return holds.order_by("-created_at").first()
+_UNANSWERED = (
+    "Stripe did not answer in time, so we do not know yet whether it acted. The payment shows "
+    "as unknown until Stripe's notification or the next reconciliation settles it; if it shows "
+    "as authorised again, try again."
+)
 
 
 class EntitlementEventInline(HistoryInline):

@@ -30,8 +30,10 @@ A hold can also end without the order being canceled: Stripe cancels an uncaptur
 by itself after about 7 days, or someone cancels it in the Dashboard (`payment_canceled`). Access
 then rests on nothing, so it is suspended (cause `hold_lapsed`), not revoked: the order is still
 open and the buyer is told once (`hold_lapsed` email) that they can pay to keep it. A payment that
-covers the order again restores it. A hold staff released is suspended as `hold_released`
-without an email: the admin's release cancels the order next, which revokes it.
+covers the order again restores it. A hold staff released ends the order instead: it is
+canceled (cause `hold_released`) and access revoked, without an email, whichever news of the
+release arrives first. That holds when Stripe's answer to the release was lost too: its webhook
+(or reconciliation) brings the cancellation later, and the order ends then.
 
 Radar's verdict is decided here, under the order's lock, before access: a paid or authorised
 payment whose risk qualifies (`payment_risk_needs_review`) flags the order for review, once per
@@ -160,6 +162,8 @@ def order_payment_record(*, payment_id: int, cause: str = "") -> Order:
         order.amount_refunded = totals.refunded
         order.amount_authorized = totals.authorized
         target = _status_for(order, payments, totals)
+        if target == _O.CANCELED and order.status != _O.CANCELED:
+            cause = _HOLD_RELEASED  # the one way money news ends an order (_released_by_staff)
         _transition(order, target, cause=cause, payment=payment, totals=totals)
         if order.status in (_O.CANCELED, _O.REFUNDED):
             order.balance = 0
@@ -186,6 +190,8 @@ def order_payment_record(*, payment_id: int, cause: str = "") -> Order:
 def _status_for(order: Order, payments: list[Payment], totals: OrderTotals) -> str:
     if order.status in (_O.CANCELED, _O.REFUNDED):
         return order.status  # final: money arriving now is a discrepancy, not a status
+    if _released_by_staff(payments, totals):
+        return _O.CANCELED
     if totals.paid > 0 and totals.refunded >= totals.paid:
         return _O.REFUNDED
     if totals.paid > 0 and totals.paid + totals.released >= order.total:
@@ -227,6 +233,25 @@ def _transition(
         )
         if not applied:
             return
+
+
+def _released_by_staff(payments: list[Payment], totals: OrderTotals) -> bool:
+    """Staff released the order's hold and nothing else is paid, held or still in flight: the
+    order ends (canceled), whichever news of the release arrives first. That may be the admin's
+    own call, the `payment_canceled` signal's task, or, when Stripe's answer to the release was
+    lost, its webhook or reconciliation later."""
+    if totals.paid or totals.authorized or any(p.status in _UNSETTLED for p in payments):
+        return False
+    released = [
+        p.pk
+        for p in payments
+        if p.capture_method == Payment.CaptureMethod.MANUAL and p.status == _P.CANCELED
+    ]
+    return bool(released) and (
+        PaymentEvent.objects.filter(
+            payment_id__in=released, cause__in=_STAFF_RELEASE_CAUSES
+        ).exists()
+    )
 
 
 def _paid_in_order(payments: list[Payment]) -> list[Payment]:

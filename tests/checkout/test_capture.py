@@ -105,3 +105,37 @@ def test_releasing_a_hold_takes_back_the_access_it_granted(hold, client):
     entitlement.refresh_from_db()
     assert entitlement.status == Entitlement.Status.REVOKED and entitlement.revoked_at
     assert entitlement.events.filter(to_status="revoked", cause="order_canceled").count() == 1
+
+
+@pytest.mark.usefixtures("celery_eager")  # the payment's signal reaches checkout inline
+def test_a_capture_whose_answer_was_lost_is_not_reported_as_done(
+    hold, client, localstripe, settings
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from checkout.models import Order
+    from payments.services.reconciliation import payments_reconcile
+    from tests.lossy_stripe import answers_lost
+
+    admin_user = get_user_model().objects.create_superuser("ada", "ada@example.com", "pw-123456789")
+    client.force_login(admin_user)
+    with answers_lost(settings, localstripe, lose="/capture"):
+        page = client.post(
+            "/admin/checkout/order/",
+            {"action": "capture_hold", "_selected_action": [hold.order_id]},
+            follow=True,
+        ).content.decode()
+    assert "Stripe did not answer in time" in page and "captured" not in page
+    hold.refresh_from_db()
+    assert hold.status == Payment.Status.UNKNOWN
+    assert hold.events.filter(cause="timeout_on_capture").count() == 1
+    assert Order.objects.get(pk=hold.order_id).status == Order.Status.AWAITING_PAYMENT
+
+    # Stripe did take the money: reconciliation reads it, and the order is paid once.
+    payments_reconcile(now=timezone.now() + timedelta(hours=1))
+    hold.refresh_from_db()
+    assert hold.status == Payment.Status.SUCCEEDED and hold.amount_received == 30_000
+    order = Order.objects.get(pk=hold.order_id)
+    assert (order.status, order.amount_paid, order.balance) == (Order.Status.PAID, 30_000, 0)

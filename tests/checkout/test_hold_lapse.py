@@ -8,10 +8,12 @@ payments handler, the `payment_canceled` signal and checkout's task (eagerly), t
 import json
 import urllib.request
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
+from django.utils import timezone
 
 from checkout.models import Entitlement, EntitlementEvent, Notification, Order, OrderEvent
 from checkout.selectors_portal import portal_order_rows
@@ -21,8 +23,10 @@ from checkout.services.orders import order_create
 from checkout.services.portal import portal_token_make
 from payments import gateway
 from payments.models import Payment, WebhookEvent
+from payments.services.reconciliation import payments_reconcile
 from tests.checkout.cards import ELEVATED_RISK, VISA, card_payment_method
 from tests.checkout.factories import OfferFactory
+from tests.lossy_stripe import answers_lost
 from tests.payments.factories import signed
 from tests.stripe_helpers import stripe_event
 
@@ -50,14 +54,19 @@ def _stripe_cancels(localstripe, payment: Payment) -> dict:
     gateway.payment_intent_cancel(
         payment.stripe_payment_intent_id, idempotency_key=uuid.uuid4().hex
     )
+    intent = _intent_at_stripe(localstripe, payment)
+    assert intent["status"] == "canceled"
+    return intent
+
+
+def _intent_at_stripe(localstripe, payment: Payment) -> dict:
+    """The payment's intent as Stripe shows it (the object an event about it carries)."""
     request = urllib.request.Request(
         f"{localstripe.api_base}/v1/payment_intents/{payment.stripe_payment_intent_id}",
         headers={"Authorization": "Bearer sk_test_portal_tests"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
-        intent = json.loads(response.read())
-    assert intent["status"] == "canceled"
-    return intent
+        return json.loads(response.read())
 
 
 def _deliver(client, settings, event: dict) -> None:
@@ -177,8 +186,8 @@ def test_a_canceled_hold_on_an_order_without_access_changes_no_access(
 
 def test_a_staff_release_revokes_access_and_tells_no_lapse(localstripe, client):
     """The admin's "Release hold", with the canceled signal's task running at once (eagerly,
-    before the admin cancels the order): access ends, and the buyer is not told their
-    reservation expired."""
+    before the admin's own accounting call): the first news of the release ends the order and
+    the access, and the buyer is not told their reservation expired."""
     hold = _hold()
     admin_user = get_user_model().objects.create_superuser("ada", "ada@example.com", "pw-123456789")
     client.force_login(admin_user)
@@ -194,10 +203,118 @@ def test_a_staff_release_revokes_access_and_tells_no_lapse(localstripe, client):
     entitlement = Entitlement.objects.get(order=order)
     assert entitlement.status == Entitlement.Status.REVOKED
     assert entitlement.events.filter(to_status="revoked", cause="order_canceled").count() == 1
-    # The canceled signal's task ran first: it paused the access as released, not lapsed.
+    # The canceled signal's task ran first and ended it all: no pause on the way.
     assert [(e.to_status, e.cause) for e in entitlement.events.order_by("created_at", "pk")] == [
         ("active", "payment"),
-        ("suspended", "hold_released"),
         ("revoked", "order_canceled"),
     ]
+    assert list(order.events.filter(to_status="canceled").values_list("cause", flat=True)) == [
+        "hold_released"
+    ]
     assert _N.HOLD_LAPSED not in _kinds(order.pk)
+
+
+def _release_in_admin(client) -> str:
+    """Staff select the order in the admin and run "Release hold"; the page they see."""
+    response = client.post(
+        "/admin/checkout/order/",
+        {"action": "release_hold", "_selected_action": [Order.objects.get().pk]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+@pytest.fixture
+def staff_client(client):
+    client.force_login(
+        get_user_model().objects.create_superuser("ada", "ada@example.com", "pw-123456789")
+    )
+    return client
+
+
+def _assert_released_and_ended(hold: Payment) -> None:
+    hold.refresh_from_db()
+    assert hold.status == Payment.Status.CANCELED
+    order = Order.objects.get(pk=hold.order_id)
+    assert order.status == Order.Status.CANCELED
+    assert (order.amount_authorized, order.balance) == (0, 0)
+    assert list(order.events.filter(to_status="canceled").values_list("cause", flat=True)) == [
+        "hold_released"
+    ]
+    entitlement = Entitlement.objects.get(order=order)
+    assert entitlement.status == Entitlement.Status.REVOKED
+    assert [(e.to_status, e.cause) for e in entitlement.events.order_by("created_at", "pk")] == [
+        ("active", "payment"),
+        ("revoked", "order_canceled"),
+    ]
+    assert _kinds(order.pk) == [_N.PAYMENT_ON_HOLD]  # no "reservation expired" for a release
+
+
+def _assert_nothing_decided(hold: Payment) -> None:
+    """A lost answer decides nothing: the hold is unknown, the order open, the access kept."""
+    hold.refresh_from_db()
+    assert hold.status == Payment.Status.UNKNOWN
+    assert hold.events.filter(cause="timeout_on_release").count() == 1
+    order = Order.objects.get(pk=hold.order_id)
+    assert order.status == Order.Status.AWAITING_PAYMENT
+    assert Entitlement.objects.get(order=order).status == Entitlement.Status.ACTIVE
+
+
+def test_a_release_whose_answer_was_lost_ends_the_order_when_stripes_webhook_arrives(
+    localstripe, staff_client, settings
+):
+    hold = _hold()
+    with answers_lost(settings, localstripe, lose="/cancel"):
+        page = _release_in_admin(staff_client)
+    # Staff are told the truth: not "released", but "we do not know yet".
+    assert "Stripe did not answer in time" in page and "hold released" not in page
+    _assert_nothing_decided(hold)
+
+    # Stripe did release it, and says so.
+    intent = _intent_at_stripe(localstripe, hold)
+    assert intent["status"] == "canceled"
+    event = stripe_event("payment_intent.canceled", intent)
+    _deliver(staff_client, settings, event)
+
+    _assert_released_and_ended(hold)
+    # The same news again changes nothing.
+    before = _snapshot(hold.order_id)
+    _deliver(staff_client, settings, event)
+    order_payment_record(payment_id=hold.pk)
+    assert _snapshot(hold.order_id) == before
+
+
+def test_a_release_whose_answer_was_lost_is_settled_by_reconciliation(
+    localstripe, staff_client, settings
+):
+    hold = _hold()
+    with answers_lost(settings, localstripe, lose="/cancel"):
+        _release_in_admin(staff_client)
+    _assert_nothing_decided(hold)
+
+    counts = payments_reconcile(now=timezone.now() + timedelta(hours=1))
+
+    assert counts["changed"] == 1
+    _assert_released_and_ended(hold)
+
+
+def test_a_release_stripe_never_received_can_be_made_again(localstripe, staff_client, settings):
+    hold = _hold()
+    with answers_lost(settings, localstripe, lose="/cancel", acts=False):
+        _release_in_admin(staff_client)
+    _assert_nothing_decided(hold)
+
+    # Reconciliation finds the hold still in place: it secures the order as before.
+    payments_reconcile(now=timezone.now() + timedelta(hours=1))
+    hold.refresh_from_db()
+    assert hold.status == Payment.Status.AUTHORIZED
+    order = Order.objects.get(pk=hold.order_id)
+    assert order.status == Order.Status.AWAITING_PAYMENT and order.amount_authorized == order.total
+    assert Entitlement.objects.get(order=order).status == Entitlement.Status.ACTIVE
+    assert _kinds(order.pk) == [_N.PAYMENT_ON_HOLD]
+
+    # So staff release it again, and this time Stripe answers.
+    page = _release_in_admin(staff_client)
+    assert "hold released; the order is canceled" in page
+    _assert_released_and_ended(hold)

@@ -1,0 +1,66 @@
+"""A Stripe whose answers are lost on the way back: a proxy in front of localstripe that drops
+the answer to chosen PaymentIntent calls, after Stripe acted on them (or before, if told)."""
+
+import http.client
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+
+class _LosingProxy(BaseHTTPRequestHandler):
+    upstream = ""
+    lose = "/confirm"  # a POST to a PaymentIntent path ending in this loses its answer
+    acts = True  # whether Stripe gets the call whose answer is lost
+
+    def _forward(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        lost = (
+            self.command == "POST"
+            and self.path.startswith("/v1/payment_intents/")
+            and self.path.endswith(self.lose)
+        )
+        if lost and not self.acts:
+            self.close_connection = True
+            return  # the call never reached Stripe, and we never hear back
+        target = urlsplit(self.upstream)
+        conn = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+        conn.request(self.command, self.path, body=body, headers=headers)
+        response = conn.getresponse()
+        data = response.read()
+        if lost:
+            self.close_connection = True
+            return  # Stripe did it; we never hear back
+        self.send_response(response.status)
+        for key, value in response.getheaders():
+            if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_DELETE = _forward
+
+    def log_message(self, *args):
+        pass
+
+
+@contextmanager
+def answers_lost(settings, localstripe, *, lose: str, acts: bool = True) -> Iterator:
+    """Point the SDK at a proxy that loses the answers to PaymentIntent calls ending in `lose`
+    (`/confirm`, `/cancel`, `/capture`); `acts=False` loses the call itself too. Stripe answers
+    normally again on leaving."""
+    handler = type(
+        "Handler", (_LosingProxy,), {"upstream": localstripe.api_base, "lose": lose, "acts": acts}
+    )
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings.STRIPE_API_BASE = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        settings.STRIPE_API_BASE = localstripe.api_base
