@@ -16,7 +16,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from config.admin import HistoryInline
+from config.admin import HistoryInline, ReadOnlyAdmin
 from leads.models import (
     Assignment,
     ConsentPurpose,
@@ -510,17 +510,6 @@ class LeadAdmin(admin.ModelAdmin):
             "were kept.",
             messages.SUCCESS,
         )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ConsentRecord)

@@ -13,7 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from config.admin import HistoryInline
+from config.admin import HistoryInline, ReadOnlyFieldsAdmin
 from payments.models import (
     DeadLetterEvent,
     Discrepancy,
@@ -33,17 +33,6 @@ from payments.services.reconciliation import (
 from payments.services.refunds import RefundFailed, RefundNotAllowed, payment_refund
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-
 @admin.action(description="Replay the selected events", permissions=["change"])
 def replay_events(modeladmin, request, queryset):
     replayed = 0
@@ -54,7 +43,7 @@ def replay_events(modeladmin, request, queryset):
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(ReadOnlyAdmin):
+class WebhookEventAdmin(ReadOnlyFieldsAdmin):
     list_display = [
         "received_at", "type", "stripe_event_id", "object_id", "status", "unmatched", "attempts",
         "next_attempt_at",
@@ -99,7 +88,7 @@ class RefundForm(forms.Form):
 
 
 @admin.register(Payment)
-class PaymentAdmin(ReadOnlyAdmin):
+class PaymentAdmin(ReadOnlyFieldsAdmin):
     list_display = [
         "created_at", "stripe_payment_intent_id", "order", "amount", "currency", "status",
         "amount_refunded", "attempt_kind",
@@ -168,14 +157,14 @@ class PaymentAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Refund)
-class RefundAdmin(ReadOnlyAdmin):
+class RefundAdmin(ReadOnlyFieldsAdmin):
     list_display = ["created_at", "payment", "amount", "currency", "status", "requested_by"]
     list_filter = ["status"]
     search_fields = ["stripe_refund_id", "payment__stripe_payment_intent_id"]
 
 
 @admin.register(Dispute)
-class DisputeAdmin(ReadOnlyAdmin):
+class DisputeAdmin(ReadOnlyFieldsAdmin):
     list_display = ["opened_at", "stripe_dispute_id", "payment", "amount", "currency", "status"]
     list_filter = ["status", "reason"]
     search_fields = ["stripe_dispute_id", "payment__stripe_payment_intent_id"]
