@@ -32,7 +32,10 @@ class CardDeclined(GatewayError):
 
 
 class GatewayUnavailable(GatewayError):
-    """A timeout or network error: the request may or may not have taken effect."""
+    """No answer we can act on: a timeout, a network error, a Stripe server error (5xx) or a
+    rate limit (429). The request may or may not have taken effect, so it is never a decline:
+    the caller records the outcome as unknown and asks Stripe again later (retrieve, or the
+    same idempotency key)."""
 
 
 class InvalidWebhook(Exception):
@@ -102,8 +105,13 @@ def _translate(exc: stripe.StripeError) -> GatewayError:
             decline_code=getattr(error, "decline_code", "") or "",
             http_status=exc.http_status,
         )
-    if isinstance(exc, stripe.APIConnectionError):
-        return GatewayUnavailable(str(exc) or "Stripe could not be reached")
+    # APIError is a 5xx, or a status Stripe does not document: Stripe may have acted on it.
+    if isinstance(exc, stripe.APIConnectionError | stripe.RateLimitError | stripe.APIError):
+        return GatewayUnavailable(
+            str(exc) or "Stripe could not be reached",
+            code=exc.code or "",
+            http_status=exc.http_status,
+        )
     return GatewayError(str(exc), code=exc.code or "", http_status=exc.http_status)
 
 

@@ -2,6 +2,7 @@
 the answer to chosen PaymentIntent calls, after Stripe acted on them (or before, if told)."""
 
 import http.client
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +14,7 @@ class _LosingProxy(BaseHTTPRequestHandler):
     upstream = ""
     lose = "/confirm"  # a POST to a PaymentIntent path ending in this loses its answer
     acts = True  # whether Stripe gets the call whose answer is lost
+    status = 0  # answer the lost call with this HTTP status (a Stripe error) instead of nothing
 
     def _forward(self):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -22,8 +24,8 @@ class _LosingProxy(BaseHTTPRequestHandler):
             and self.path.endswith(self.lose)
         )
         if lost and not self.acts:
-            self.close_connection = True
-            return  # the call never reached Stripe, and we never hear back
+            self._lose()  # the call never reached Stripe
+            return
         target = urlsplit(self.upstream)
         conn = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
@@ -31,8 +33,8 @@ class _LosingProxy(BaseHTTPRequestHandler):
         response = conn.getresponse()
         data = response.read()
         if lost:
-            self.close_connection = True
-            return  # Stripe did it; we never hear back
+            self._lose()  # Stripe did it
+            return
         self.send_response(response.status)
         for key, value in response.getheaders():
             if key.lower() not in ("transfer-encoding", "connection", "content-length"):
@@ -41,6 +43,19 @@ class _LosingProxy(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _lose(self):
+        self.close_connection = True
+        if not self.status:
+            return  # we never hear back
+        # What Stripe sends for a server error (500) or a rate limit (429).
+        kind = "rate_limit_error" if self.status == 429 else "api_error"
+        body = json.dumps({"error": {"type": kind, "message": "Lost on the way."}}).encode()
+        self.send_response(self.status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     do_GET = do_POST = do_DELETE = _forward
 
     def log_message(self, *args):
@@ -48,12 +63,17 @@ class _LosingProxy(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def answers_lost(settings, localstripe, *, lose: str, acts: bool = True) -> Iterator:
+def answers_lost(
+    settings, localstripe, *, lose: str, acts: bool = True, status: int = 0
+) -> Iterator:
     """Point the SDK at a proxy that loses the answers to PaymentIntent calls ending in `lose`
-    (`/confirm`, `/cancel`, `/capture`); `acts=False` loses the call itself too. Stripe answers
-    normally again on leaving."""
+    (`/confirm`, `/cancel`, `/capture`); `acts=False` loses the call itself too; `status`
+    answers with that Stripe error (500, 503, 429) instead of closing the connection. Stripe
+    answers normally again on leaving."""
     handler = type(
-        "Handler", (_LosingProxy,), {"upstream": localstripe.api_base, "lose": lose, "acts": acts}
+        "Handler",
+        (_LosingProxy,),
+        {"upstream": localstripe.api_base, "lose": lose, "acts": acts, "status": status},
     )
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -132,7 +132,12 @@ def payment_start(
 ) -> Payment:
     """Create and confirm one PaymentIntent for this attempt, exactly once.
 
-    Calling it again with the same key returns the same Payment without touching Stripe.
+    Calling it again with the same key returns the same Payment without touching Stripe, with
+    one exception: an intent that is still waiting to be confirmed (the confirm's answer was
+    lost and `payment_refresh` found that Stripe never acted on it, or a crash came between
+    create and confirm) is confirmed again, or the buyer could never finish this attempt. An
+    intent takes money at most once, so a second confirm cannot charge twice; it goes under a
+    new idempotency key, since Stripe replays a saved error for the old one.
     A timeout leaves the payment `unknown`; `payment_refresh` finds out what happened.
     """
     currency = currency.lower()
@@ -152,60 +157,94 @@ def payment_start(
     # then see the intent id, so only one intent is ever created for the row.
     with transaction.atomic():
         payment = Payment.objects.select_for_update().get(pk=payment.pk)
-        if (
-            payment.stripe_payment_intent_id
-            or payment.status != Payment.Status.REQUIRES_PAYMENT_METHOD
-        ):
+        if payment.status != Payment.Status.REQUIRES_PAYMENT_METHOD:
             return payment
-        if payment.events.exists():
-            return payment  # an earlier attempt already ran; never create a second intent
-        stripe_metadata = {"payment_id": str(payment.pk), **payment.metadata}
-        if order_id:
-            stripe_metadata["order_id"] = str(order_id)
-        try:
-            result = gateway.payment_intent_create(
-                amount=amount,
-                currency=currency,
-                customer=customer.stripe_customer_id or "",
-                payment_method=payment_method_id,
+        if not payment.stripe_payment_intent_id:
+            if payment.events.exists():
+                return payment  # an earlier attempt already ran; never create a second intent
+            payment, finished = _intent_create(
+                payment,
+                customer=customer,
+                payment_method_id=payment_method_id,
                 capture_method=capture_method,
                 off_session=off_session,
-                # Stripe accepts off_session only together with confirm: an off-session
-                # charge (a renewal, a retry) is created and confirmed in one call.
-                confirm=off_session,
-                metadata=stripe_metadata,
-                idempotency_key=f"payment:{payment.pk}:create",
+                order_id=order_id,
             )
-        except gateway.GatewayUnavailable as exc:
-            return payment_mark_unknown(payment_id=payment.pk, cause="timeout_on_create", error=exc)
-        except gateway.CardDeclined as exc:  # an off-session create confirms at once
-            payment, _ = _record_failure(payment, exc, cause="card_declined")
-            return payment
-        except gateway.GatewayError as exc:
-            payment, _ = _record_failure(payment, exc, cause="create_refused")
-            return payment
-        payment.stripe_payment_intent_id = result.id
-        payment.save(update_fields=["stripe_payment_intent_id", "updated_at"])
-        if off_session:
-            payment, _ = payment_apply_intent(
-                payment_id=payment.pk, result=result, cause="api_response"
-            )
-            return payment
-        payment_transition(
-            payment_id=payment.pk,
-            to_status=Payment.Status.REQUIRES_PAYMENT_METHOD,
-            cause="intent_created",
-            detail={"payment_intent": result.id},
-        )
+            if finished:
+                return payment
+        elif off_session:
+            return payment  # created and confirmed in one call: nothing to resume
 
     # Phase 2: confirm. The intent id is committed, so a crash here leaves a findable intent.
+    return _payment_confirm(payment)
+
+
+def _intent_create(
+    payment: Payment,
+    *,
+    customer: Customer,
+    payment_method_id: str,
+    capture_method: str,
+    off_session: bool,
+    order_id: int | None,
+) -> tuple[Payment, bool]:
+    """Create the locked payment's intent; True when nothing is left to do (an off-session
+    charge, created and confirmed at once, or a refusal or timeout), False when the intent
+    waits for its confirm."""
+    stripe_metadata = {"payment_id": str(payment.pk), **payment.metadata}
+    if order_id:
+        stripe_metadata["order_id"] = str(order_id)
+    try:
+        result = gateway.payment_intent_create(
+            amount=payment.amount,
+            currency=payment.currency,
+            customer=customer.stripe_customer_id or "",
+            payment_method=payment_method_id,
+            capture_method=capture_method,
+            off_session=off_session,
+            # Stripe accepts off_session only together with confirm: an off-session charge (a
+            # renewal, a retry) is created and confirmed in one call.
+            confirm=off_session,
+            metadata=stripe_metadata,
+            idempotency_key=f"payment:{payment.pk}:create",
+        )
+    except gateway.GatewayUnavailable as exc:
+        payment = payment_mark_unknown(payment_id=payment.pk, cause="timeout_on_create", error=exc)
+        return payment, True
+    except gateway.CardDeclined as exc:  # an off-session create confirms at once
+        payment, _ = _record_failure(payment, exc, cause="card_declined")
+        return payment, True
+    except gateway.GatewayError as exc:
+        payment, _ = _record_failure(payment, exc, cause="create_refused")
+        return payment, True
+    payment.stripe_payment_intent_id = result.id
+    payment.save(update_fields=["stripe_payment_intent_id", "updated_at"])
+    if off_session:
+        payment, _ = payment_apply_intent(
+            payment_id=payment.pk, result=result, cause="api_response"
+        )
+        return payment, True
+    payment, _ = payment_transition(
+        payment_id=payment.pk,
+        to_status=Payment.Status.REQUIRES_PAYMENT_METHOD,
+        cause="intent_created",
+        detail={"payment_intent": result.id},
+    )
+    return payment, False
+
+
+def _payment_confirm(payment: Payment) -> Payment:
+    """Confirm the payment's intent under its row lock, if it still waits for that."""
     with transaction.atomic():
         payment = Payment.objects.select_for_update().get(pk=payment.pk)
         if payment.status != Payment.Status.REQUIRES_PAYMENT_METHOD:
             return payment
+        # One key per try: a try whose answer was lost may have a saved error under its key.
+        tries = payment.events.filter(cause="timeout_on_confirm").count()
         try:
             result = gateway.payment_intent_confirm(
-                payment.stripe_payment_intent_id, idempotency_key=f"payment:{payment.pk}:confirm"
+                payment.stripe_payment_intent_id,
+                idempotency_key=f"payment:{payment.pk}:confirm" + (f":{tries}" if tries else ""),
             )
         except gateway.GatewayUnavailable as exc:
             return payment_mark_unknown(

@@ -49,3 +49,50 @@ def test_a_lost_confirm_answer_is_reconciled_without_a_second_intent(
     assert len(intents) == 1 and Payment.objects.filter(order=order).count() == 1
     order.refresh_from_db()
     assert order.status == "paid"
+
+
+@pytest.mark.parametrize(
+    ("status", "acts"),
+    [(500, True), (503, False), (429, False)],
+    ids=["server-error-after-stripe-acted", "unavailable", "rate-limited"],
+)
+def test_a_stripe_server_error_or_rate_limit_is_unknown_never_a_decline(
+    localstripe, settings, status, acts
+):
+    """A 5xx may come after Stripe charged the card; a 429 is not about the card either. The
+    buyer must never be told the card failed (they would pay again with another card)."""
+    order = order_create(
+        offer=OfferFactory(), checkout_token=uuid.uuid4(), email="sam@example.com", name="Sam",
+        billing_country="GB",
+    )  # fmt: skip
+    with answers_lost(settings, localstripe, lose="/confirm", acts=acts, status=status):
+        outcome = checkout_pay(
+            order_id=order.pk, payment_method_id=card_payment_method(VISA), ip=None
+        )
+    payment = outcome.payment
+    assert outcome.status == Payment.Status.UNKNOWN
+    assert payment.events.filter(cause="timeout_on_confirm").count() == 1
+    assert not payment.failure_code and not payment.events.filter(to_status="failed").exists()
+
+    # Stripe answers again: what happened is read back, never charged a second time.
+    refreshed = checkout_refresh(order_id=order.pk)
+    intents = [
+        r for r in gateway.payment_intents_recent(created_gte=0)
+        if r.metadata.get("order_id") == str(order.pk)
+    ]  # fmt: skip
+    assert len(intents) == 1 and Payment.objects.filter(order=order).count() == 1
+    if acts:
+        assert refreshed.status == Payment.Status.SUCCEEDED
+    else:
+        # Stripe never confirmed: the attempt waits for its confirm again, and the buyer's
+        # next click confirms the same intent (under a new key) instead of being stuck.
+        assert intents[0].status != "succeeded"
+        assert refreshed.status == Payment.Status.REQUIRES_PAYMENT_METHOD
+        again = checkout_pay(
+            order_id=order.pk, payment_method_id=card_payment_method(VISA), ip=None
+        )
+        assert again.payment.pk == payment.pk and again.status == Payment.Status.SUCCEEDED
+        assert again.payment.stripe_payment_intent_id == intents[0].id
+    order.refresh_from_db()
+    assert order.status == "paid" and order.amount_paid == order.total
+    assert Payment.objects.filter(order=order).count() == 1
