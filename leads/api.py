@@ -2,6 +2,9 @@
 must show. Public and CSRF-exempt (no session authentication); CORS origins come from
 CORS_ALLOWED_ORIGINS; abuse limits come from leads.throttling."""
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
@@ -28,9 +31,33 @@ from leads.throttling import (
     lead_submission_ip_allowed,
 )
 
+TOO_LARGE = "The request body is too large."
+
 
 def _too_many(message: str) -> Response:
     return Response({"detail": message}, status=429, headers={"Retry-After": "60"})
+
+
+def _body_too_large(request: HttpRequest) -> bool:
+    """Whether the body is over LEADS_API_MAX_BODY_BYTES, decided before anything parses it.
+
+    Django's DATA_UPLOAD_MAX_MEMORY_SIZE is 2.5 MB (sized for Stripe): far more JSON than a
+    public endpoint should parse, refused with an HTML page, and enforced on DRF's parsers only
+    since DRF 3.18 (PYSEC-2026-3827). An honest Content-Length settles it without reading. A
+    body longer than its Content-Length (under ASGI nothing cuts it there) is caught by
+    measuring request.body, which the parser reads anyway and which Django stops reading past
+    DATA_UPLOAD_MAX_MEMORY_SIZE.
+    """
+    cap = settings.LEADS_API_MAX_BODY_BYTES
+    try:
+        if int(request.META.get("CONTENT_LENGTH") or 0) > cap:
+            return True
+    except ValueError:  # a malformed header: the body's own length decides
+        pass
+    try:
+        return len(request.body) > cap
+    except RequestDataTooBig:
+        return True
 
 
 class LeadCaptureRequestSerializer(serializers.Serializer):
@@ -214,12 +241,14 @@ class LeadCaptureAPI(APIView):
             "and Unicode forms do not matter), records one consent record per checkbox shown "
             "and a touchpoint with the UTM fields. The answer is the same for new and known "
             "emails. Limits: LEADS_RATE_LIMIT_PER_IP per minute per IP and "
-            "LEADS_RATE_LIMIT_PER_EMAIL per hour per email, answered with 429."
+            "LEADS_RATE_LIMIT_PER_EMAIL per hour per email, answered with 429; a body over "
+            "LEADS_API_MAX_BODY_BYTES (64 kB by default) is answered with 413."
         ),
         request=LeadCaptureRequestSerializer,
         responses={
             201: LeadCaptureResponseSerializer,
             400: OpenApiResponse(description="Per-field errors: {field: [message, ...]}"),
+            413: OpenApiResponse(description="The request body is too large."),
             429: OpenApiResponse(description="Too many submissions; try again later."),
         },
         examples=[
@@ -238,6 +267,9 @@ class LeadCaptureAPI(APIView):
         tags=["leads"],
     )
     def post(self, request: Request) -> Response:
+        # Refused before request.data parses it, and not counted: it costs us nothing to say no.
+        if _body_too_large(request._request):
+            return Response({"detail": TOO_LARGE}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
         ip = client_ip(request._request)
         kwargs = lead_api_quick_clean(request.data)
         if kwargs is None:

@@ -29,6 +29,11 @@ LEADS_RATE_LIMIT_PER_EMAIL = env.int("LEADS_RATE_LIMIT_PER_EMAIL", default=5)
 LEADS_RATE_LIMIT_EMAIL_WINDOW_SECONDS = env.int(
     "LEADS_RATE_LIMIT_EMAIL_WINDOW_SECONDS", default=3600
 )
+# The largest body POST /api/v1/leads/ reads, in bytes; a larger one is answered 413 before it is
+# parsed. A real submission is under 2 kB and the longest the serializer accepts (every field at
+# its max_length, in ASCII) about 25 kB; Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB, sized for
+# Stripe's webhooks) would otherwise let JSON of that size be parsed on a public endpoint.
+LEADS_API_MAX_BODY_BYTES = env.int("LEADS_API_MAX_BODY_BYTES", default=64 * 1024)
 # How many reverse proxies in front of us append to X-Forwarded-For. 0 trusts REMOTE_ADDR only.
 LEADS_TRUSTED_PROXY_COUNT = env.int("LEADS_TRUSTED_PROXY_COUNT", default=0)
 # A request header set by the CDN with the visitor's country, e.g. CF-IPCountry. Empty = none.

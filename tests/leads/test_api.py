@@ -1,8 +1,9 @@
 import json
 
 import pytest
-from django.test import Client
+from django.test import AsyncRequestFactory, Client
 
+from leads.api import LeadCaptureAPI
 from leads.models import ConsentRecord, Lead, Touchpoint
 from leads.services import consent_text_current
 
@@ -143,8 +144,64 @@ def test_html_in_names_is_stored_as_text(client):
 def test_malformed_wrong_type_and_oversized_bodies_are_refused(client):
     assert client.post(URL, "{not json", content_type="application/json").status_code == 400
     assert client.post(URL, "email=a", content_type="text/plain").status_code == 415
+    # The body cap answers before the name's max_length is ever looked at.
     huge = json.dumps(_payload(name="x" * 3_000_000))
-    assert client.post(URL, huge, content_type="application/json").status_code in (400, 413)
+    assert client.post(URL, huge, content_type="application/json").status_code == 413
+    assert _rows() == (0, 0, 0)
+
+
+def _padded(size: int) -> str:
+    """A valid submission of exactly `size` bytes: the serializer ignores the unknown key, so
+    only the body's size can refuse it."""
+    body = json.dumps(_payload(padding=""))
+    return body.replace('"padding": ""', '"padding": "' + "p" * (size - len(body)) + '"')
+
+
+def test_a_valid_body_of_three_megabytes_is_refused_with_413_and_no_rows(client):
+    # Over Django's DATA_UPLOAD_MAX_MEMORY_SIZE too, which would answer with its HTML 400 page
+    # (and older DRF parsed it regardless); the API's own cap answers first, in its own JSON.
+    response = client.post(URL, _padded(3_000_000), content_type="application/json")
+
+    assert response.status_code == 413
+    assert response.json() == {"detail": "The request body is too large."}
+    assert _rows() == (0, 0, 0)
+
+
+def test_a_body_at_the_cap_is_captured_and_one_byte_more_is_refused(client, settings):
+    cap = settings.LEADS_API_MAX_BODY_BYTES
+    assert client.post(URL, _padded(cap + 1), content_type="application/json").status_code == 413
+    assert _rows() == (0, 0, 0)
+
+    response = client.post(URL, _padded(cap), content_type="application/json")
+    assert response.status_code == 201
+    assert _rows() == (1, 2, 1)
+
+
+def test_a_body_longer_than_its_content_length_is_measured_before_it_is_parsed(settings):
+    """Under ASGI nothing cuts the body at its Content-Length (WSGI's LimitedStream does), so a
+    client that understates it would otherwise have up to 2.5 MB parsed and captured."""
+    factory = AsyncRequestFactory()
+    for size in (settings.LEADS_API_MAX_BODY_BYTES * 2, 3_000_000):
+        request = factory.post(URL, _padded(size), content_type="application/json")
+        request.META["CONTENT_LENGTH"] = "100"
+
+        response = LeadCaptureAPI.as_view()(request)
+
+        assert response.status_code == 413
+    assert _rows() == (0, 0, 0)
+
+
+def test_a_missing_or_understated_content_length_reads_no_more_than_it_says(client):
+    # WSGI reads at most Content-Length bytes: without one DRF parses no body at all, and an
+    # understated one leaves truncated JSON. Either way nothing is captured.
+    body = _padded(3_000_000)
+    missing = client.post(URL, body, content_type="application/json", CONTENT_LENGTH="")
+    understated = client.post(URL, body, content_type="application/json", CONTENT_LENGTH="100")
+
+    assert missing.status_code == 400
+    assert "email" in missing.json()
+    assert understated.status_code == 400
+    assert "JSON parse error" in understated.json()["detail"]
     assert _rows() == (0, 0, 0)
 
 

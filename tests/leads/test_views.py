@@ -129,6 +129,22 @@ def test_a_bad_submission_shows_a_field_error_and_creates_no_rows(
     assert re.search(rf'name="{field}"[^>]*aria-invalid="true"', html)
 
 
+def test_a_body_over_the_upload_limit_or_too_many_fields_is_a_400_without_rows(client, settings):
+    # Django's own limits guard the form (request.POST); nothing in the view repeats them. The
+    # extra fields are ones the form ignores, so only the limits can refuse these posts.
+    padded = lead_form_data(padding="p" * settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+    many = lead_form_data(
+        **{f"extra{n}": "x" for n in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS)}
+    )
+    for body in (padded, many):
+        response = client.post(START, body)
+
+        assert response.status_code == 400
+        assert b'name="email"' not in response.content  # Django's refusal, not the form's
+    assert _rows() == (0, 0, 0)
+    assert client.post(START, lead_form_data(padding="p" * 100)).status_code == 303
+
+
 def test_a_forged_consent_version_is_an_error_without_rows(client):
     before = _rows()
     response = client.post(

@@ -4,6 +4,7 @@ import time
 import pytest
 
 from payments.models import WebhookEvent
+from tests.payments.factories import signed
 from tests.stripe_helpers import sign, stripe_event, stripe_object
 
 pytestmark = pytest.mark.django_db
@@ -92,6 +93,24 @@ def test_the_endpoint_answers_post_itself_and_never_redirects(client):
     response = client.post("/webhooks/stripe/", data=b"{}", content_type="application/json")
     assert response.status_code == 400
     assert client.get("/webhooks/stripe/").status_code == 405
+
+
+def test_the_url_without_the_trailing_slash_is_the_same_endpoint_without_a_redirect(
+    client, settings
+):
+    # A merchant may type the endpoint into the Stripe Dashboard without the slash; a 301 there
+    # would be a failed delivery for every event.
+    body, signature = signed(
+        stripe_event("payment_intent.created", stripe_object("payment_intent")),
+        settings.STRIPE_WEBHOOK_SECRET,
+    )
+    without = _post_to(client, "/webhooks/stripe", body, signature)
+    again_with = _post_to(client, "/webhooks/stripe/", body, signature)
+
+    assert without.status_code == 200
+    assert again_with.status_code == 200
+    assert WebhookEvent.objects.get().stripe_event_id == json.loads(body)["id"]
+    assert client.get("/webhooks/stripe").status_code == 405
 
 
 def test_refusals_are_logged_with_the_reason(client, settings, caplog):
