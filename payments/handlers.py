@@ -18,7 +18,6 @@ from django.db.models import Q
 from payments import gateway
 from payments.models import Customer, Payment, PaymentEvent, WebhookEvent
 from payments.services.disputes import dispute_close, dispute_open
-from payments.services.reconciliation import payment_mismatch_check
 from payments.services.refunds import payment_refunds_sync, refund_status_sync
 from payments.services.transitions import payment_apply_intent
 from payments.webhooks import HANDLERS, UnknownObject
@@ -129,7 +128,6 @@ def handle_payment_intent(event: WebhookEvent) -> None:
         )
     else:
         result = dataclasses.replace(result, status=_INTENT_EVENT_STATUS[event.type])
-    payment_mismatch_check(payment=payment, amount=result.amount, currency=result.currency)
     _, outcome = payment_apply_intent(
         payment_id=payment.pk,
         result=result,

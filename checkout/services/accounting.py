@@ -179,6 +179,7 @@ def order_payment_record(*, payment_id: int, cause: str = "") -> Order:
         )  # fmt: skip
 
         opened = _detect_discrepancies(order, payments)
+        _review_mismatch(order, payments)
         _review_risk(order, payments)
         # Staff who release an order have looked at it: their decision stands even when
         # Radar's verdict never arrived.
@@ -296,6 +297,36 @@ def _detect_discrepancies(order: Order, payments: list[Payment]) -> list[tuple[s
         if created:
             opened.append((kind, p, amount))
     return opened
+
+
+# Stripe's intent is not for what we asked (payments opens these when it applies the intent).
+_MISMATCH_KINDS = (_K.AMOUNT_MISMATCH, _K.CURRENCY_MISMATCH)
+
+
+def _review_mismatch(order: Order, payments: list[Payment]) -> None:
+    """Flag the order when money arrived on an intent whose amount or currency is not the one we
+    asked for: never fulfil it silently (a payment in another currency is not this order's
+    money). Once per payment, like the Radar review (an OrderEvent `mismatch_review`)."""
+    moving = [p.pk for p in payments if p.status in PAID_STATUSES | {_P.AUTHORIZED}]
+    if not moving:
+        return
+    mismatched = (
+        Discrepancy.objects.filter(payment_id__in=moving, kind__in=_MISMATCH_KINDS)
+        .values_list("payment_id", "kind")
+        .order_by("pk")
+    )
+    for payment_id, kind in mismatched:
+        if order.events.filter(cause="mismatch_review", detail__payment=payment_id).exists():
+            continue
+        reason = f"Stripe's payment differs from the order ({_K(kind).label.lower()})"
+        flagged = order_flag_for_review(order_id=order.pk, reason=reason)
+        order.needs_review = True
+        order.review_reason = flagged.review_reason
+        order_event_record(
+            order=order,
+            cause="mismatch_review",
+            detail={"payment": payment_id, "kind": kind},
+        )
 
 
 def _review_risk(order: Order, payments: list[Payment]) -> None:

@@ -16,37 +16,8 @@ from payments import gateway
 from payments.models import Discrepancy, Payment
 from payments.selectors import payments_needing_reconciliation
 from payments.services.charge import payment_refresh
-from payments.services.discrepancies import discrepancy_open
 
 logger = logging.getLogger(__name__)
-
-
-def payment_mismatch_check(*, payment: Payment, amount: int, currency: str) -> Discrepancy | None:
-    """Open a discrepancy when Stripe's intent is not for the amount and currency we asked."""
-    currency = (currency or "").lower()
-    if currency and currency != payment.currency.lower():
-        kind = Discrepancy.Kind.CURRENCY_MISMATCH
-    elif amount and amount != payment.amount:
-        kind = Discrepancy.Kind.AMOUNT_MISMATCH
-    else:
-        return None
-    discrepancy, opened = discrepancy_open(
-        kind=kind,
-        order_id=payment.order_id,
-        payment_id=payment.pk,
-        amount=amount,
-        currency=currency or payment.currency,
-        detail={
-            "expected_amount": payment.amount,
-            "expected_currency": payment.currency,
-            "stripe_amount": amount,
-            "stripe_currency": currency,
-            "payment_intent": payment.stripe_payment_intent_id or "",
-        },
-    )
-    if opened:
-        logger.warning("payment %s: %s (%s %s)", payment.pk, kind, amount, currency)
-    return discrepancy
 
 
 def payments_reconcile(*, now=None, limit: int | None = None) -> dict[str, int]:
@@ -70,12 +41,8 @@ def payments_reconcile(*, now=None, limit: int | None = None) -> dict[str, int]:
         payment = Payment.objects.get(pk=payment_id)
         before = payment.status
         try:
+            # Applying what Stripe says also flags an amount or currency that differs from ours.
             payment = payment_refresh(payment=payment, cause="reconcile")
-            if payment.stripe_payment_intent_id:
-                result = gateway.payment_intent_retrieve(payment.stripe_payment_intent_id)
-                payment_mismatch_check(
-                    payment=payment, amount=result.amount, currency=result.currency
-                )
         except gateway.GatewayError as exc:
             counts["errors"] += 1
             logger.warning("reconcile of payment %s failed: %s", payment_id, exc)

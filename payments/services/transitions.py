@@ -11,6 +11,7 @@ from django.utils import timezone
 from payments import signals
 from payments.gateway import PaymentIntentResult
 from payments.models import PAYMENT_TRANSITIONS, Payment, PaymentEvent
+from payments.services.discrepancies import payment_mismatch_check
 
 logger = logging.getLogger(__name__)
 
@@ -152,7 +153,37 @@ def payment_apply_intent(
     event_created: int = 0,
     actor: Any = None,
 ) -> tuple[Payment, str]:
-    """Bring a payment in line with what Stripe says about its PaymentIntent."""
+    """Bring a payment in line with what Stripe says about its PaymentIntent.
+
+    An intent whose amount or currency is not the one we asked for opens a discrepancy first,
+    in the same transaction, whichever path brought the news (our own call's answer, a webhook,
+    reconciliation): checkout then holds the order for review instead of fulfilling it.
+    """
+    with transaction.atomic():
+        payment_mismatch_check(
+            payment=Payment.objects.get(pk=payment_id),
+            amount=result.amount,
+            currency=result.currency,
+        )
+        return _payment_apply_intent(
+            payment_id=payment_id,
+            result=result,
+            cause=cause,
+            stripe_event_id=stripe_event_id,
+            event_created=event_created,
+            actor=actor,
+        )
+
+
+def _payment_apply_intent(
+    *,
+    payment_id: int,
+    result: PaymentIntentResult,
+    cause: str,
+    stripe_event_id: str,
+    event_created: int,
+    actor: Any,
+) -> tuple[Payment, str]:
     to_status = _status_from_intent(result)
     fields: dict[str, Any] = {
         "stripe_payment_intent_id": result.id,
