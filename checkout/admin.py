@@ -1,5 +1,6 @@
 """Offers (with their tax rates), orders and holds in the admin. Actions call services."""
 
+from django import forms
 from django.contrib import admin, messages
 
 from checkout.models import (
@@ -17,6 +18,7 @@ from checkout.services.holds import (
     order_hold_capture,
     order_hold_release,
 )
+from checkout.services.pricing import OfferAmountsInvalid, offer_amounts_validate
 from checkout.templatetags.money import money
 from config.admin import HistoryInline
 from payments.models import Payment
@@ -28,8 +30,32 @@ class TaxRateInline(admin.TabularInline):
     fields = ["country", "rate_bp", "label"]
 
 
+class OfferAdminForm(forms.ModelForm):
+    """The admin builds the Meta from OfferAdmin's fieldsets."""
+
+    def clean(self):
+        # The pricing service is the one judge of what a card can be charged; show its verdict
+        # on the fields, so an offer no card could pay is never saved.
+        cleaned = super().clean()
+        if not cleaned.get("currency"):
+            return cleaned  # the field's own "required" error says it
+        try:
+            offer_amounts_validate(
+                price_amount=cleaned.get("price_amount"),
+                currency=cleaned["currency"],
+                billing_type=cleaned.get("billing_type") or "",
+                deposit_amount=cleaned.get("deposit_amount"),
+            )
+        except OfferAmountsInvalid as exc:
+            for field, field_messages in exc.errors.items():
+                for message in field_messages:
+                    self.add_error(field, message)
+        return cleaned
+
+
 @admin.register(Offer)
 class OfferAdmin(admin.ModelAdmin):
+    form = OfferAdminForm
     list_display = ["name", "slug", "price", "billing_type", "tax_mode", "is_active"]
     list_filter = ["billing_type", "is_active", "currency"]
     search_fields = ["name", "slug"]

@@ -39,7 +39,7 @@ from checkout.services.orders import (
     checkout_token_verify,
     offer_for_checkout,
 )
-from checkout.services.pricing import PricingError, price_quote
+from checkout.services.pricing import ChargeBelowMinimum, PricingError, price_quote
 from config.ratelimit import ratelimit_hit
 from payments import gateway
 from payments.models import Payment
@@ -100,6 +100,14 @@ def checkout_start(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         offer = offer_for_checkout(slug=slug)
         price_quote(offer=offer, billing_country="")  # an offer we cannot price is not on sale
+    except ChargeBelowMinimum as exc:
+        # Saved before the minimum was checked: say so plainly rather than "not found".
+        return _problem(
+            request,
+            title="Card payment is not available for this offer",
+            message=str(exc),
+            status=409,
+        )
     except (OfferUnavailable, PricingError):
         return _unknown_offer(request)
     token_problem, status = "", 200

@@ -30,7 +30,12 @@ from checkout.services.orders import (
     order_flag_for_review,
     order_transition,
 )
-from checkout.services.pricing import PricingError, amount_validate, next_renewal
+from checkout.services.pricing import (
+    BELOW_MINIMUM_MESSAGE,
+    PricingError,
+    amount_validate,
+    next_renewal,
+)
 from payments import gateway
 from payments.models import OPEN_STATUSES, Customer, Payment
 from payments.services import (
@@ -59,6 +64,9 @@ DECLINE_MESSAGES = {
     "so nothing was charged. Try again and complete the check, or use another card.",
     "not_created": "We could not reach the payment processor, so nothing was charged. "
     "Please try again.",
+    # Stripe's own minimum, should it be above ours (a currency not in CHECKOUT_MIN_AMOUNTS, or
+    # a conversion to the account's settlement currency): no other card would do better.
+    "amount_too_small": BELOW_MINIMUM_MESSAGE,
 }
 GENERIC_DECLINE = "The payment did not go through and nothing was charged. Try another card."
 BLOCKED_MESSAGE = (

@@ -7,6 +7,10 @@ divides by 100. Tax is computed once, on the whole amount, and rounded half up t
 - tax-inclusive: net = round(price / (1 + rate)), tax = price - net, total = price.
 
 So an inclusive price is always exactly what the buyer pays, and subtotal + tax == total.
+
+Every amount a card is charged (the total, a deposit, the balance after it) is at least Stripe's
+minimum for the currency (`settings.CHECKOUT_MIN_AMOUNTS`): below it Stripe refuses the payment
+whatever the card, so we refuse it first, before any PaymentIntent exists.
 """
 
 from __future__ import annotations
@@ -20,10 +24,36 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from checkout.models import Offer, TaxRate
+from checkout.money import money_format
 
 
 class PricingError(ValueError):
     """An amount or currency we refuse to charge; the message is safe to show."""
+
+
+BELOW_MINIMUM_MESSAGE = (
+    "This offer cannot be paid by card right now: the amount is smaller than the smallest card "
+    "payment our card processor accepts. Nothing has been charged. Please write to us and we "
+    "will help you pay another way."
+)
+
+
+class ChargeBelowMinimum(PricingError):
+    """Stripe refuses a charge this small in this currency, whatever the card."""
+
+    def __init__(self, *, amount: int, currency: str, minimum: int):
+        self.amount = amount
+        self.currency = currency
+        self.minimum = minimum
+        super().__init__(BELOW_MINIMUM_MESSAGE)
+
+
+class OfferAmountsInvalid(PricingError):
+    """An offer's price or deposit we could not charge, with a message per field for staff."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        self.errors = errors
+        super().__init__("; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in errors.items()))
 
 
 @dataclass(frozen=True)
@@ -77,8 +107,24 @@ def currency_validate(currency: str) -> str:
     return code
 
 
+def charge_minimum(currency: str) -> int:
+    """The smallest charge Stripe accepts in this currency, in minor units (USD 50, GBP 30,
+    JPY 50); 1 for a currency not in `settings.CHECKOUT_MIN_AMOUNTS` (see the setting)."""
+    return max(int(settings.CHECKOUT_MIN_AMOUNTS.get(currency_validate(currency), 1)), 1)
+
+
 def amount_validate(amount: int, *, currency: str) -> int:
-    """Refuse zero, negative, fractional and absurd amounts."""
+    """Refuse zero, negative, fractional and absurd amounts, and amounts below Stripe's minimum
+    charge for the currency (ChargeBelowMinimum): validate here what a card is charged."""
+    _amount_bounds_validate(amount, currency=currency)
+    code = currency_validate(currency)
+    minimum = charge_minimum(code)
+    if amount < minimum:
+        raise ChargeBelowMinimum(amount=amount, currency=code, minimum=minimum)
+    return amount
+
+
+def _amount_bounds_validate(amount: int, *, currency: str) -> int:
     if isinstance(amount, bool) or not isinstance(amount, int):
         raise PricingError("The amount must be a whole number of the currency's smallest unit.")
     if amount <= 0:
@@ -87,6 +133,56 @@ def amount_validate(amount: int, *, currency: str) -> int:
         raise PricingError("The amount is larger than a card payment can be.")
     currency_validate(currency)
     return amount
+
+
+def offer_amounts_validate(
+    *, price_amount: int | None, currency: str, billing_type: str, deposit_amount: int | None
+) -> None:
+    """Refuse an offer (before it is saved) that no card could pay, with plain field errors.
+
+    Tax can only add to an exclusive price and a buyer may be billed where there is none, so the
+    price itself is the smallest total a buyer can be charged, and price - deposit the smallest
+    balance. Each of price, deposit and balance must reach Stripe's minimum for the currency.
+    """
+    try:
+        code = currency_validate(currency)
+    except PricingError as exc:
+        raise OfferAmountsInvalid({"currency": [str(exc)]}) from None
+    if price_amount is None:
+        return  # the form's own "required" error says it
+    errors: dict[str, list[str]] = {}
+    minimum = charge_minimum(code)
+    floor = money_format(minimum, code)
+    try:
+        _amount_bounds_validate(price_amount, currency=code)
+    except PricingError as exc:
+        errors["price_amount"] = [str(exc)]
+    else:
+        if price_amount < minimum:
+            errors["price_amount"] = [
+                f"The price is below {floor}, the smallest card payment Stripe accepts in "
+                f"{code}. Raise the price to at least {floor}."
+            ]
+    if billing_type == Offer.BillingType.DEPOSIT and "price_amount" not in errors:
+        deposit = deposit_amount or 0
+        if not 0 < deposit < price_amount:
+            errors["deposit_amount"] = [
+                "A deposit offer needs a deposit of more than zero and less than the price."
+            ]
+        elif deposit < minimum:
+            errors["deposit_amount"] = [
+                f"The deposit is below {floor}, the smallest card payment Stripe accepts in "
+                f"{code}, so no card could pay it. Make the deposit at least {floor}."
+            ]
+        elif price_amount - deposit < minimum:
+            balance = money_format(price_amount - deposit, code)
+            errors["deposit_amount"] = [
+                f"The balance after this deposit would be {balance}, below {floor}, the "
+                f"smallest card payment Stripe accepts in {code}. Make the deposit smaller, or "
+                "make the offer a one-time payment."
+            ]
+    if errors:
+        raise OfferAmountsInvalid(errors)
 
 
 def _round_half_up(numerator: int, denominator: int) -> int:
@@ -103,7 +199,9 @@ def tax_rate_for(*, offer: Offer, country: str) -> TaxRate | None:
 def price_quote(*, offer: Offer, billing_country: str, now: datetime | None = None) -> Quote:
     """Subtotal, tax, total and the amount due now for one offer and billing country."""
     currency = currency_validate(offer.currency)
-    price = amount_validate(offer.price_amount, currency=currency)
+    # The price is not necessarily what is charged (tax may be added): the minimum is checked on
+    # the total, the deposit and the balance below.
+    price = _amount_bounds_validate(offer.price_amount, currency=currency)
     rate = tax_rate_for(offer=offer, country=billing_country)
     bp = rate.rate_bp if rate else 0
     if offer.tax_mode == Offer.TaxMode.INCLUSIVE:
@@ -125,6 +223,9 @@ def price_quote(*, offer: Offer, billing_country: str, now: datetime | None = No
                 "This offer's deposit must be more than zero and less than the total."
             )
         due_now, balance = deposit, total - deposit
+        # Both are card charges: the deposit now, the balance later from the portal.
+        amount_validate(due_now, currency=currency)
+        amount_validate(balance, currency=currency)
         balance_due_at = now + timedelta(days=offer.balance_due_days or 30)
     elif offer.billing_type == Offer.BillingType.RECURRING:
         next_charge_at = next_renewal(start=now, interval=offer.interval)

@@ -10,6 +10,7 @@ from checkout.services.checkout import (
     checkout_pay,
     checkout_refresh,
     checkout_setup_start,
+    decline_message,
 )
 from checkout.services.orders import OrderNotPayable, order_create
 from payments import gateway
@@ -226,3 +227,10 @@ def test_a_paid_order_cannot_be_paid_again(localstripe):
     Order.objects.filter(pk=order.pk).update(status=Order.Status.PAID)
     with pytest.raises(OrderNotPayable):
         checkout_pay(order_id=order.pk, payment_method_id=card_payment_method(VISA), ip=None)
+
+
+def test_stripes_own_amount_too_small_is_not_blamed_on_the_card():
+    # Should Stripe's minimum still be above ours (a currency not in CHECKOUT_MIN_AMOUNTS).
+    message = decline_message(Payment(failure_code="amount_too_small"))
+    assert message.startswith("This offer cannot be paid by card right now")
+    assert "another card" not in message

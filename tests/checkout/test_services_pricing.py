@@ -101,3 +101,59 @@ def test_an_offer_with_an_unknown_currency_cannot_be_quoted():
     offer = OfferFactory(currency="ABC")
     with pytest.raises(PricingError):
         price_quote(offer=offer, billing_country="GB")
+
+
+# Stripe's minimum charge: below it Stripe refuses the payment whatever the card, so we refuse
+# it before any PaymentIntent exists, with a message a buyer can act on.
+
+
+@pytest.mark.parametrize(
+    ("currency", "below", "minimum"), [("USD", 49, 50), ("GBP", 29, 30), ("JPY", 49, 50)]
+)
+def test_an_amount_below_stripes_minimum_for_its_currency_is_refused(currency, below, minimum):
+    with pytest.raises(PricingError) as exc:
+        amount_validate(below, currency=currency)
+    assert "cannot be paid by card" in str(exc.value)
+    assert amount_validate(minimum, currency=currency) == minimum
+
+
+@pytest.mark.parametrize(
+    ("currency", "below", "minimum"), [("USD", 49, 50), ("GBP", 29, 30), ("JPY", 49, 50)]
+)
+def test_an_offer_priced_below_the_minimum_cannot_be_quoted(currency, below, minimum):
+    offer = OfferFactory(price_amount=below, currency=currency)
+    with pytest.raises(PricingError) as exc:
+        price_quote(offer=offer, billing_country="US")
+    assert "cannot be paid by card" in str(exc.value)
+    offer.price_amount = minimum
+    assert price_quote(offer=offer, billing_country="US").total == minimum
+
+
+def test_the_minimum_is_checked_on_the_total_charged_after_tax():
+    TaxRateFactory(country="GB", rate_bp=2000)
+    short = OfferFactory(price_amount=41, currency="USD", tax_mode=Offer.TaxMode.EXCLUSIVE)
+    with pytest.raises(PricingError):
+        price_quote(offer=short, billing_country="GB")  # 41 + 8 tax = 49
+    enough = OfferFactory(price_amount=42, currency="USD", tax_mode=Offer.TaxMode.EXCLUSIVE)
+    assert price_quote(offer=enough, billing_country="GB").total == 50  # 42 + 8 tax
+
+
+@pytest.mark.parametrize(("deposit", "charged_below"), [(49, "deposit"), (9_951, "balance")])
+def test_a_deposit_or_a_balance_below_the_minimum_cannot_be_quoted(deposit, charged_below):
+    offer = OfferFactory(
+        price_amount=10_000, currency="USD", billing_type="deposit", deposit_amount=deposit
+    )
+    with pytest.raises(PricingError) as exc:
+        price_quote(offer=offer, billing_country="US")
+    assert "cannot be paid by card" in str(exc.value)
+    offer.deposit_amount = 50 if charged_below == "deposit" else 9_950
+    quote = price_quote(offer=offer, billing_country="US")
+    assert (quote.due_now, quote.balance) == (offer.deposit_amount, 10_000 - offer.deposit_amount)
+
+
+def test_the_minimums_come_from_settings_and_an_unlisted_currency_has_no_extra_floor(settings):
+    assert amount_validate(1, currency="ISK") == 1  # not in Stripe's table: no floor of ours
+    settings.CHECKOUT_MIN_AMOUNTS = {**settings.CHECKOUT_MIN_AMOUNTS, "ISK": 100}
+    with pytest.raises(PricingError):
+        amount_validate(99, currency="ISK")
+    assert amount_validate(100, currency="isk") == 100

@@ -4,8 +4,9 @@ import uuid
 import pytest
 from django.test import Client
 
-from checkout.models import Order
+from checkout.models import Offer, Order
 from leads.models import ConsentRecord, Lead
+from payments import gateway
 from payments.models import Payment
 from tests.checkout.cards import DECLINED, VISA, card_payment_method
 from tests.checkout.factories import OfferFactory, TaxRateFactory
@@ -162,3 +163,39 @@ def test_a_risky_lead_gets_a_manual_review_path_not_a_dead_end(client, offer):
 def test_foreign_token_format_is_a_404(client, offer):
     assert client.get(f"/checkout/course/{uuid.uuid4()}/").status_code == 403
     assert client.get("/checkout/course/not-a-token/").status_code == 404
+
+
+# Offers saved before Stripe's minimum charge was checked (the admin now refuses them).
+
+
+def test_an_offer_below_the_card_minimum_says_so_plainly(client, offer):
+    Offer.objects.filter(pk=offer.pk).update(price_amount=49)
+    page = client.get("/checkout/course/")
+    html = page.content.decode()
+    assert page.status_code == 409
+    assert "cannot be paid by card right now" in html and "Nothing has been charged" in html
+    assert "data-card-element" not in html and Order.objects.count() == 0
+
+
+def test_paying_below_the_card_minimum_makes_no_intent_and_no_failed_payment(
+    client, offer, localstripe, settings
+):
+    Offer.objects.filter(pk=offer.pk).update(price_amount=49)
+    minimums = settings.CHECKOUT_MIN_AMOUNTS
+    settings.CHECKOUT_MIN_AMOUNTS = {}  # the order was started before the rule
+    response, _ = _start(client, offer, billing_country="US")
+    settings.CHECKOUT_MIN_AMOUNTS = minimums
+    url = response["Location"]
+    assert Order.objects.get().amount_due_now == 49
+
+    setup = client.post(url + "setup/", content_type="application/json")
+    assert setup.status_code == 409 and "cannot be paid by card" in setup.json()["message"]
+    pay = client.post(
+        url + "pay/", {"payment_method": card_payment_method(VISA)}, content_type="application/json"
+    )
+    assert pay.status_code == 409
+    assert pay.json()["message"].startswith("This offer cannot be paid by card right now")
+    assert "another card" not in pay.json()["message"]
+    assert gateway.payment_intents_recent(created_gte=0) == []
+    assert not Payment.objects.exists()
+    assert Order.objects.get().status == Order.Status.OPEN
