@@ -2,6 +2,7 @@
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import models
 
 from checkout.models import (
     Entitlement,
@@ -56,6 +57,8 @@ class OfferAdminForm(forms.ModelForm):
 @admin.register(Offer)
 class OfferAdmin(admin.ModelAdmin):
     form = OfferAdminForm
+    # An access URL typed without a scheme is read as https (Django 6's default; 5.2 warns).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ["name", "slug", "price", "billing_type", "tax_mode", "is_active"]
     list_filter = ["billing_type", "is_active", "currency"]
     search_fields = ["name", "slug"]

@@ -88,3 +88,11 @@ def test_an_existing_offer_cannot_be_edited_below_the_minimum(staff_client):
     assert response.status_code == 200
     offer.refresh_from_db()
     assert (offer.price_amount, offer.deposit_amount) == (10_000, 2_000)
+
+
+def test_an_access_url_typed_without_a_scheme_is_saved_as_https(staff_client):
+    response = staff_client.post(
+        "/admin/checkout/offer/add/", _offer_form(access_url="learn.example.com/course")
+    )
+    assert response.status_code == 302, _errors(response)
+    assert Offer.objects.get(slug="workshop").access_url == "https://learn.example.com/course"
