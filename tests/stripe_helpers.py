@@ -4,6 +4,8 @@ import hashlib
 import hmac
 import json
 import time
+import urllib.parse
+import urllib.request
 import uuid
 from copy import deepcopy
 from pathlib import Path
@@ -40,3 +42,33 @@ def sign(body: bytes, secret: str, *, timestamp: int | None = None) -> str:
     t = int(time.time()) if timestamp is None else timestamp
     signature = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
     return f"t={t},v1={signature}"
+
+
+def deliver_event(client, event: dict, secret: str):
+    """POST `event` to the real webhook endpoint, signed with `secret` as Stripe signs it."""
+    body = json.dumps(event).encode()
+    return client.post(
+        "/webhooks/stripe/",
+        data=body,
+        content_type="application/json",
+        headers={"Stripe-Signature": sign(body, secret)},
+    )
+
+
+def intent_at_localstripe(localstripe, intent_id: str) -> dict:
+    """The intent as Stripe shows it now (the object an event about it carries)."""
+    request = urllib.request.Request(
+        f"{localstripe.api_base}/v1/payment_intents/{intent_id}",
+        headers={"Authorization": "Bearer sk_test_portal_tests"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def pass_3ds(localstripe, intent_id: str, client_secret: str) -> None:
+    """The buyer passes the bank's check (what localstripe's stripe.js posts from its modal)."""
+    data = urllib.parse.urlencode(
+        {"client_secret": client_secret, "success": "true", "key": "pk_test_portal_tests"}
+    ).encode()
+    url = f"{localstripe.api_base}/v1/payment_intents/{intent_id}/_authenticate"
+    urllib.request.urlopen(urllib.request.Request(url, data=data), timeout=10)

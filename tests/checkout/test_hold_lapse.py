@@ -5,8 +5,6 @@ End to end: real intents at localstripe, the `payment_intent.canceled` event sig
 signs it and posted to the real endpoint (localstripe never sends that event), the inbox, the
 payments handler, the `payment_canceled` signal and checkout's task (eagerly), the real DB."""
 
-import json
-import urllib.request
 import uuid
 from datetime import timedelta
 
@@ -27,8 +25,7 @@ from payments.services.reconciliation import payments_reconcile
 from tests.checkout.cards import ELEVATED_RISK, VISA, card_payment_method
 from tests.checkout.factories import OfferFactory
 from tests.lossy_stripe import answers_lost
-from tests.payments.factories import signed
-from tests.stripe_helpers import stripe_event
+from tests.stripe_helpers import deliver_event, intent_at_localstripe, stripe_event
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_eager")]
 
@@ -60,24 +57,11 @@ def _stripe_cancels(localstripe, payment: Payment) -> dict:
 
 
 def _intent_at_stripe(localstripe, payment: Payment) -> dict:
-    """The payment's intent as Stripe shows it (the object an event about it carries)."""
-    request = urllib.request.Request(
-        f"{localstripe.api_base}/v1/payment_intents/{payment.stripe_payment_intent_id}",
-        headers={"Authorization": "Bearer sk_test_portal_tests"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
+    return intent_at_localstripe(localstripe, payment.stripe_payment_intent_id)
 
 
 def _deliver(client, settings, event: dict) -> None:
-    body, signature = signed(event, settings.STRIPE_WEBHOOK_SECRET)
-    response = client.post(
-        "/webhooks/stripe/",
-        data=body,
-        content_type="application/json",
-        headers={"Stripe-Signature": signature},
-    )
-    assert response.status_code == 200
+    assert deliver_event(client, event, settings.STRIPE_WEBHOOK_SECRET).status_code == 200
 
 
 def _kinds(order_id: int) -> list[str]:

@@ -6,9 +6,6 @@ End to end: a real intent at localstripe, the buyer's 3-D Secure check, then Str
 `payment_intent.succeeded` event, signed as Stripe signs it and posted to the real endpoint,
 carrying the intent in another currency (what a changed intent would look like)."""
 
-import json
-import urllib.parse
-import urllib.request
 import uuid
 
 import pytest
@@ -20,30 +17,12 @@ from checkout.services.orders import order_create
 from payments.models import Discrepancy, Payment
 from tests.checkout.cards import THREE_DS, card_payment_method
 from tests.checkout.factories import OfferFactory
-from tests.payments.factories import signed
-from tests.stripe_helpers import stripe_event
+from tests.stripe_helpers import deliver_event, intent_at_localstripe, pass_3ds, stripe_event
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_eager")]
 
 _N = Notification.Kind
 _MISMATCHES = [Discrepancy.Kind.CURRENCY_MISMATCH, Discrepancy.Kind.AMOUNT_MISMATCH]
-
-
-def _intent(localstripe, intent_id: str) -> dict:
-    request = urllib.request.Request(
-        f"{localstripe.api_base}/v1/payment_intents/{intent_id}",
-        headers={"Authorization": "Bearer sk_test_portal_tests"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
-
-
-def _pass_3ds(localstripe, intent_id: str, client_secret: str) -> None:
-    data = urllib.parse.urlencode(
-        {"client_secret": client_secret, "success": "true", "key": "pk_test_portal_tests"}
-    ).encode()
-    url = f"{localstripe.api_base}/v1/payment_intents/{intent_id}/_authenticate"
-    urllib.request.urlopen(urllib.request.Request(url, data=data), timeout=10)
 
 
 @pytest.mark.parametrize(
@@ -69,17 +48,11 @@ def test_a_payment_that_differs_from_the_order_is_held_for_review(
     )
     assert outcome.status == Payment.Status.REQUIRES_ACTION
     payment = outcome.payment
-    _pass_3ds(localstripe, payment.stripe_payment_intent_id, outcome.client_secret)
+    pass_3ds(localstripe, payment.stripe_payment_intent_id, outcome.client_secret)
 
-    intent = {**_intent(localstripe, payment.stripe_payment_intent_id), **change}
-    body, signature = signed(
-        stripe_event("payment_intent.succeeded", intent), settings.STRIPE_WEBHOOK_SECRET
-    )
-    response = client.post(
-        "/webhooks/stripe/",
-        data=body,
-        content_type="application/json",
-        headers={"Stripe-Signature": signature},
+    intent = {**intent_at_localstripe(localstripe, payment.stripe_payment_intent_id), **change}
+    response = deliver_event(
+        client, stripe_event("payment_intent.succeeded", intent), settings.STRIPE_WEBHOOK_SECRET
     )
     assert response.status_code == 200
 

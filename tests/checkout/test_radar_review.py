@@ -6,8 +6,6 @@ Charges get Stripe's test-card verdicts from devtools/localstripe_server.py, and
 the charge as an id, as Stripe's do, so the worker must retrieve the verdict itself."""
 
 import json
-import urllib.parse
-import urllib.request
 import uuid
 
 import pytest
@@ -21,6 +19,7 @@ from payments.models import Payment, WebhookEvent
 from tests.checkout.cards import ELEVATED_RISK, ELEVATED_RISK_3DS, VISA, card_payment_method
 from tests.checkout.factories import OfferFactory
 from tests.conftest import wait_until
+from tests.stripe_helpers import pass_3ds
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -39,12 +38,7 @@ def _order(**offer):
 
 
 def _complete_3ds(localstripe, payment, client_secret):
-    """The buyer passes the bank's check (what localstripe's stripe.js posts from its modal)."""
-    data = urllib.parse.urlencode(
-        {"client_secret": client_secret, "success": "true", "key": "pk_test_portal_tests"}
-    ).encode()
-    url = f"{localstripe.api_base}/v1/payment_intents/{payment.stripe_payment_intent_id}"
-    urllib.request.urlopen(urllib.request.Request(f"{url}/_authenticate", data=data), timeout=10)
+    pass_3ds(localstripe, payment.stripe_payment_intent_id, client_secret)
 
 
 def _kinds(order):
