@@ -8,6 +8,8 @@
   localstripe keeps registrations in memory only.
 - Gives every charge a Radar `outcome` (stock localstripe has none), with Stripe's test cards for
   elevated and highest risk, so the review path runs offline as it does against Stripe.
+- Gives intents Stripe's `amount_received` (and charges `amount_captured`), so a partial capture
+  records what was taken, not what was authorised.
 - Sends events the way Stripe does: a PaymentIntent in an event carries `latest_charge` as an id
   (never expanded) and no deprecated `charges` list, so the risk is unknown until retrieved.
 """
@@ -47,6 +49,36 @@ def _charge_outcome(charge) -> dict:
     }
 
 
+def _amounts_received() -> None:
+    """Stripe's `amount_received` on a PaymentIntent and `amount_captured` on its charge (stock
+    localstripe has neither): what a capture took, which is less than the amount after a partial
+    capture (localstripe records the rest as a refund on the charge)."""
+    original_capture = resources.Charge._capture
+
+    def capture(self, amount, on_success=None):
+        captured = self.amount if amount is None else int(amount)
+
+        def remember():
+            self._amount_captured = captured
+            if on_success:
+                on_success()
+
+        return original_capture(self, amount, on_success=remember)
+
+    def amount_captured(charge) -> int:
+        if charge.status != "succeeded" or not charge.captured:
+            return 0
+        return getattr(charge, "_amount_captured", charge.amount)
+
+    def amount_received(intent) -> int:
+        charge = intent.latest_charge
+        return amount_captured(charge) if charge is not None else 0
+
+    resources.Charge._capture = capture
+    resources.Charge.amount_captured = property(amount_captured)
+    resources.PaymentIntent.amount_received = property(amount_received)
+
+
 def _stripe_shaped_events() -> None:
     original_init = resources.Event.__init__
 
@@ -75,6 +107,7 @@ def main() -> None:
     resources.Store.dump_to_disk = lambda self: None
     resources.Store.try_load_from_disk = lambda self: None
     resources.Charge.outcome = property(_charge_outcome)
+    _amounts_received()
     _stripe_shaped_events()
 
     import localstripe.webhooks as webhooks_module

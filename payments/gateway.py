@@ -58,6 +58,8 @@ class PaymentIntentResult:
     last_error_message: str = ""
     charge_id: str = ""
     amount_refunded: int = 0
+    # What Stripe took: less than `amount` after a partial capture. None when not given.
+    amount_received: int | None = None
     risk_level: str = ""
     risk_score: int | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
@@ -142,6 +144,9 @@ def _payment_intent_result(pi: Any) -> PaymentIntentResult:
         last_error_message=error.get("message") or "",
         charge_id=charge.get("id") or "",
         amount_refunded=int(charge.get("amount_refunded") or 0),
+        amount_received=(
+            int(data["amount_received"]) if data.get("amount_received") is not None else None
+        ),
         risk_level=risk_level,
         risk_score=outcome.get("risk_score"),
         raw=data,

@@ -196,7 +196,8 @@ def _payment_apply_intent(
             failure_message=result.last_error_message[:500],
         )
     if to_status == Payment.Status.SUCCEEDED:
-        fields["amount_received"] = result.amount
+        # What Stripe took (less than the amount after a partial capture of a hold).
+        fields["amount_received"] = result.amount_received or result.amount
     if result.risk_level:
         fields["risk_level"] = result.risk_level[:30]
     if result.risk_score is not None:

@@ -45,8 +45,28 @@ def test_capturing_a_hold_takes_the_money_once(hold, finance_user):
 
 
 def test_a_partial_capture_records_what_was_taken(hold, finance_user):
+    from checkout.models import Entitlement, Notification, Order
+    from checkout.services.accounting import order_payment_record
+
     payment = payment_capture(payment=hold, actor=finance_user, amount=12_000)
     assert payment.status == Payment.Status.SUCCEEDED
+    # What Stripe took, not what was authorised (the rest went back to the buyer's bank).
+    assert (payment.amount, payment.amount_received) == (30_000, 12_000)
+    assert gateway.payment_intent_retrieve(payment.stripe_payment_intent_id).amount_received == (
+        12_000
+    )
+
+    # Captured for less: the rest is released, never owed, and is not a refund.
+    order = order_payment_record(payment_id=payment.pk, cause="staff_capture")
+    assert (order.status, order.amount_paid, order.amount_refunded, order.balance) == (
+        Order.Status.PAID,
+        12_000,
+        0,
+        0,
+    )
+    assert Entitlement.objects.get(order=order).status == Entitlement.Status.ACTIVE
+    kinds = set(Notification.objects.filter(order=order).values_list("kind", flat=True))
+    assert Notification.Kind.REFUND_ISSUED not in kinds
 
 
 @pytest.mark.parametrize("amount", [0, -5, 30_001, 1.5])
