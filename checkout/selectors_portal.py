@@ -12,6 +12,7 @@ from checkout.money import money_format
 from checkout.notifications import failure_advice
 from checkout.services.entitlements import entitlement_suspension_cause
 from checkout.services.portal import portal_orders
+from checkout.services.pricing import charge_minimum
 from payments.models import Customer, Payment
 
 _P = Payment.Status
@@ -49,6 +50,8 @@ class OrderRow:
     refunded: str
     balance: str
     can_pay_balance: bool
+    # Owed, but less than the smallest card payment Stripe takes in the currency.
+    balance_below_card_minimum: bool
     entitlement: Entitlement | None
     access_words: str
     payments: list[PaymentRow] = field(default_factory=list)
@@ -112,6 +115,12 @@ def portal_order_rows(*, email: str) -> list[OrderRow]:
                     reason=reason,
                 )
             )
+        owed = (
+            order.balance > 0
+            and order.status not in (Order.Status.CANCELED, Order.Status.REFUNDED)
+            and not any(p.status in (_P.PROCESSING, _P.UNKNOWN) for p in order.payments.all())
+        )
+        below_minimum = order.balance < charge_minimum(order.currency)
         rows.append(
             OrderRow(
                 order=order,
@@ -121,9 +130,8 @@ def portal_order_rows(*, email: str) -> list[OrderRow]:
                 paid=money_format(order.amount_paid, order.currency),
                 refunded=money_format(order.amount_refunded, order.currency),
                 balance=money_format(order.balance, order.currency),
-                can_pay_balance=order.balance > 0
-                and order.status not in (Order.Status.CANCELED, Order.Status.REFUNDED)
-                and not any(p.status in (_P.PROCESSING, _P.UNKNOWN) for p in order.payments.all()),
+                can_pay_balance=owed and not below_minimum,
+                balance_below_card_minimum=owed and below_minimum,
                 entitlement=entitlement,
                 access_words=_access_words(entitlement),
                 payments=payments,

@@ -27,6 +27,8 @@ from checkout.selectors_portal import (
 )
 from checkout.services.accounting import order_payment_record
 from checkout.services.portal import (
+    BALANCE_BELOW_CARD_MINIMUM,
+    BalanceBelowCardMinimum,
     BalanceNotPayable,
     PortalLinkExpired,
     PortalLinkInvalid,
@@ -225,6 +227,9 @@ def balance_pay(request: HttpRequest, *, token: str, email: str, reference: str)
         return redirect(_portal_path(token) + "#card")
     try:
         payment = order_balance_pay(order=order, customer=customer)
+    except BalanceBelowCardMinimum:
+        messages.warning(request, BALANCE_BELOW_CARD_MINIMUM)
+        return redirect(_portal_path(token))
     except BalanceNotPayable:
         messages.info(request, "There is nothing left to pay on this order.")
         return redirect(_portal_path(token))

@@ -16,6 +16,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from checkout.models import Order
+from checkout.services.pricing import charge_minimum
 from payments.models import OPEN_STATUSES, PAID_STATUSES, Customer, Payment
 from payments.services import (
     customer_card_save,
@@ -114,6 +115,17 @@ class BalanceNotPayable(Exception):
     """Nothing to pay, or no saved card to pay with."""
 
 
+class BalanceBelowCardMinimum(BalanceNotPayable):
+    """What is owed is below Stripe's minimum charge for the currency: no card can pay it."""
+
+
+BALANCE_BELOW_CARD_MINIMUM = (
+    "The amount still due is smaller than the smallest card payment our card processor accepts, "
+    "so it cannot be paid by card. Nothing was charged. Please write to us and we will settle it "
+    "with you another way."
+)
+
+
 def order_balance_pay(*, order: Order, customer: Customer) -> Payment:
     """Pay the order's balance with the saved card, once per attempt.
 
@@ -141,6 +153,8 @@ def order_balance_pay(*, order: Order, customer: Customer) -> Payment:
         owed = max(order.total - order_totals(payments=payments).secured, 0)
         if owed <= 0:
             raise BalanceNotPayable("nothing to pay")
+        if in_flight is None and owed < charge_minimum(order.currency):
+            raise BalanceBelowCardMinimum(f"{owed} is below the card minimum")
         finished = sum(
             1
             for p in balance_attempts

@@ -112,6 +112,32 @@ def test_paying_the_balance_with_the_saved_card_against_localstripe(client, loca
     assert balance.status == Payment.Status.SUCCEEDED
 
 
+def test_a_balance_below_the_card_minimum_is_not_offered_or_charged(client, localstripe):
+    """A buyer who paid all but €0.40 (a short payment) cannot pay that by card: Stripe refuses
+    anything under €0.50. No Pay button, a plain way out, and a forged POST charges nothing."""
+    order = _deposit_order()
+    short = PaymentFactory(order=order, amount=20_960)
+    payment_transition(
+        payment_id=short.pk, to_status=Payment.Status.SUCCEEDED, cause="test",
+        fields={"amount_received": 20_960},
+    )  # fmt: skip
+    order = order_payment_record(payment_id=short.pk)
+    assert order.balance == 40
+    customer = customer_ensure(email=order.email, name=order.name)
+    customer_card_save(customer=customer, payment_method_id="pm_card_visa")
+    token = portal_token_make(email=order.email)
+
+    page = client.get(f"/account/{token}/").content.decode()
+    assert "€0.40 is less than the smallest card payment we can take" in page
+    assert "Pay €0.40" not in page and f"orders/{order.reference}/pay/" not in page
+
+    response = client.post(f"/account/{token}/orders/{order.reference}/pay/", follow=True)
+    assert "cannot be paid by card. Nothing was charged." in response.content.decode()
+    assert not order.payments.filter(attempt_kind=Payment.AttemptKind.BALANCE).exists()
+    order.refresh_from_db()
+    assert order.balance == 40
+
+
 def test_another_buyers_order_cannot_be_paid_with_my_link(client):
     _deposit_order()
     other = _deposit_order(email="eve@example.com")
