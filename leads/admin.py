@@ -449,7 +449,7 @@ class LeadAdmin(admin.ModelAdmin):
 
     # Actions -----------------------------------------------------------------------------
 
-    @admin.action(description="Assign selected leads to the chosen owner")
+    @admin.action(description="Assign selected leads to the chosen owner", permissions=["change"])
     def assign_owner(self, request: HttpRequest, queryset: QuerySet[Lead]):
         owner_id = request.POST.get("owner")
         owner = sales_users().filter(pk=owner_id).first() if owner_id else None
@@ -467,7 +467,7 @@ class LeadAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{lead}: {exc}", messages.WARNING)
         self.message_user(request, f"{done} lead(s) assigned to {owner}.", messages.SUCCESS)
 
-    @admin.action(description="Log first contact (stops the SLA clock)")
+    @admin.action(description="Log first contact (stops the SLA clock)", permissions=["change"])
     def log_first_contact(self, request: HttpRequest, queryset: QuerySet[Lead]):
         for lead in queryset:
             lead_first_contact_log(lead=lead, actor=request.user)
@@ -485,11 +485,13 @@ class LeadAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{lead}: {exc}", messages.WARNING)
         self.message_user(request, f"{done} lead(s) {verb}.", messages.SUCCESS)
 
-    @admin.action(description="Mark as spam (no owner time, no emails)")
+    @admin.action(description="Mark as spam (no owner time, no emails)", permissions=["change"])
     def mark_spam(self, request, queryset):
         self._status_action(request, queryset, LeadStatus.SPAM, "marked as spam")
 
-    @admin.action(description="Release from spam (routes and starts the SLA)")
+    @admin.action(
+        description="Release from spam (routes and starts the SLA)", permissions=["change"]
+    )
     def release_from_spam(self, request, queryset):
         self._status_action(
             request, queryset.filter(status=LeadStatus.SPAM), LeadStatus.NEW, "released"

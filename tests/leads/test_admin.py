@@ -134,6 +134,25 @@ def test_sales_staff_cannot_erase_or_rewrite_policy(client, sales):
     assert sales.has_perm("leads.change_lead")
 
 
+def test_finance_staff_see_leads_but_cannot_work_them(client):
+    """Finance may look a buyer up; assigning, logging contact and spam are Sales' work."""
+    finance = SalesUserFactory(username="fin")
+    finance.groups.set([Group.objects.get(name="Finance")])
+    client.force_login(finance)
+    owner = SalesOwnerFactory().user
+    lead = capture_lead(name="Look Only")
+    before = (lead.owner_id, lead.status, lead.first_contacted_at)
+
+    html = client.get(CHANGELIST).content.decode()
+    assert "Look Only" in html
+    for action in ["assign_owner", "log_first_contact", "mark_spam", "release_from_spam"]:
+        assert f'value="{action}"' not in html
+        _action(client, action, [lead], owner=owner.pk)
+    lead.refresh_from_db()
+    assert (lead.owner_id, lead.status, lead.first_contacted_at) == before
+    assert not lead.assignments.exists()
+
+
 def test_the_change_page_shows_a_read_only_consent_history_and_escapes_names(client, sales):
     lead = capture_lead(name="<script>alert(1)</script>", consents={"terms": True, "sms": False})
     html = client.get(f"{CHANGELIST}{lead.pk}/change/").content.decode()
