@@ -41,6 +41,7 @@ from checkout.services.orders import (
 )
 from checkout.services.pricing import ChargeBelowMinimum, PricingError, price_quote
 from config.ratelimit import ratelimit_hit
+from leads.context import client_ip
 from payments import gateway
 from payments.models import Payment
 
@@ -55,16 +56,6 @@ TOKEN_PROBLEMS = {
     "stale": "This checkout page has expired because it was open for a long time. Start again "
     "below; nothing has been charged.",
 }
-
-
-def _client_ip(request: HttpRequest) -> str | None:
-    hops = getattr(settings, "LEADS_TRUSTED_PROXY_COUNT", 0)
-    forwarded = [
-        p.strip() for p in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if p.strip()
-    ]
-    if hops and len(forwarded) >= hops:
-        return forwarded[-hops]
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def _problem(request, *, title: str, message: str, status: int, offer: Offer | None = None):
@@ -186,7 +177,7 @@ def _begin(request: HttpRequest, form: CheckoutForm, *, offer: Offer, token: str
             honeypot=data.get("website", ""),
             started_at=started_at,
             context=CaptureContext(
-                ip=_client_ip(request),
+                ip=client_ip(request),
                 user_agent=request.META.get("HTTP_USER_AGENT", "")[:500],
                 source_form="checkout",
                 source_url=request.build_absolute_uri(),
@@ -277,7 +268,7 @@ def _next_charge(order: Order):
 
 def _json_guard(request: HttpRequest, slug: str, token: str):
     if not ratelimit_hit(
-        key=f"checkout:ip:{_client_ip(request)}",
+        key=f"checkout:ip:{client_ip(request)}",
         limit=settings.CHECKOUT_REQUESTS_PER_IP_PER_MINUTE,
         window_seconds=60,
     ):
@@ -344,7 +335,7 @@ def checkout_pay_api(request: HttpRequest, slug: str, token: str) -> JsonRespons
     payment_method = body.get("payment_method") if isinstance(body, dict) else None
     try:
         outcome = checkout_pay(
-            order_id=order.pk, payment_method_id=str(payment_method or ""), ip=_client_ip(request)
+            order_id=order.pk, payment_method_id=str(payment_method or ""), ip=client_ip(request)
         )
     except CheckoutBlocked as exc:
         return JsonResponse({"status": "blocked", "message": str(exc)}, status=429)

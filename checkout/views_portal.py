@@ -39,6 +39,7 @@ from checkout.services.portal import (
     portal_token_email,
 )
 from config.celery import enqueue_on_commit
+from leads.context import client_ip
 from payments import gateway
 from payments.models import Payment
 from payments.services import PaymentMismatch, payment_refresh
@@ -64,7 +65,8 @@ def _private(response: HttpResponse) -> HttpResponse:
 
 
 def _client_ip(request: HttpRequest) -> str:
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
+    # Behind the proxy every visitor has its address: the one our proxies saw is the client's.
+    return client_ip(request) or "unknown"
 
 
 @require_http_methods(["GET", "POST"])

@@ -59,6 +59,25 @@ def test_link_requests_are_rate_limited_per_email(client, settings, celery_eager
     assert len(mail.outbox) == 2
 
 
+def test_link_requests_are_limited_per_visitor_behind_the_proxy(client, settings, celery_eager):
+    """Behind our proxy every request comes from its address: the limit must count the
+    visitor the proxy saw, or one busy IP would lock everybody out."""
+    settings.LEADS_TRUSTED_PROXY_COUNT = 1
+    settings.PORTAL_LINK_REQUESTS_PER_IP = 2
+    settings.PORTAL_LINK_REQUESTS_PER_EMAIL = 100
+
+    def ask(n: int, visitor: str) -> int:
+        return client.post(
+            "/account/",
+            {"email": f"buyer{n}@example.com"},
+            REMOTE_ADDR="10.0.0.2",  # the proxy
+            HTTP_X_FORWARDED_FOR=f"198.51.100.99, {visitor}",  # the left part is the client's claim
+        ).status_code
+
+    assert [ask(n, "203.0.113.7") for n in range(3)] == [200, 200, 429]
+    assert [ask(n, "203.0.113.8") for n in range(3, 5)] == [200, 200]
+
+
 def test_a_tampered_or_expired_link_asks_for_a_new_one(client, settings):
     OrderFactory(email="ada@example.com")
     token = portal_token_make(email="ada@example.com")
