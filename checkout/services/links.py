@@ -41,6 +41,7 @@ def checkout_link_send(*, lead: Any, offer: Offer, actor: Any) -> bool:
         actor=actor,
         action="checkout.link_sent",
         target=lead,
-        detail={"offer": offer.slug, "url": url},
+        # The link without its query: the email and name in it would outlive an erasure.
+        detail={"offer": offer.slug, "url": url.split("?", 1)[0]},
     )
     return True

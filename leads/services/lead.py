@@ -136,7 +136,13 @@ def lead_update(*, lead: Lead, actor: Any, **changes: str) -> Lead:
             setattr(locked, field, value)
         lead_readiness_apply(lead=locked)
         locked.save()
-        changed = {f: [before[f], cleaned[f]] for f in cleaned if before[f] != cleaned[f]}
+        # Personal details are named, not copied: the audit log is append-only, and an erasure
+        # must leave no name or number behind in it.
+        changed = {
+            f: "changed" if f in _PERSONAL_FIELDS else [before[f], cleaned[f]]
+            for f in cleaned
+            if before[f] != cleaned[f]
+        }
         if changed:
             audit_log_record(
                 actor=actor, action="leads.lead_updated", target=locked, detail=changed
@@ -146,6 +152,8 @@ def lead_update(*, lead: Lead, actor: Any, **changes: str) -> Lead:
 
 
 ERASED_EMAIL_DOMAIN = "erased.invalid"
+# What lead_erase replaces or blanks on the lead itself.
+_PERSONAL_FIELDS = frozenset({"email", "name", "company", "phone"})
 
 
 def lead_erase(*, lead: Lead, actor: Any, reason: str = "", now: datetime | None = None) -> Lead:

@@ -118,3 +118,28 @@ def test_erased_is_not_a_status_to_pick():
         lead_status_change(lead=lead, to=LeadStatus.ERASED, actor=None)
     lead.refresh_from_db()
     assert lead.status == LeadStatus.NEW
+
+
+def test_erasure_leaves_no_personal_details_in_the_audit_log(mailoutbox):
+    """The audit log is append-only, so nothing personal may be written into it: staff edits
+    name the fields they changed, and a sent checkout link is logged without its query."""
+    import json
+
+    from checkout.services.links import checkout_link_send
+    from leads.services import lead_erase, lead_update
+    from tests.checkout.factories import OfferFactory
+
+    staff = SalesUserFactory(username="clerk")
+    lead = capture_lead(email="nora.private@example.com", name="Nora Private")
+    lead_update(lead=lead, actor=staff, name="Nora Secret", phone="+44 20 7946 0958")
+    lead.refresh_from_db()
+    assert checkout_link_send(lead=lead, offer=OfferFactory(), actor=staff)
+    lead_erase(lead=lead, actor=staff, reason="Art. 17 request")
+
+    logged = json.dumps(list(AuditLogEntry.objects.values_list("detail", flat=True)))
+    for personal in ["Nora", "Private", "Secret", "nora.private", "7946", "%40example"]:
+        assert personal not in logged
+    updated = AuditLogEntry.objects.get(action="leads.lead_updated")
+    assert updated.detail == {"name": "changed", "phone": "changed"}
+    link = AuditLogEntry.objects.get(action="checkout.link_sent")
+    assert link.detail["url"].endswith("/") and "?" not in link.detail["url"]
