@@ -44,13 +44,27 @@ STAFF_GROUPS: dict[str, list[str]] = {
     ],
 }
 
-# Append-only evidence is never changed or deleted by anyone through the admin.
+# Append-only evidence is never changed or deleted by anyone through the admin, and money
+# records are never deleted (a wildcard above must not grant that to a model added later:
+# receipts' and dunning's rows are financial records too).
 NEVER_GRANTED = [
     "leads.change_consentrecord",
     "leads.delete_consentrecord",
+    "leads.delete_lead",  # erasure pseudonymises; a lead row is what money records point at
+    "leads.delete_touchpoint",
+    "leads.delete_consenttext",
     "portal.add_auditlogentry",
     "portal.change_auditlogentry",
     "portal.delete_auditlogentry",
+    "payments.delete_*",
+    "checkout.delete_order",
+    "checkout.delete_orderevent",
+    "checkout.delete_entitlement",
+    "checkout.delete_entitlementevent",
+    "checkout.delete_notification",
+    "checkout.delete_subscription",
+    "receipts.delete_*",
+    "dunning.delete_*",
 ]
 
 

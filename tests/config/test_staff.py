@@ -25,6 +25,31 @@ def test_groups_get_only_the_permissions_their_work_needs():
 
 
 @pytest.mark.django_db
+def test_no_group_may_delete_money_records_or_evidence():
+    """Wildcards such as "payments.*" grant a model's permissions as soon as it exists; deleting
+    a financial record or a piece of evidence must never come with them."""
+    from django.contrib.auth.models import Permission
+
+    kept = [
+        ("payments", "payment"), ("payments", "paymentevent"), ("payments", "refund"),
+        ("payments", "dispute"), ("payments", "discrepancy"), ("payments", "webhookevent"),
+        ("payments", "customer"), ("checkout", "order"), ("checkout", "orderevent"),
+        ("checkout", "entitlement"), ("checkout", "entitlementevent"),
+        ("checkout", "notification"), ("checkout", "subscription"), ("leads", "lead"),
+        ("leads", "touchpoint"), ("leads", "consentrecord"), ("leads", "consenttext"),
+        ("portal", "auditlogentry"),
+    ]  # fmt: skip
+    for app_label, model in kept:
+        delete = Permission.objects.get(
+            content_type__app_label=app_label, codename=f"delete_{model}"
+        )
+        holders = list(delete.group_set.values_list("name", flat=True))
+        assert holders == [], f"{app_label}.delete_{model} is granted to {holders}"
+    # Admin keeps what it needs: offers can still be retired by deleting an unused one.
+    assert Group.objects.get(name="Admin").permissions.filter(codename="delete_offer").exists()
+
+
+@pytest.mark.django_db
 def test_seed_demo_creates_one_user_per_group_and_is_idempotent(settings):
     settings.DEMO_STAFF_PASSWORD = "local-demo-pass"
     call_command("seed_demo")
