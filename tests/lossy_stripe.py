@@ -18,30 +18,44 @@ class _LosingProxy(BaseHTTPRequestHandler):
 
     def _forward(self):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        lost = (
-            self.command == "POST"
-            and self.path.startswith("/v1/payment_intents/")
-            and self.path.endswith(self.lose)
+        path = self.path.split("?", 1)[0]
+        lost = self.command == "POST" and (
+            path == "/v1/payment_intents"  # a create
+            if self.lose == "create"
+            else path.startswith("/v1/payment_intents/") and path.endswith(self.lose)
         )
         if lost and not self.acts:
             self._lose()  # the call never reached Stripe
             return
+        # Stripe replays its saved answer for a key it has seen (localstripe ignores keys, and
+        # the SDK retries a lost call once with the same key): so does the proxy.
+        key = self.headers.get("Idempotency-Key") if self.command == "POST" else None
+        with self.replayed_lock:
+            answer = self.replayed.get(key) if key else None
+        if answer is None:
+            answer = self._upstream(body)
+            if key:
+                with self.replayed_lock:
+                    answer = self.replayed.setdefault(key, answer)
+        if lost:
+            self._lose()  # Stripe did it
+            return
+        status, response_headers, data = answer
+        self.send_response(status)
+        for name, value in response_headers:
+            if name.lower() not in ("transfer-encoding", "connection", "content-length"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _upstream(self, body: bytes) -> tuple[int, list, bytes]:
         target = urlsplit(self.upstream)
         conn = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
         conn.request(self.command, self.path, body=body, headers=headers)
         response = conn.getresponse()
-        data = response.read()
-        if lost:
-            self._lose()  # Stripe did it
-            return
-        self.send_response(response.status)
-        for key, value in response.getheaders():
-            if key.lower() not in ("transfer-encoding", "connection", "content-length"):
-                self.send_header(key, value)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        return response.status, response.getheaders(), response.read()
 
     def _lose(self):
         self.close_connection = True
@@ -67,13 +81,21 @@ def answers_lost(
     settings, localstripe, *, lose: str, acts: bool = True, status: int = 0
 ) -> Iterator:
     """Point the SDK at a proxy that loses the answers to PaymentIntent calls ending in `lose`
-    (`/confirm`, `/cancel`, `/capture`); `acts=False` loses the call itself too; `status`
-    answers with that Stripe error (500, 503, 429) instead of closing the connection. Stripe
+    (`/confirm`, `/cancel`, `/capture`, or "create" for the create itself); `acts=False` loses
+    the call itself too; `status` answers with that Stripe error (500, 503, 429) instead of
+    closing the connection. A key seen before gets Stripe's saved answer, as from Stripe. Stripe
     answers normally again on leaving."""
     handler = type(
         "Handler",
         (_LosingProxy,),
-        {"upstream": localstripe.api_base, "lose": lose, "acts": acts, "status": status},
+        {
+            "upstream": localstripe.api_base,
+            "lose": lose,
+            "acts": acts,
+            "status": status,
+            "replayed": {},
+            "replayed_lock": threading.Lock(),
+        },
     )
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()

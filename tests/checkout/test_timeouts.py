@@ -96,3 +96,39 @@ def test_a_stripe_server_error_or_rate_limit_is_unknown_never_a_decline(
     order.refresh_from_db()
     assert order.status == "paid" and order.amount_paid == order.total
     assert Payment.objects.filter(order=order).count() == 1
+
+
+def test_a_lost_create_answer_is_found_by_metadata_and_finished_on_the_next_click(
+    localstripe, settings
+):
+    """Stripe created the intent but we never heard: the payment is unknown with no intent id.
+    Reconciling finds the intent by the payment id in its metadata, and the buyer's next click
+    confirms that same intent; no second one is ever created."""
+    order = order_create(
+        offer=OfferFactory(), checkout_token=uuid.uuid4(), email="cy@example.com", name="Cy",
+        billing_country="GB",
+    )  # fmt: skip
+    pm = card_payment_method(VISA)
+    with answers_lost(settings, localstripe, lose="create"):
+        outcome = checkout_pay(order_id=order.pk, payment_method_id=pm, ip=None)
+    payment = outcome.payment
+    assert outcome.status == Payment.Status.UNKNOWN and not payment.stripe_payment_intent_id
+    assert payment.events.filter(cause="timeout_on_create").count() == 1
+
+    refreshed = checkout_refresh(order_id=order.pk)
+    payment.refresh_from_db()
+    intents = [
+        r for r in gateway.payment_intents_recent(created_gte=0)
+        if r.metadata.get("payment_id") == str(payment.pk)
+    ]  # fmt: skip
+    assert len(intents) == 1 and payment.stripe_payment_intent_id == intents[0].id
+    assert refreshed.status == Payment.Status.REQUIRES_PAYMENT_METHOD
+
+    again = checkout_pay(order_id=order.pk, payment_method_id=pm, ip=None)
+    assert again.payment.pk == payment.pk and again.status == Payment.Status.SUCCEEDED
+    assert [
+        r.id for r in gateway.payment_intents_recent(created_gte=0)
+        if r.metadata.get("order_id") == str(order.pk)
+    ] == [intents[0].id]  # fmt: skip
+    order.refresh_from_db()
+    assert order.status == "paid"
