@@ -44,6 +44,11 @@ def _counters_script():
     return script
 
 
+def _window_key(key: str, window_seconds: int, moment: float) -> str:
+    """The cache key of `key`'s counter in the window that holds `moment`."""
+    return f"ratelimit:{key}:{window_seconds}:{int(moment // window_seconds)}"
+
+
 def ratelimit_usage(*, key: str, window_seconds: int, now: float | None = None) -> int:
     """Count one hit on `key` in the current window; return the hits so far, this one included."""
     return ratelimit_usage_many(counters=[(key, window_seconds)], now=now)[0]
@@ -55,9 +60,7 @@ def ratelimit_usage_many(*, counters: list[tuple[str, int]], now: float | None =
     All counters go to Redis in one round trip, however many there are.
     """
     moment = time.time() if now is None else now
-    raw_keys = [
-        (f"ratelimit:{key}:{window}:{int(moment // window)}", window) for key, window in counters
-    ]
+    raw_keys = [(_window_key(key, window, moment), window) for key, window in counters]
     script = _counters_script()
     if script is not None:
         # make_key, not make_and_validate_key: these keys are short ASCII by construction, and
@@ -114,3 +117,18 @@ def _cache_count(raw_key: str, window_seconds: int) -> int:
 def ratelimit_hit(*, key: str, limit: int, window_seconds: int, now: float | None = None) -> bool:
     """Count one hit and say whether it is allowed (True) or over `limit` for the window (False)."""
     return ratelimit_usage(key=key, window_seconds=window_seconds, now=now) <= limit
+
+
+def ratelimit_peek_many(*, counters: list[tuple[str, int]], now: float | None = None) -> list[int]:
+    """Each (key, window_seconds) counter's hits so far in its current window, without counting
+    one (0 for a counter nobody has hit). One round trip, however many counters."""
+    moment = time.time() if now is None else now
+    raw_keys = [_window_key(key, window, moment) for key, window in counters]
+    found = cache.get_many(raw_keys)
+    return [int(found.get(raw_key, 0)) for raw_key in raw_keys]
+
+
+def ratelimit_reset(*, key: str, window_seconds: int, now: float | None = None) -> None:
+    """Forget the hits on `key` in the current window."""
+    moment = time.time() if now is None else now
+    cache.delete(_window_key(key, window_seconds, moment))

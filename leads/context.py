@@ -5,22 +5,11 @@ import re
 from django.conf import settings
 from django.http import HttpRequest
 
-from leads.normalise import LeadInputError, country_normalise, ip_normalise
+from config.http import client_ip as client_ip  # re-exported: leads' public name
+from leads.normalise import LeadInputError, country_normalise
 from leads.types import CaptureContext
 
 _LANGUAGE_REGION = re.compile(r"^[a-zA-Z]{2,3}[-_]([a-zA-Z]{2})\b")
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    """REMOTE_ADDR, or the address our own proxies saw (LEADS_TRUSTED_PROXY_COUNT hops of
-    X-Forwarded-For). Anything left of those hops is the client's claim and is ignored."""
-    hops = settings.LEADS_TRUSTED_PROXY_COUNT
-    if hops > 0:
-        forwarded = [p.strip() for p in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-        forwarded = [p for p in forwarded if p]
-        if len(forwarded) >= hops:
-            return ip_normalise(forwarded[-hops])
-    return ip_normalise(request.META.get("REMOTE_ADDR"))
 
 
 def geo_country(request: HttpRequest) -> str:

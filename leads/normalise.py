@@ -1,16 +1,15 @@
 """Cleaning and normalising what people type: one set of rules for the form, the API and
 `lead_capture` itself (which other apps call directly)."""
 
-import ipaddress
 import unicodedata
 from functools import cache
 
 import phonenumbers
 from babel import Locale
 from django.core.exceptions import ValidationError
-from django.core.validators import EmailValidator, validate_ipv46_address
-from django.utils.ipv6 import clean_ipv6_address
+from django.core.validators import EmailValidator
 
+from config.http import ip_normalise as ip_normalise  # re-exported: leads' public name
 from leads.models import (
     CLICK_ID_MAX_LENGTH,
     COMPANY_MAX_LENGTH,
@@ -168,26 +167,6 @@ def phone_country(e164: str) -> str:
         return phonenumbers.region_code_for_number(phonenumbers.parse(e164)) or ""
     except phonenumbers.NumberParseException:
         return ""
-
-
-def ip_normalise(value: str | None) -> str | None:
-    """The textual form Postgres `inet` gives back, so consent hashes match after a round trip;
-    None when the value is not an IP address."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        validate_ipv46_address(value)
-    except ValidationError:
-        return None
-    if ":" not in value:
-        return value
-    cleaned = clean_ipv6_address(value)
-    packed = ipaddress.IPv6Address(cleaned).packed
-    if packed[:12] == bytes(12) and packed[12:14] != b"\0\0":
-        # IPv4-compatible (::a.b.c.d): Postgres writes the IPv4 part dotted, Python in hex.
-        return "::" + str(ipaddress.IPv4Address(packed[12:]))
-    return cleaned
 
 
 # A submission's attribution fields, and the longest value each keeps (a longer one is cut to

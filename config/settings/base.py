@@ -175,6 +175,7 @@ DEV_OUTBOX_ENABLED = False
 # Bench-only views (a bare view for baselines); switched on by the bench script only.
 BENCH_VIEWS_ENABLED = env.bool("PORTAL_BENCH_VIEWS", default=False)
 
+from config.settings.auth import *  # noqa: E402, F403
 from config.settings.celery import *  # noqa: E402, F403
 from config.settings.celery import CELERY_BROKER_URL  # noqa: E402
 from config.settings.checkout_after import *  # noqa: E402, F403

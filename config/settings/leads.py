@@ -35,6 +35,8 @@ LEADS_RATE_LIMIT_EMAIL_WINDOW_SECONDS = env.int(
 # Stripe's webhooks) would otherwise let JSON of that size be parsed on a public endpoint.
 LEADS_API_MAX_BODY_BYTES = env.int("LEADS_API_MAX_BODY_BYTES", default=64 * 1024)
 # How many reverse proxies in front of us append to X-Forwarded-For. 0 trusts REMOTE_ADDR only.
+# It describes the deployment, so config.http.client_ip reads it for every app (the admin login
+# limits too), not only for leads.
 LEADS_TRUSTED_PROXY_COUNT = env.int("LEADS_TRUSTED_PROXY_COUNT", default=0)
 # A request header set by the CDN with the visitor's country, e.g. CF-IPCountry. Empty = none.
 LEADS_GEO_COUNTRY_HEADER = env("LEADS_GEO_COUNTRY_HEADER", default="")

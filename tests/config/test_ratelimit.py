@@ -104,3 +104,37 @@ def test_counting_survives_a_dropped_connection():
 
     assert ratelimit_usage_many(counters=[("t:dropped", 60)], now=9100.0) == [2]
     assert ratelimit_usage_many(counters=[("t:dropped", 60)], now=9100.0) == [3]
+
+
+def test_peeking_reads_the_counts_without_counting():
+    from config.ratelimit import ratelimit_peek_many
+
+    ratelimit_usage(key="t:peek:a", window_seconds=60, now=9200.0)
+    ratelimit_usage(key="t:peek:a", window_seconds=60, now=9200.0)
+    counters = [("t:peek:a", 60), ("t:peek:never", 60)]
+    assert ratelimit_peek_many(counters=counters, now=9200.0) == [2, 0]
+    assert ratelimit_peek_many(counters=counters, now=9200.0) == [2, 0]
+    assert ratelimit_peek_many(counters=counters, now=9260.0) == [0, 0]  # the next window
+
+
+def test_a_reset_forgets_only_that_key_in_the_current_window():
+    from config.ratelimit import ratelimit_peek_many, ratelimit_reset
+
+    for now in (9300.0, 9300.0, 9360.0):
+        ratelimit_usage(key="t:reset", window_seconds=60, now=now)
+    ratelimit_usage(key="t:kept", window_seconds=60, now=9360.0)
+
+    ratelimit_reset(key="t:reset", window_seconds=60, now=9360.0)
+    assert ratelimit_peek_many(counters=[("t:reset", 60), ("t:kept", 60)], now=9360.0) == [0, 1]
+    assert ratelimit_peek_many(counters=[("t:reset", 60)], now=9300.0) == [2]
+    assert ratelimit_usage(key="t:reset", window_seconds=60, now=9360.0) == 1
+
+
+def test_peek_and_reset_work_on_other_cache_backends_too(settings):
+    from config.ratelimit import ratelimit_peek_many, ratelimit_reset
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    ratelimit_usage(key="t:locmem:peek", window_seconds=60, now=10.0)
+    assert ratelimit_peek_many(counters=[("t:locmem:peek", 60)], now=10.0) == [1]
+    ratelimit_reset(key="t:locmem:peek", window_seconds=60, now=10.0)
+    assert ratelimit_peek_many(counters=[("t:locmem:peek", 60)], now=10.0) == [0]
