@@ -40,8 +40,8 @@ from checkout.services.orders import (
     offer_for_checkout,
 )
 from checkout.services.pricing import ChargeBelowMinimum, PricingError, price_quote
+from config.http import client_ip
 from config.ratelimit import ratelimit_hit
-from leads.context import client_ip
 from payments import gateway
 from payments.models import Payment
 

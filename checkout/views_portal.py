@@ -39,7 +39,7 @@ from checkout.services.portal import (
     portal_token_email,
 )
 from config.celery import enqueue_on_commit
-from leads.context import client_ip
+from config.http import client_ip
 from payments import gateway
 from payments.models import Payment
 from payments.services import PaymentMismatch, payment_refresh
