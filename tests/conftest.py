@@ -226,9 +226,26 @@ def browser():
         browser.close()
 
 
+def csp_violations_watch(page) -> list[str]:
+    """Chromium's console reports of what our Content-Security-Policy blocked on `page`, as a list
+    that fills while the test runs."""
+    violations: list[str] = []
+
+    def on_console(message) -> None:
+        if "Content Security Policy" in message.text:
+            violations.append(f"{page.url}: {message.text}")
+
+    page.on("console", on_console)
+    return violations
+
+
 @pytest.fixture
 def phone_page(browser):
-    """A page in a phone-sized, touch-enabled viewport."""
+    """A page in a phone-sized, touch-enabled viewport.
+
+    `page.csp_violations` lists what the Content-Security-Policy blocked; a test that leaves any
+    fails at teardown, so a page or Stripe.js that stops working under the policy is caught.
+    """
     context = browser.new_context(
         viewport={"width": 390, "height": 844},
         device_scale_factor=2,
@@ -238,5 +255,8 @@ def phone_page(browser):
     )
     page = context.new_page()
     page.set_default_timeout(15_000)
+    page.csp_violations = csp_violations_watch(page)
     yield page
     context.close()
+    if page.csp_violations:
+        pytest.fail("blocked by the Content-Security-Policy:\n" + "\n".join(page.csp_violations))

@@ -4,6 +4,8 @@ from pathlib import Path
 
 import environ
 
+from config.csp import csp_extra_sources_parse
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -39,6 +41,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "config.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -159,6 +162,9 @@ SPECTACULAR_SETTINGS = {
 }
 CORS_URLS_REGEX = r"^/api/v1/.*$"
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+# Sources added to the Content-Security-Policy (config/csp.py), which otherwise allows only our
+# own origin and Stripe.js. A JSON object, e.g. '{"img-src": ["https://cdn.example.com"]}'.
+CSP_EXTRA_SOURCES = csp_extra_sources_parse(env.str("CSP_EXTRA_SOURCES", default=""))
 
 # The portal's own knobs.
 PORTAL_NAME = env("PORTAL_NAME", default="Lead-to-cash portal")

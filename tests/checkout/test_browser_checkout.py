@@ -57,13 +57,20 @@ def _bank_check(page, *, approve: bool):
 
 
 def test_a_card_payment_on_a_phone_grants_access_at_once(live_server, phone_page, offer):
-    _details(phone_page, live_server.url, offer.slug)
+    with phone_page.expect_response("**/checkout/*/*/") as pay_page:
+        _details(phone_page, live_server.url, offer.slug)
+    # The card form runs under the policy: Stripe.js is allowed, and nothing on it is blocked.
+    assert (
+        "script-src 'self' http://127.0.0.1:" in pay_page.value.headers["content-security-policy"]
+    )
     summary = phone_page.locator("section.card").first
     assert "€100.00" in summary.inner_text() and "€20.00" in summary.inner_text()
     assert "€120.00" in summary.inner_text()
     _card(phone_page, VISA)
+    assert phone_page.csp_violations == []
     _pay(phone_page)
     phone_page.wait_for_url("**/done/")
+    assert phone_page.csp_violations == []
 
     result = phone_page.get_by_test_id("result")
     assert result.get_attribute("data-status") == "succeeded"
@@ -91,6 +98,7 @@ def test_a_3ds_card_that_passes_the_banks_check(live_server, phone_page, offer):
     _bank_check(phone_page, approve=True)  # saving the card
     _bank_check(phone_page, approve=True)  # the payment
     phone_page.wait_for_url("**/done/")
+    assert phone_page.csp_violations == []  # localstripe's 3DS box styles itself from script
 
     assert phone_page.get_by_test_id("result").get_attribute("data-status") == "succeeded"
     order = Order.objects.get()
