@@ -118,3 +118,11 @@ def dev_outbox(request):
     if not settings.DEV_OUTBOX_ENABLED:
         raise Http404
     return render(request, "config/dev_outbox.html", {"items": _outbox_items()[:200]})
+
+
+def csrf_failure(request, reason: str = ""):
+    """CSRF_FAILURE_VIEW: a form sent from a stale page, or by a browser that refused our cookie.
+    The buyer is told what happened and what to do, in the site's own page (Django's default
+    is an unstyled technical page). Nothing was saved, so they lose nothing by sending again."""
+    logger.info("CSRF failure on %s: %s", request.path, reason)
+    return render(request, "403_csrf.html", status=403)
