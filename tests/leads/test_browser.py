@@ -114,3 +114,15 @@ def test_the_form_works_without_javascript(live_server, browser, settings):
         assert Lead.objects.get().email == "nojs@example.com"
     finally:
         context.close()
+
+
+def test_the_api_docs_show_the_lead_endpoint_in_swagger(live_server, phone_page):
+    """Issue 3: the JSON endpoint is documented with Swagger at /api/docs/. The page must render
+    offline, from our own static files, under the Content-Security-Policy (phone_page fails
+    the test if anything is blocked)."""
+    page = phone_page
+    page.goto(f"{live_server.url}/api/docs/")
+    endpoint = page.locator(".opblock-summary-path", has_text="/api/v1/leads/").first
+    endpoint.wait_for()
+    assert endpoint.is_visible()
+    assert page.locator(".info .title", has_text="Lead-to-cash portal API").count() == 1
