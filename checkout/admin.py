@@ -31,6 +31,9 @@ class TaxRateInline(admin.TabularInline):
     fields = ["country", "rate_bp", "label"]
 
 
+_AMOUNT_FIELDS = {"price_amount", "currency", "billing_type", "deposit_amount"}
+
+
 class OfferAdminForm(forms.ModelForm):
     """The admin builds the Meta from OfferAdmin's fieldsets."""
 
@@ -40,6 +43,10 @@ class OfferAdminForm(forms.ModelForm):
         cleaned = super().clean()
         if not cleaned.get("currency"):
             return cleaned  # the field's own "required" error says it
+        if self.instance.pk and not set(self.changed_data) & _AMOUNT_FIELDS:
+            # An offer saved before a rule tightened can still be edited (renamed, retired);
+            # its amounts are judged when they change.
+            return cleaned
         try:
             offer_amounts_validate(
                 price_amount=cleaned.get("price_amount"),

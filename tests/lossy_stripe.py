@@ -24,25 +24,35 @@ class _LosingProxy(BaseHTTPRequestHandler):
             if self.lose == "create"
             else path.startswith("/v1/payment_intents/") and path.endswith(self.lose)
         )
-        if lost and not self.acts:
-            self._lose()  # the call never reached Stripe
-            return
-        # Stripe replays its saved answer for a key it has seen (localstripe ignores keys, and
-        # the SDK retries a lost call once with the same key): so does the proxy.
+        # Stripe replays what it saved for an idempotency key it has seen, errors included
+        # (localstripe ignores keys, and the SDK retries a lost call once with the same key).
         key = self.headers.get("Idempotency-Key") if self.command == "POST" else None
         with self.replayed_lock:
-            answer = self.replayed.get(key) if key else None
-        if answer is None:
-            answer = self._upstream(body)
-            if key:
-                with self.replayed_lock:
-                    answer = self.replayed.setdefault(key, answer)
+            saved = self.replayed.get(key) if key else None
         if lost:
-            self._lose()  # Stripe did it
-            return
-        status, response_headers, data = answer
+            if saved is None and (self.acts or self.status >= 500):
+                # What Stripe saves for the key: its answer if it ran the call, the 5xx if that
+                # is what it answered (a 429 means it did not run it, and nothing is saved).
+                answer = self._upstream(body) if self.acts else None
+                if self.status >= 500 or answer is None:
+                    answer = self._error()
+                self._save(key, answer)
+            self._lose()
+        elif saved is not None:
+            self._answer(*saved)
+        else:
+            answer = self._upstream(body)
+            self._save(key, answer)
+            self._answer(*answer)
+
+    def _save(self, key: str | None, answer: tuple) -> None:
+        if key:
+            with self.replayed_lock:
+                self.replayed.setdefault(key, answer)
+
+    def _answer(self, status: int, headers: list, data: bytes) -> None:
         self.send_response(status)
-        for name, value in response_headers:
+        for name, value in headers:
             if name.lower() not in ("transfer-encoding", "connection", "content-length"):
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(data)))
@@ -57,18 +67,17 @@ class _LosingProxy(BaseHTTPRequestHandler):
         response = conn.getresponse()
         return response.status, response.getheaders(), response.read()
 
-    def _lose(self):
-        self.close_connection = True
-        if not self.status:
-            return  # we never hear back
-        # What Stripe sends for a server error (500) or a rate limit (429).
+    def _error(self) -> tuple[int, list, bytes]:
+        """What Stripe sends for a server error (5xx) or a rate limit (429)."""
         kind = "rate_limit_error" if self.status == 429 else "api_error"
         body = json.dumps({"error": {"type": kind, "message": "Lost on the way."}}).encode()
-        self.send_response(self.status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        return self.status, [("Content-Type", "application/json")], body
+
+    def _lose(self) -> None:
+        self.close_connection = True
+        if self.status:
+            self._answer(*self._error())
+        # else: we never hear back
 
     do_GET = do_POST = do_DELETE = _forward
 
@@ -83,8 +92,9 @@ def answers_lost(
     """Point the SDK at a proxy that loses the answers to PaymentIntent calls ending in `lose`
     (`/confirm`, `/cancel`, `/capture`, or "create" for the create itself); `acts=False` loses
     the call itself too; `status` answers with that Stripe error (500, 503, 429) instead of
-    closing the connection. A key seen before gets Stripe's saved answer, as from Stripe. Stripe
-    answers normally again on leaving."""
+    closing the connection. A key seen before gets Stripe's saved answer, as from Stripe.
+    `server.stop_losing()` lets calls through again (the saved answers stay); Stripe answers
+    directly again on leaving."""
     handler = type(
         "Handler",
         (_LosingProxy,),
@@ -100,6 +110,7 @@ def answers_lost(
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     settings.STRIPE_API_BASE = f"http://127.0.0.1:{server.server_address[1]}"
+    server.stop_losing = lambda: setattr(handler, "lose", "/never-lost")
     try:
         yield server
     finally:

@@ -42,6 +42,7 @@ from payments.services import (
     customer_card_save,
     customer_ensure,
     customer_setup_intent_start,
+    payment_abandon,
     payment_refresh,
     payment_start,
 )
@@ -143,6 +144,18 @@ def checkout_pay(*, order_id: int, payment_method_id: str, ip: str | None) -> Pa
     """Charge (or, for a hold, authorise) what is due now with the card the buyer just saved."""
     if not _PM_ID.match(payment_method_id or ""):
         raise OrderNotPayable("We did not receive your card details. Please enter them again.")
+
+    # Another card for an attempt whose intent was never confirmed (its confirm was lost before
+    # Stripe ran it): that intent can only be confirmed with the card it was made with, so it is
+    # ended first (Stripe refuses if it ran after all) and a new attempt takes the new card.
+    waiting = checkout_current_payment(order=Order.objects.get(pk=order_id))
+    if (
+        waiting is not None
+        and waiting.status == Payment.Status.REQUIRES_PAYMENT_METHOD
+        and waiting.stripe_payment_intent_id
+        and waiting.payment_method_id != payment_method_id
+    ):
+        payment_abandon(payment=waiting)
 
     # Decide the attempt under the order's lock: concurrent clicks agree on one key.
     blocked = ""

@@ -17,6 +17,7 @@ from typing import Any
 
 from checkout.models import Order
 from checkout.services.accounting import order_payment_record
+from payments import gateway
 from payments.models import Payment
 from payments.services.capture import PaymentNotHeld, payment_capture, payment_release
 
@@ -59,7 +60,10 @@ def _held(order: Order) -> Payment:
 
 def order_hold_capture(*, order: Order, actor: Any, amount: int | None = None) -> HoldOutcome:
     """Capture the order's hold (all of it, or `amount`; Stripe releases the rest)."""
-    payment = payment_capture(payment=_held(order), actor=actor, amount=amount)
+    try:
+        payment = payment_capture(payment=_held(order), actor=actor, amount=amount)
+    except gateway.GatewayError as exc:  # refused (an unanswered call is `unknown` instead)
+        raise PaymentNotHeld(f"Stripe refused the capture: {exc}. Nothing was changed.") from exc
     if payment.status == Payment.Status.UNKNOWN:
         return HoldOutcome(payment=payment, order=order)
     return HoldOutcome(
@@ -74,7 +78,10 @@ def order_hold_release(*, order: Order, actor: Any) -> HoldOutcome:
     cancel the intent, its news cancels the order then; if not, the hold shows as authorised
     again once reconciled, and staff can release it again.
     """
-    payment = payment_release(payment=_held(order), actor=actor)
+    try:
+        payment = payment_release(payment=_held(order), actor=actor)
+    except gateway.GatewayError as exc:  # refused (an unanswered call is `unknown` instead)
+        raise PaymentNotHeld(f"Stripe refused the release: {exc}. Nothing was changed.") from exc
     if payment.status == Payment.Status.UNKNOWN:
         return HoldOutcome(payment=payment, order=order)
     return HoldOutcome(

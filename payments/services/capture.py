@@ -1,7 +1,7 @@
 """Holds: capture or release an authorised (manual-capture) payment. Staff actions only.
 
 The Stripe call runs while the payment row is locked, so two staff clicking "Capture" at once
-make one capture; the idempotency keys are deterministic per payment for real Stripe too.
+make one capture; the idempotency keys are deterministic per payment and try (`_key`).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def payment_capture(*, payment: Payment, actor: Any, amount: int | None = None) 
         try:
             result = gateway.payment_intent_capture(
                 payment.stripe_payment_intent_id,
-                idempotency_key=f"payment:{payment.pk}:capture",
+                idempotency_key=_key(payment, "capture"),
                 amount_to_capture=amount,
             )
         except gateway.GatewayUnavailable as exc:
@@ -62,7 +62,7 @@ def payment_release(*, payment: Payment, actor: Any) -> Payment:
         _require_hold(payment)
         try:
             result = gateway.payment_intent_cancel(
-                payment.stripe_payment_intent_id, idempotency_key=f"payment:{payment.pk}:release"
+                payment.stripe_payment_intent_id, idempotency_key=_key(payment, "release")
             )
         except gateway.GatewayUnavailable as exc:
             return payment_mark_unknown(
@@ -73,6 +73,14 @@ def payment_release(*, payment: Payment, actor: Any) -> Payment:
         )
         audit_log_record(actor=actor, action="payment.release", target=payment)
     return payment
+
+
+def _key(payment: Payment, action: str) -> str:
+    """`payment:<pk>:<action>`, then `:<n>` after n tries whose answer was lost: Stripe replays
+    the saved answer (a 500 too) for a key for a day, so a retry staff make once the hold shows
+    as authorised again must not reuse it."""
+    tries = payment.events.filter(cause=f"timeout_on_{action}").count()
+    return f"payment:{payment.pk}:{action}" + (f":{tries}" if tries else "")
 
 
 def _require_hold(payment: Payment) -> None:

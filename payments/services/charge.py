@@ -233,6 +233,42 @@ def _intent_create(
     return payment, False
 
 
+def payment_abandon(*, payment: Payment) -> Payment:
+    """Cancel an attempt whose intent was created but never confirmed, so that a new attempt
+    (the buyer brought another card) can start without this one ever charging. The intent is
+    confirmed with the card it was created with, so it cannot take the new one.
+
+    Stripe decides: if the intent moved on meanwhile (a lost confirm ran after all), the cancel
+    is refused and what Stripe says is recorded instead, so a payment that succeeded is never
+    abandoned. An unanswered cancel leaves it `unknown`.
+    """
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        if payment.status != Payment.Status.REQUIRES_PAYMENT_METHOD:
+            return payment
+        if not payment.stripe_payment_intent_id:
+            return payment
+        try:
+            result = gateway.payment_intent_cancel(
+                payment.stripe_payment_intent_id, idempotency_key=f"payment:{payment.pk}:abandon"
+            )
+        except gateway.GatewayUnavailable as exc:
+            return payment_mark_unknown(
+                payment_id=payment.pk, cause="timeout_on_abandon", error=exc
+            )
+        except gateway.GatewayError as exc:
+            try:
+                result = gateway.payment_intent_retrieve(payment.stripe_payment_intent_id)
+            except gateway.GatewayError:
+                return payment_mark_unknown(
+                    payment_id=payment.pk, cause="abandon_refused", error=exc
+                )
+        payment, _ = payment_apply_intent(
+            payment_id=payment.pk, result=result, cause="abandoned_for_another_card"
+        )
+    return payment
+
+
 def _payment_confirm(payment: Payment) -> Payment:
     """Confirm the payment's intent under its row lock, if it still waits for that."""
     with transaction.atomic():
@@ -254,8 +290,21 @@ def _payment_confirm(payment: Payment) -> Payment:
             payment, _ = _record_failure(payment, exc, cause="card_declined")
             return payment
         except gateway.GatewayError as exc:
-            payment, _ = _record_failure(payment, exc, cause="confirm_refused")
-            return payment
+            if not tries:
+                payment, _ = _record_failure(payment, exc, cause="confirm_refused")
+                return payment
+            # A confirm after a lost one: the lost one may have run at Stripe after all, and
+            # this one is refused for the intent's new state. Stripe's record decides; it is a
+            # failure only if the intent still waits for a confirm.
+            try:
+                result = gateway.payment_intent_retrieve(payment.stripe_payment_intent_id)
+            except gateway.GatewayError:
+                return payment_mark_unknown(
+                    payment_id=payment.pk, cause="timeout_on_confirm", error=exc
+                )
+            if result.status in ("requires_payment_method", "requires_confirmation"):
+                payment, _ = _record_failure(payment, exc, cause="confirm_refused")
+                return payment
         payment, _ = payment_apply_intent(
             payment_id=payment.pk, result=result, cause="api_response"
         )

@@ -90,6 +90,20 @@ def test_an_existing_offer_cannot_be_edited_below_the_minimum(staff_client):
     assert (offer.price_amount, offer.deposit_amount) == (10_000, 2_000)
 
 
+def test_an_offer_saved_before_the_minimum_can_still_be_renamed_and_retired(staff_client):
+    staff_client.post("/admin/checkout/offer/add/", _offer_form())
+    offer = Offer.objects.get()
+    Offer.objects.filter(pk=offer.pk).update(price_amount=40, deposit_amount=10)  # an old offer
+    form = _offer_form(price_amount="40", deposit_amount="10", name="Old workshop")
+    del form["is_active"]  # unticked: retired
+
+    response = staff_client.post(f"/admin/checkout/offer/{offer.pk}/change/", form)
+
+    assert response.status_code == 302, _errors(response)
+    offer.refresh_from_db()
+    assert (offer.name, offer.is_active, offer.price_amount) == ("Old workshop", False, 40)
+
+
 def test_an_access_url_typed_without_a_scheme_is_saved_as_https(staff_client):
     response = staff_client.post(
         "/admin/checkout/offer/add/", _offer_form(access_url="learn.example.com/course")

@@ -159,3 +159,21 @@ def test_a_capture_whose_answer_was_lost_is_not_reported_as_done(
     assert hold.status == Payment.Status.SUCCEEDED and hold.amount_received == 30_000
     order = Order.objects.get(pk=hold.order_id)
     assert (order.status, order.amount_paid, order.balance) == (Order.Status.PAID, 30_000, 0)
+
+
+def test_a_release_stripe_refuses_is_a_message_not_an_error_page(hold, client):
+    # Stripe already canceled the intent (in the Dashboard), and its webhook is not in yet.
+    gateway.payment_intent_cancel(hold.stripe_payment_intent_id, idempotency_key="dashboard")
+    admin_user = get_user_model().objects.create_superuser("ada", "ada@example.com", "pw-123456789")
+    client.force_login(admin_user)
+
+    response = client.post(
+        "/admin/checkout/order/",
+        {"action": "release_hold", "_selected_action": [hold.order_id]},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    assert "Stripe refused the release" in response.content.decode()
+    hold.refresh_from_db()
+    assert hold.status == Payment.Status.AUTHORIZED  # the webhook will say what happened

@@ -283,22 +283,30 @@ def test_a_release_whose_answer_was_lost_is_settled_by_reconciliation(
     _assert_released_and_ended(hold)
 
 
-def test_a_release_stripe_never_received_can_be_made_again(localstripe, staff_client, settings):
+@pytest.mark.parametrize("status", [0, 500], ids=["no-answer", "server-error"])
+def test_a_release_stripe_never_ran_can_be_made_again(localstripe, staff_client, settings, status):
+    """Stripe never ran the cancel (the call was lost, or its server failed and saved that 500
+    for the key). Once the hold shows as authorised again, staff release it again, through the
+    same Stripe: under a new idempotency key, or Stripe would replay the saved 500 for a day."""
     hold = _hold()
-    with answers_lost(settings, localstripe, lose="/cancel", acts=False):
+    with answers_lost(
+        settings, localstripe, lose="/cancel", acts=False, status=status
+    ) as stripe_proxy:
         _release_in_admin(staff_client)
-    _assert_nothing_decided(hold)
+        _assert_nothing_decided(hold)
 
-    # Reconciliation finds the hold still in place: it secures the order as before.
-    payments_reconcile(now=timezone.now() + timedelta(hours=1))
-    hold.refresh_from_db()
-    assert hold.status == Payment.Status.AUTHORIZED
-    order = Order.objects.get(pk=hold.order_id)
-    assert order.status == Order.Status.AWAITING_PAYMENT and order.amount_authorized == order.total
-    assert Entitlement.objects.get(order=order).status == Entitlement.Status.ACTIVE
-    assert _kinds(order.pk) == [_N.PAYMENT_ON_HOLD]
+        # Reconciliation finds the hold still in place: it secures the order as before.
+        payments_reconcile(now=timezone.now() + timedelta(hours=1))
+        hold.refresh_from_db()
+        assert hold.status == Payment.Status.AUTHORIZED
+        order = Order.objects.get(pk=hold.order_id)
+        assert order.status == Order.Status.AWAITING_PAYMENT
+        assert order.amount_authorized == order.total
+        assert Entitlement.objects.get(order=order).status == Entitlement.Status.ACTIVE
+        assert _kinds(order.pk) == [_N.PAYMENT_ON_HOLD]
 
-    # So staff release it again, and this time Stripe answers.
-    page = _release_in_admin(staff_client)
+        # So staff release it again, and this time Stripe runs it.
+        stripe_proxy.stop_losing()
+        page = _release_in_admin(staff_client)
     assert "hold released; the order is canceled" in page
     _assert_released_and_ended(hold)
