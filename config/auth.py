@@ -23,6 +23,7 @@ correct username and password" error: a locked account looks like a wrong passwo
 """
 
 import hashlib
+import ipaddress
 import logging
 import time
 import unicodedata
@@ -66,9 +67,21 @@ def _username_counter(username: str) -> tuple[str, int, int]:
     )
 
 
+def login_ip_bucket(ip: str) -> str:
+    """What one client's failures are counted under: the address for IPv4, the /64 network for
+    IPv6 (one subscriber usually holds a whole /64, so counting single addresses would give a
+    sprayer billions of fresh budgets)."""
+    if ":" not in ip:
+        return ip
+    try:
+        return str(ipaddress.IPv6Network(f"{ip}/64", strict=False))
+    except ValueError:
+        return ip
+
+
 def _ip_counter(ip: str) -> tuple[str, int, int]:
     return (
-        f"login:failed:ip:{ip}",
+        f"login:failed:ip:{login_ip_bucket(ip)}",
         settings.ADMIN_LOGIN_FAILURE_WINDOW_SECONDS,
         settings.ADMIN_LOGIN_FAILURES_PER_IP,
     )

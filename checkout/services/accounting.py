@@ -243,16 +243,32 @@ def _released_by_staff(payments: list[Payment], totals: OrderTotals) -> bool:
     lost, its webhook or reconciliation later."""
     if totals.paid or totals.authorized or any(p.status in _UNSETTLED for p in payments):
         return False
-    released = [
+    ended = [
         p.pk
         for p in payments
         if p.capture_method == Payment.CaptureMethod.MANUAL and p.status == _P.CANCELED
     ]
-    return bool(released) and (
-        PaymentEvent.objects.filter(
-            payment_id__in=released, cause__in=_STAFF_RELEASE_CAUSES
-        ).exists()
-    )
+    if not ended:
+        return False
+    return bool(_released_at_staff_request(ended))
+
+
+def _released_at_staff_request(hold_ids: list[int]) -> set[int]:
+    """The holds among `hold_ids` that ended because staff released them: a staff release
+    (`staff_release`, or `timeout_on_release` when Stripe's answer was lost) not followed by
+    the hold being seen authorised again (a release Stripe never ran; a later end is a lapse)."""
+    events = PaymentEvent.objects.filter(payment_id__in=hold_ids).order_by("created_at", "pk")
+    asked: dict[int, bool] = {}
+    for event in events.only("payment_id", "cause", "to_status", "outcome"):
+        if event.cause in _STAFF_RELEASE_CAUSES:
+            asked[event.payment_id] = True
+        elif (
+            event.to_status == _P.AUTHORIZED
+            and event.outcome == PaymentEvent.Outcome.APPLIED
+            and asked.get(event.payment_id)
+        ):
+            asked[event.payment_id] = False
+    return {payment_id for payment_id, released in asked.items() if released}
 
 
 def _paid_in_order(payments: list[Payment]) -> list[Payment]:
@@ -451,7 +467,7 @@ def _suspend_unsecured(order: Order, payments: list[Payment]) -> None:
     if not ended:
         return
     hold = ended[-1]
-    released = PaymentEvent.objects.filter(payment=hold, cause__in=_STAFF_RELEASE_CAUSES).exists()
+    released = hold.pk in _released_at_staff_request([hold.pk])
     cause = _HOLD_RELEASED if released else _HOLD_LAPSED
     entitlement = entitlement_suspend(order=order, cause=cause, payment=hold)
     if entitlement is None or entitlement.status != Entitlement.Status.SUSPENDED:

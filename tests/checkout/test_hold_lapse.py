@@ -310,3 +310,30 @@ def test_a_release_stripe_never_ran_can_be_made_again(localstripe, staff_client,
         page = _release_in_admin(staff_client)
     assert "hold released; the order is canceled" in page
     _assert_released_and_ended(hold)
+
+
+def test_a_hold_that_lapses_after_a_release_stripe_never_ran_is_a_lapse(
+    localstripe, staff_client, settings
+):
+    """Staff's release never reached Stripe and the hold showed as authorised again; days later
+    Stripe lets it expire. That is a lapse (the buyer is told and may pay), not the release."""
+    hold = _hold()
+    with answers_lost(settings, localstripe, lose="/cancel", acts=False):
+        _release_in_admin(staff_client)
+    payments_reconcile(now=timezone.now() + timedelta(hours=1))
+    hold.refresh_from_db()
+    assert hold.status == Payment.Status.AUTHORIZED
+
+    _deliver(
+        staff_client,
+        settings,
+        stripe_event("payment_intent.canceled", _stripe_cancels(localstripe, hold)),
+    )
+
+    order = Order.objects.get(pk=hold.order_id)
+    assert order.status == Order.Status.AWAITING_PAYMENT
+    assert not order.events.filter(cause="hold_released").exists()
+    entitlement = Entitlement.objects.get(order=order)
+    assert entitlement.status == Entitlement.Status.SUSPENDED
+    assert entitlement.events.filter(to_status="suspended", cause="hold_lapsed").count() == 1
+    assert _N.HOLD_LAPSED in _kinds(order.pk)

@@ -137,6 +137,15 @@ def test_wrong_passwords_over_many_usernames_lock_the_ip(staff, settings):
     assert logged_in(*admin_login("bob", PASSWORD, **via_proxy))
 
 
+def test_an_ipv6_sprayer_is_counted_per_64_network_not_per_address(staff):
+    # One subscriber's /64 holds billions of addresses: each try from a fresh one still counts.
+    for n in range(20):
+        fail(f"user{n}", 1, ip=f"2001:db8:aa:bb::{n + 1:x}")
+
+    refused(*admin_login("ada", PASSWORD, ip="2001:db8:aa:bb::beef"))
+    assert logged_in(*admin_login("ada", PASSWORD, ip="2001:db8:aa:cc::1"))  # another network
+
+
 def test_a_login_forgets_the_usernames_failures_but_not_the_ips(staff):
     fail("ada", 4)
     assert logged_in(*admin_login("ada", PASSWORD, ip=ATTACKER))
