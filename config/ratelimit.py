@@ -59,49 +59,109 @@ def ratelimit_usage_many(*, counters: list[tuple[str, int]], now: float | None =
 
     All counters go to Redis in one round trip, however many there are.
     """
-    moment = time.time() if now is None else now
-    raw_keys = [(_window_key(key, window, moment), window) for key, window in counters]
-    script = _counters_script()
-    if script is not None:
+    with ratelimit_usage_many_begin(counters=counters, now=now) as counting:
+        return counting.result()
+
+
+def ratelimit_usage_many_begin(
+    *, counters: list[tuple[str, int]], now: float | None = None
+) -> "CountsInFlight":
+    """Send one hit on each counter to Redis now and read the counts later, with `.result()`.
+
+    A request that has other work to do meanwhile (the lead form builds its rows) does not wait
+    for Redis: by the time it asks, the answer is usually there, and the worker never sleeps on
+    the round trip. Use it as a context manager, so an answer that is never read is discarded.
+    """
+    counting = CountsInFlight(counters, time.time() if now is None else now)
+    counting.send()
+    return counting
+
+
+class CountsInFlight:
+    """Hits sent to Redis (one EVALSHA on a pooled connection) whose counts are read later.
+
+    The short way skips redis-py's command machinery (retry wrapper, response callbacks),
+    which costs about as much as the round trip on the lead form. Whenever it does not work out
+    (Redis has not seen the script yet, so it counted nothing; the connection failed, e.g.
+    Redis restarted), `result()` goes the long way, through redis-py's own script loading and
+    retries. A connection that fails after Redis ran the script can count that one hit twice,
+    as redis-py's own retry can: a limit is reached one submission early, once, which an abuse
+    limit can afford.
+    """
+
+    def __init__(self, counters: list[tuple[str, int]], moment: float) -> None:
+        self._raw_keys = [(_window_key(key, window, moment), window) for key, window in counters]
+        self._script = _counters_script()
+        self._pool = None
+        self._connection = None
+        self._counts: list[int] | None = None
+
+    def send(self) -> None:
+        if self._script is None:
+            return
         # make_key, not make_and_validate_key: these keys are short ASCII by construction, and
         # the validation (memcached portability) walks every character in Python.
-        keys = [cache.make_key(raw_key) for raw_key, _ in raw_keys]
-        windows = [window for _, window in raw_keys]
-        counts = _counts_direct(script, keys, windows)
-        if counts is None:
-            counts = script(keys=keys, args=windows)
-        return [int(count) for count in counts]
-    return [_cache_count(raw_key, window) for raw_key, window in raw_keys]
+        keys = [cache.make_key(raw_key) for raw_key, _ in self._raw_keys]
+        windows = [window for _, window in self._raw_keys]
+        pool = self._script.registered_client.connection_pool
+        try:
+            connection = pool.get_connection()
+        except (RedisConnectionError, RedisTimeoutError, OSError):
+            return
+        try:
+            connection.send_packed_command(
+                connection.pack_command("EVALSHA", self._script.sha, len(keys), *keys, *windows),
+                check_health=False,
+            )
+        except (RedisConnectionError, RedisTimeoutError, OSError):
+            connection.disconnect()
+            pool.release(connection)
+            return
+        self._pool, self._connection = pool, connection
 
+    def result(self) -> list[int]:
+        """The counts, in the order of the counters (each including this hit)."""
+        if self._counts is None:
+            counts = self._read()
+            if counts is None:
+                counts = self._count_the_long_way()
+            self._counts = [int(count) for count in counts]
+        return self._counts
 
-def _counts_direct(script, keys: list[str], windows: list[int]) -> list | None:
-    """EVALSHA on a pooled connection, without redis-py's command machinery (retry wrapper,
-    response callbacks), which costs about as much as the round trip on the lead form.
+    def _read(self) -> list | None:
+        connection = self._connection
+        if connection is None:
+            return None
+        self._connection = None
+        try:
+            return connection.read_response()
+        except NoScriptError:
+            return None
+        except (RedisConnectionError, RedisTimeoutError, OSError):
+            connection.disconnect()  # the reply may be unread: this stream is unusable
+            return None
+        finally:
+            self._pool.release(connection)
 
-    None when the short way did not work out: Redis has not seen the script yet (it counted
-    nothing), or the connection failed (Redis restarted). The caller then goes the long way,
-    through redis-py's own script loading and retries. A connection that fails after Redis ran
-    the script can count that one hit twice, as redis-py's own retry can: a limit is reached
-    one submission early, once, which an abuse limit can afford.
-    """
-    pool = script.registered_client.connection_pool
-    try:
-        connection = pool.get_connection()
-    except (RedisConnectionError, RedisTimeoutError, OSError):
-        return None
-    try:
-        connection.send_packed_command(
-            connection.pack_command("EVALSHA", script.sha, len(keys), *keys, *windows),
-            check_health=False,
-        )
-        return connection.read_response()
-    except NoScriptError:
-        return None
-    except (RedisConnectionError, RedisTimeoutError, OSError):
-        connection.disconnect()  # the reply may be unread: this stream is unusable
-        return None
-    finally:
-        pool.release(connection)
+    def _count_the_long_way(self) -> list[int]:
+        if self._script is None:
+            return [_cache_count(raw_key, window) for raw_key, window in self._raw_keys]
+        keys = [cache.make_key(raw_key) for raw_key, _ in self._raw_keys]
+        return self._script(keys=keys, args=[window for _, window in self._raw_keys])
+
+    def close(self) -> None:
+        """Give the connection back. An answer still unread is discarded with the connection:
+        handed on as it is, it would be read as the answer to someone else's command."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.disconnect()
+            self._pool.release(connection)
+
+    def __enter__(self) -> "CountsInFlight":
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
 
 
 def _cache_count(raw_key: str, window_seconds: int) -> int:

@@ -138,3 +138,52 @@ def test_peek_and_reset_work_on_other_cache_backends_too(settings):
     assert ratelimit_peek_many(counters=[("t:locmem:peek", 60)], now=10.0) == [1]
     ratelimit_reset(key="t:locmem:peek", window_seconds=60, now=10.0)
     assert ratelimit_peek_many(counters=[("t:locmem:peek", 60)], now=10.0) == [0]
+
+
+def test_a_count_begun_now_is_read_later_and_other_commands_in_between_are_unaffected():
+    from django.core.cache import cache
+
+    from config.ratelimit import ratelimit_usage_many, ratelimit_usage_many_begin
+
+    with ratelimit_usage_many_begin(counters=[("t:later", 60)], now=9300.0) as counting:
+        # Redis is used meanwhile, from the same pool: each command gets its own answer.
+        cache.set("t:later:other", "x")
+        assert cache.get("t:later:other") == "x"
+        assert ratelimit_usage_many(counters=[("t:later", 60)], now=9300.0) == [2]
+        assert counting.result() == [1]
+        assert counting.result() == [1]  # read once, kept
+    assert ratelimit_usage_many(counters=[("t:later", 60)], now=9300.0) == [3]
+
+
+def test_an_answer_never_read_is_discarded_not_handed_to_the_next_command():
+    from config.ratelimit import ratelimit_usage_many, ratelimit_usage_many_begin
+
+    pool = _script_client().connection_pool
+    for _ in range(4):
+        ratelimit_usage_many(counters=[("t:unread", 60)], now=9400.0)
+    with ratelimit_usage_many_begin(counters=[("t:unread", 60)], now=9400.0):
+        pass  # e.g. the submission was refused before its velocity was needed
+    # The hit counted (5), and each later command reads its own answer, never that 5.
+    for expected in (1, 2, 3):
+        with ratelimit_usage_many_begin(counters=[("t:unread:b", 60)], now=9400.0) as counting:
+            assert counting.result() == [expected]
+    assert ratelimit_usage_many(counters=[("t:unread", 60)], now=9400.0) == [6]
+    assert len(pool._in_use_connections) == 0
+
+
+def test_a_begun_count_falls_back_when_redis_has_forgotten_the_script():
+    from config.ratelimit import ratelimit_usage_many_begin
+
+    with ratelimit_usage_many_begin(counters=[("t:begun:flushed", 60)], now=9500.0) as counting:
+        assert counting.result() == [1]
+    _script_client().script_flush()
+    with ratelimit_usage_many_begin(counters=[("t:begun:flushed", 60)], now=9500.0) as counting:
+        assert counting.result() == [2]  # counted once, the long way
+
+
+def test_a_begun_count_on_another_cache_backend_counts_when_read(settings):
+    from config import ratelimit
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    with ratelimit.ratelimit_usage_many_begin(counters=[("t:begun:locmem", 60)]) as counting:
+        assert counting.result() == [1]
