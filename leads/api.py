@@ -25,9 +25,9 @@ from leads.models import (
 from leads.normalise import PERSON_FIELDS, TOUCH_FIELDS, LeadInputError, lead_input_clean
 from leads.services import consent_texts_current, lead_capture
 from leads.throttling import (
-    TOO_MANY_FOR_EMAIL,
     TOO_MANY_FROM_HERE,
-    lead_submission_count,
+    SubmissionRefused,
+    lead_submission_count_begin,
     lead_submission_ip_allowed,
 )
 
@@ -280,19 +280,19 @@ class LeadCaptureAPI(APIView):
                     return _too_many(TOO_MANY_FROM_HERE)
                 return Response(serializer.errors, status=status.HTTP_400_BAD_REQUEST)
             kwargs = _capture_kwargs(serializer.validated_data)
-        count = lead_submission_count(ip=ip, email=kwargs["email"])
-        if not count.ip_allowed:
-            return _too_many(TOO_MANY_FROM_HERE)
-        if not count.email_allowed:
-            return _too_many(TOO_MANY_FOR_EMAIL)
+        # Counted in Redis while capture builds the rows, as on the form (leads.views).
+        counting = lead_submission_count_begin(ip=ip, email=kwargs["email"])
         try:
-            lead_capture(
-                **kwargs,
-                context=capture_context(
-                    request._request, source_form="api", method=ConsentRecord.Method.API
-                ),
-                velocity=count.velocity,
-            )
+            with counting:
+                lead_capture(
+                    **kwargs,
+                    context=capture_context(
+                        request._request, source_form="api", method=ConsentRecord.Method.API
+                    ),
+                    velocity=lambda: counting.result().velocity_within_limits(),
+                )
+        except SubmissionRefused as refused:
+            return _too_many(refused.message)
         except LeadInputError as exc:
             return Response(exc.errors, status=status.HTTP_400_BAD_REQUEST)
         check_inbox = bool(kwargs["consents"].get(ConsentPurpose.MARKETING_EMAIL))

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from config.ratelimit import ratelimit_hit, ratelimit_usage_many
+from config.ratelimit import CountsInFlight, ratelimit_hit, ratelimit_usage_many_begin
 from leads.risk import Velocity, velocity_counters, velocity_from_counts
 
 TOO_MANY_FROM_HERE = (
@@ -37,11 +37,27 @@ def lead_submission_email_allowed(*, email: str) -> bool:
     return ratelimit_hit(key=key, limit=settings.LEADS_RATE_LIMIT_PER_EMAIL, window_seconds=window)
 
 
+class SubmissionRefused(Exception):
+    """Over an abuse limit: answer 429 with `message` and write nothing."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 @dataclass(frozen=True)
 class SubmissionCount:
     ip_allowed: bool
     email_allowed: bool
     velocity: Velocity
+
+    def velocity_within_limits(self) -> Velocity:
+        """The velocity, or SubmissionRefused (the IP's limit first, then the email's)."""
+        if not self.ip_allowed:
+            raise SubmissionRefused(TOO_MANY_FROM_HERE)
+        if not self.email_allowed:
+            raise SubmissionRefused(TOO_MANY_FOR_EMAIL)
+        return self.velocity
 
 
 def lead_submission_count(*, ip: str | None, email: str, count_ip: bool = True) -> SubmissionCount:
@@ -49,13 +65,41 @@ def lead_submission_count(*, ip: str | None, email: str, count_ip: bool = True) 
     one Redis round trip. `count_ip=False` when the IP's hit was already counted (by
     lead_submission_ip_allowed). Pass `velocity` on to lead_capture so it is not counted twice.
     """
+    with lead_submission_count_begin(ip=ip, email=email, count_ip=count_ip) as counting:
+        return counting.result()
+
+
+def lead_submission_count_begin(
+    *, ip: str | None, email: str, count_ip: bool = True
+) -> "SubmissionCounting":
+    """lead_submission_count, sent now and read later (`.result()`): the form and the API send
+    it, build the lead's rows while Redis answers, then read it (see lead_capture's velocity).
+    Use it as a context manager, so an answer that is never read is discarded."""
     counters = [_email_counter(email), *velocity_counters(ip=ip, email=email)]
     if count_ip:
         counters.insert(0, _ip_counter(ip))
-    counts = ratelimit_usage_many(counters=counters)
-    ip_allowed = counts.pop(0) <= settings.LEADS_RATE_LIMIT_PER_IP if count_ip else True
-    return SubmissionCount(
-        ip_allowed=ip_allowed,
-        email_allowed=counts[0] <= settings.LEADS_RATE_LIMIT_PER_EMAIL,
-        velocity=velocity_from_counts(ip=ip, counts=counts[1:]),
+    return SubmissionCounting(
+        ratelimit_usage_many_begin(counters=counters), ip=ip, count_ip=count_ip
     )
+
+
+class SubmissionCounting:
+    def __init__(self, counting: CountsInFlight, *, ip: str | None, count_ip: bool) -> None:
+        self._counting = counting
+        self._ip = ip
+        self._count_ip = count_ip
+
+    def result(self) -> SubmissionCount:
+        counts = list(self._counting.result())
+        ip_allowed = counts.pop(0) <= settings.LEADS_RATE_LIMIT_PER_IP if self._count_ip else True
+        return SubmissionCount(
+            ip_allowed=ip_allowed,
+            email_allowed=counts[0] <= settings.LEADS_RATE_LIMIT_PER_EMAIL,
+            velocity=velocity_from_counts(ip=self._ip, counts=counts[1:]),
+        )
+
+    def __enter__(self) -> "SubmissionCounting":
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._counting.close()

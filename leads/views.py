@@ -5,6 +5,7 @@ import functools
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -29,9 +30,9 @@ from leads.services import (
 )
 from leads.services.consent import consent_confirmation_from_token, consent_withdrawal_target
 from leads.throttling import (
-    TOO_MANY_FOR_EMAIL,
     TOO_MANY_FROM_HERE,
-    lead_submission_count,
+    SubmissionRefused,
+    lead_submission_count_begin,
     lead_submission_ip_allowed,
 )
 
@@ -61,7 +62,22 @@ def _initial(request: HttpRequest) -> dict:
     return initial
 
 
-@never_cache
+def _never_cache_pages(view):
+    """never_cache for the pages a view renders (they carry a CSRF token and what the visitor
+    typed), not for its redirects: a 303 carries neither and no cache keeps one without being
+    told to (RFC 9111), so the lead form's answer skips building the headers."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        if not 300 <= response.status_code < 400:
+            add_never_cache_headers(response)
+        return response
+
+    return wrapped
+
+
+@_never_cache_pages
 @require_http_methods(["GET", "POST"])
 def lead_start(request: HttpRequest) -> HttpResponse:
     """The public lead form at /start/. Works without JavaScript; CSRF-protected."""
@@ -82,19 +98,20 @@ def lead_start(request: HttpRequest) -> HttpResponse:
         if not form.is_valid():
             return render(request, "leads/start.html", {"form": form}, status=400)
         kwargs = form.capture_kwargs()
-    count = lead_submission_count(ip=ip, email=kwargs["email"], count_ip=form is None)
-    if not count.ip_allowed:
-        return _too_many(request, TOO_MANY_FROM_HERE)
-    if not count.email_allowed:
-        return _too_many(request, TOO_MANY_FOR_EMAIL)
+    # The counters go to Redis now and are read when capture has built the lead's rows, so
+    # the worker does not sit out the round trip (see lead_capture's velocity).
+    counting = lead_submission_count_begin(ip=ip, email=kwargs["email"], count_ip=form is None)
     try:
-        lead_capture(
-            **kwargs,
-            velocity=count.velocity,
-            context=capture_context(
-                request, source_form="lead_form", method=ConsentRecord.Method.FORM
-            ),
-        )
+        with counting:
+            lead_capture(
+                **kwargs,
+                velocity=lambda: counting.result().velocity_within_limits(),
+                context=capture_context(
+                    request, source_form="lead_form", method=ConsentRecord.Method.FORM
+                ),
+            )
+    except SubmissionRefused as refused:
+        return _too_many(request, refused.message)
     except LeadInputError as exc:
         if form is None:
             form = LeadForm(request.POST, consent_texts=texts)

@@ -1,6 +1,7 @@
 """lead_capture: a first (or repeat) touch becomes one lead, its consents and a touchpoint."""
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -154,6 +155,17 @@ class _Submission:
     now: datetime
 
 
+@dataclass(frozen=True)
+class _NewLeadRows:
+    """What a first submission writes (see _lead_insert_if_new), built before the submission is
+    scored: the lead with its id, chain head and consent states, its touchpoint row and its
+    consent records, hashed. Risk, readiness and the SLA clock are added once it is scored."""
+
+    lead: Lead
+    touchpoint: dict
+    records: list[dict]
+
+
 def lead_capture(
     *,
     email: str,
@@ -167,7 +179,7 @@ def lead_capture(
     context: CaptureContext,
     started_at: datetime | None = None,
     honeypot: str = "",
-    velocity: Velocity | None = None,
+    velocity: Velocity | Callable[[], Velocity] | None = None,
 ) -> Lead:
     """Record one submission: dedupe by normalised email (concurrency-safe), append a
     ConsentRecord per checkbox shown (`consents`: purpose -> ticked), store a Touchpoint, score
@@ -176,7 +188,11 @@ def lead_capture(
 
     A ticked marketing_email box is recorded as pending until the person confirms the link in
     the email we send (double opt-in). Bad input raises LeadInputError and writes nothing.
-    `velocity` is the submission counted by the caller (leads.throttling); None counts it here.
+
+    `velocity` is the submission as counted by the caller (leads.throttling), or a callable
+    that gives it: capture calls it once, after the input is checked and the rows are built but
+    before anything is written, so a caller can count in Redis while capture works (and may
+    raise from it to refuse the submission: nothing is written then). None counts it here.
     """
     cleaned = lead_input_clean(
         email=email, name=name, company=company, phone=phone, country=country
@@ -184,6 +200,19 @@ def lead_capture(
     entries = _consent_entries(consents, consent_text_ids)
     now = timezone.now()
     ip = ip_normalise(context.ip)
+    touch_values = {
+        "created_at": now,
+        "source_form": url_clean(context.source_form or "", max_length=64),
+        "ip": ip,
+        "ip_country": text_clean(context.ip_country or "").upper()[:2],
+        "user_agent": url_clean(context.user_agent or "", max_length=USER_AGENT_MAX_LENGTH),
+        **_touch_clean(touch),
+    }
+    new_rows = _new_lead_rows(
+        cleaned=cleaned, entries=entries, touch=touch_values, context=context, now=now
+    )
+    if callable(velocity):
+        velocity = velocity()
     factors = [
         factor.as_dict()
         for factor in submission_risk_factors(
@@ -195,25 +224,18 @@ def lead_capture(
             velocity=velocity,
         )
     ]
+    touch_values["risk_score"] = risk_total(factors)
+    touch_values["risk_factors"] = factors
     submission = _Submission(
         cleaned=cleaned,
         entries=entries,
-        touch={
-            "created_at": now,
-            "source_form": url_clean(context.source_form or "", max_length=64),
-            "ip": ip,
-            "ip_country": text_clean(context.ip_country or "").upper()[:2],
-            "user_agent": url_clean(context.user_agent or "", max_length=USER_AGENT_MAX_LENGTH),
-            "risk_score": risk_total(factors),
-            "risk_factors": factors,
-            **_touch_clean(touch),
-        },
+        touch=touch_values,
         factors=factors,
         context=context,
         now=now,
     )
     policy = readiness_policy_active()
-    lead = _lead_insert_if_new(submission, policy)
+    lead = _lead_insert_if_new(submission, new_rows, policy)
     if lead is None:
         lead = _lead_capture_locked(submission, policy)
     if lead.intake_pending_since is not None:
@@ -221,47 +243,72 @@ def lead_capture(
     return lead
 
 
-def _submission_records(write, lead: Lead, submission: _Submission) -> list:
+def _submission_records(
+    write,
+    lead: Lead,
+    *,
+    entries: list[tuple[str, bool, ConsentText]],
+    context: CaptureContext,
+    now: datetime,
+) -> list:
     """The submission's checkboxes on `lead`'s chain, through `write`: consent_rows_build
     (rows, which the one-statement insert saves) or consent_records_append_locked."""
     return write(
         lead=lead,
         entries=[
             ConsentEntry(purpose, _decision(purpose, ticked, lead), text)
-            for purpose, ticked, text in submission.entries
+            for purpose, ticked, text in entries
         ],
-        method=submission.context.method,
-        context=submission.context,
-        now=submission.now,
+        method=context.method,
+        context=context,
+        now=now,
     )
 
 
-def _lead_insert_if_new(submission: _Submission, policy) -> Lead | None:
-    """The common case, a first submission, in one INSERT statement: the lead, its touchpoint
-    and its consent records together, or nothing if the email is already known.
+def _new_lead_rows(
+    *,
+    cleaned: dict[str, str],
+    entries: list[tuple[str, bool, ConsentText]],
+    touch: dict,
+    context: CaptureContext,
+    now: datetime,
+) -> _NewLeadRows:
+    """The rows a first submission writes, as far as they do not depend on its score.
 
     The ids come from per-process blocks of the tables' sequences, so the records' hashes (which
-    cover the lead id) and the lead's first and last touch are known before the statement runs.
-    `ON CONFLICT (email) DO NOTHING` makes the statement insert nothing at all for a known email
-    (or one being inserted by a concurrent request, which it waits for): the caller then takes
-    the locked path. Suspected spam also takes it, for its audited quarantine.
+    cover the lead id) and the lead's first and last touch are known before anything is written.
+    A repeat submission never uses them (its ids are simply never stored).
     """
-    cleaned, now = submission.cleaned, submission.now
     lead = Lead(
         pk=_lead_ids.take(),
         email=cleaned["email"],
         **_person_fields(cleaned),
         submissions=1,
-        # As the locked path: a submission's rules are kept when they score.
-        submission_risk_factors=submission.factors if risk_total(submission.factors) > 0 else [],
         intake_pending_since=now,
         created_at=now,
         updated_at=now,
     )
-    # The touchpoint and the records go in as rows, not model instances (see rows_insert_if_new).
-    touchpoint = {**submission.touch, "id": _touchpoint_ids.take(), "lead_id": lead.pk}
+    touchpoint = {"id": _touchpoint_ids.take(), "lead_id": lead.pk}
     lead.first_touch_id = lead.last_touch_id = touchpoint["id"]
-    records = _submission_records(consent_rows_build, lead, submission)
+    records = _submission_records(
+        consent_rows_build, lead, entries=entries, context=context, now=now
+    )
+    return _NewLeadRows(lead=lead, touchpoint=touchpoint, records=records)
+
+
+def _lead_insert_if_new(submission: _Submission, rows: _NewLeadRows, policy) -> Lead | None:
+    """The common case, a first submission, in one INSERT statement: the lead, its touchpoint
+    and its consent records together, or nothing if the email is already known.
+
+    `ON CONFLICT (email) DO NOTHING` makes the statement insert nothing at all for a known email
+    (or one being inserted by a concurrent request, which it waits for): the caller then takes
+    the locked path. Suspected spam also takes it, for its audited quarantine.
+    """
+    lead, now = rows.lead, submission.now
+    # As the locked path: a submission's rules are kept when they score.
+    lead.submission_risk_factors = submission.factors if risk_total(submission.factors) > 0 else []
+    # The touchpoint and the records go in as rows, not model instances (see rows_insert_if_new).
+    touchpoint = {**submission.touch, **rows.touchpoint}
     result = lead_readiness_apply(
         lead=lead, now=now, policy=policy, ip_country=touchpoint["ip_country"]
     )
@@ -271,7 +318,7 @@ def _lead_insert_if_new(submission: _Submission, policy) -> Lead | None:
     inserted = rows_insert_if_new(
         parent=lead,
         conflict_field="email",
-        dependents=[(Touchpoint, [touchpoint]), (ConsentRecord, records)],
+        dependents=[(Touchpoint, [touchpoint]), (ConsentRecord, rows.records)],
     )
     if not inserted:
         return None
@@ -319,7 +366,13 @@ def _lead_capture_locked(submission: _Submission, policy) -> Lead:
         if risk_total(submission.factors) > risk_total(lead.submission_risk_factors):
             lead.submission_risk_factors = submission.factors
 
-        records = _submission_records(consent_records_append_locked, lead, submission)
+        records = _submission_records(
+            consent_records_append_locked,
+            lead,
+            entries=submission.entries,
+            context=submission.context,
+            now=now,
+        )
         result = lead_readiness_apply(lead=lead, now=now, policy=policy)
         if created:
             if result.risk_score >= settings.LEADS_SPAM_RISK_SCORE:

@@ -298,3 +298,31 @@ def test_a_repeat_submission_keeps_the_owner_and_the_clock():
     assert again.owner == lead.owner
     assert again.first_response_due_at == lead.first_response_due_at
     assert again.assignments.count() == 1
+
+
+@pytest.mark.parametrize("repeat", [False, True], ids=["new lead", "repeat submission"])
+def test_velocity_given_as_a_callable_is_asked_once_and_may_refuse_with_nothing_written(repeat):
+    from leads.risk import Velocity
+    from leads.throttling import SubmissionRefused
+
+    if repeat:
+        capture_lead(email="asked@example.com")
+    before = _row_counts()
+    asked = []
+
+    def refuse():
+        asked.append(_row_counts())
+        raise SubmissionRefused("Too many.")
+
+    with pytest.raises(SubmissionRefused):
+        capture_lead(email="asked@example.com", velocity=refuse)
+    assert asked == [before]  # asked once, before anything was written
+    assert _row_counts() == before
+
+    def busy():
+        asked.append("busy")
+        return Velocity(ip=99, email=1)
+
+    lead = capture_lead(email="asked@example.com", velocity=busy)
+    assert asked[1:] == ["busy"]
+    assert "ip_velocity" in {factor["rule"] for factor in lead.risk_factors}

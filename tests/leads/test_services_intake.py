@@ -127,8 +127,8 @@ def test_the_fast_path_stores_exactly_what_the_locked_path_stores(monkeypatch, s
     seen = []
     fast_path = capture._lead_insert_if_new
 
-    def spy(submission, policy):
-        lead = fast_path(submission, policy)
+    def spy(submission, rows, policy):
+        lead = fast_path(submission, rows, policy)
         seen.append((submission, policy, lead))
         return lead
 

@@ -314,3 +314,17 @@ def test_a_tampered_withdrawal_link_records_nothing(client):
     token = consent_withdrawal_token(lead=lead, purpose="sms")
     assert client.get(f"/consent/withdraw/{token[:-3]}abc/").status_code == 404
     assert lead.consent_records.filter(decision="withdrawn").count() == 0
+
+
+def test_form_pages_are_never_cached_but_the_redirect_after_a_post_needs_no_headers(
+    client, settings
+):
+    page = client.get(START)
+    assert "no-store" in page["Cache-Control"]
+    bad = client.post(START, lead_form_data(email="not an email"))
+    assert bad.status_code == 400 and "no-store" in bad["Cache-Control"]
+    done = client.post(START, lead_form_data(email="cache@example.com"))
+    assert done.status_code == 303 and "Cache-Control" not in done
+    settings.LEADS_RATE_LIMIT_PER_EMAIL = 1
+    refused = client.post(START, lead_form_data(email="cache@example.com"))
+    assert refused.status_code == 429 and "no-store" in refused["Cache-Control"]
