@@ -5,10 +5,12 @@ limits: at a window edge a client can get up to twice the limit through, which i
 for a form, not for billing.
 """
 
+import os
+import threading
 import time
 import weakref
 
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -29,11 +31,11 @@ return counts
 """
 
 
-def _counters_script():
+def _counters_script(backend=None):
     """The counting script on the redis-py client behind Django's RedisCache, or None for other
     cache backends. Kept per backend instance: building a client costs more than the call.
     It runs by EVALSHA (the script text is sent again only if Redis has forgotten it)."""
-    backend = getattr(cache, "_cache", None)
+    backend = getattr(backend or cache, "_cache", None)
     get_client = getattr(backend, "get_client", None)
     if get_client is None:
         return None
@@ -78,7 +80,7 @@ def ratelimit_usage_many_begin(
 
 
 class CountsInFlight:
-    """Hits sent to Redis (one EVALSHA on a pooled connection) whose counts are read later.
+    """Hits sent to Redis (one EVALSHA) whose counts are read later.
 
     The short way skips redis-py's command machinery (retry wrapper, response callbacks),
     which costs about as much as the round trip on the lead form. Whenever it does not work out
@@ -90,24 +92,24 @@ class CountsInFlight:
     """
 
     def __init__(self, counters: list[tuple[str, int]], moment: float) -> None:
+        self._backend = caches[DEFAULT_CACHE_ALIAS]
         self._raw_keys = [(_window_key(key, window, moment), window) for key, window in counters]
-        self._script = _counters_script()
-        self._pool = None
+        self._script = _counters_script(self._backend)
         self._connection = None
         self._counts: list[int] | None = None
+
+    def _keys(self) -> list[str]:
+        # make_key, not make_and_validate_key: these keys are short ASCII by construction, and
+        # the validation (memcached portability) walks every character in Python.
+        return [self._backend.make_key(raw_key) for raw_key, _ in self._raw_keys]
 
     def send(self) -> None:
         if self._script is None:
             return
-        # make_key, not make_and_validate_key: these keys are short ASCII by construction, and
-        # the validation (memcached portability) walks every character in Python.
-        keys = [cache.make_key(raw_key) for raw_key, _ in self._raw_keys]
+        keys = self._keys()
         windows = [window for _, window in self._raw_keys]
         pool = self._script.registered_client.connection_pool
-        try:
-            connection = pool.get_connection()
-        except (RedisConnectionError, RedisTimeoutError, OSError):
-            return
+        connection = _connection_take(pool)
         try:
             connection.send_packed_command(
                 connection.pack_command("EVALSHA", self._script.sha, len(keys), *keys, *windows),
@@ -115,9 +117,8 @@ class CountsInFlight:
             )
         except (RedisConnectionError, RedisTimeoutError, OSError):
             connection.disconnect()
-            pool.release(connection)
             return
-        self._pool, self._connection = pool, connection
+        self._connection = connection
 
     def result(self) -> list[int]:
         """The counts, in the order of the counters (each including this hit)."""
@@ -129,39 +130,66 @@ class CountsInFlight:
         return self._counts
 
     def _read(self) -> list | None:
-        connection = self._connection
+        connection, self._connection = self._connection, None
         if connection is None:
             return None
-        self._connection = None
         try:
-            return connection.read_response()
+            counts = connection.read_response()
         except NoScriptError:
-            return None
+            counts = None  # the answer was read: the connection is clean
         except (RedisConnectionError, RedisTimeoutError, OSError):
-            connection.disconnect()  # the reply may be unread: this stream is unusable
+            connection.disconnect()  # the answer may be unread: this stream is unusable
             return None
-        finally:
-            self._pool.release(connection)
+        _connection_give_back(connection)
+        return counts
 
     def _count_the_long_way(self) -> list[int]:
         if self._script is None:
             return [_cache_count(raw_key, window) for raw_key, window in self._raw_keys]
-        keys = [cache.make_key(raw_key) for raw_key, _ in self._raw_keys]
-        return self._script(keys=keys, args=[window for _, window in self._raw_keys])
+        return self._script(keys=self._keys(), args=[window for _, window in self._raw_keys])
 
     def close(self) -> None:
-        """Give the connection back. An answer still unread is discarded with the connection:
-        handed on as it is, it would be read as the answer to someone else's command."""
+        """Done with the count. An answer still unread is discarded with its connection: used
+        again as it is, it would be read as the answer to the next command."""
         connection, self._connection = self._connection, None
         if connection is not None:
             connection.disconnect()
-            self._pool.release(connection)
 
     def __enter__(self) -> "CountsInFlight":
         return self
 
     def __exit__(self, *_exc) -> None:
         self.close()
+
+
+class _IdleConnection(threading.local):
+    pool = None
+    connection = None
+
+
+_idle = _IdleConnection()
+
+
+def _connection_take(pool):
+    """A connection of this thread's own for counting, made from `pool`'s settings but not lent
+    by it: the pool checks a connection for stray data before each loan (three system calls),
+    and this one never has any, because every answer on it is read, or the connection dropped.
+    A count begun while another is in flight on this thread gets a connection of its own."""
+    connection = _idle.connection
+    _idle.connection = None
+    if connection is None or _idle.pool is not pool or connection.pid != os.getpid():
+        # None idle, another Redis, or a forked child's copy of its parent's (left alone: the
+        # parent still uses that socket).
+        _idle.pool = pool
+        connection = pool.connection_class(**pool.connection_kwargs)
+    return connection
+
+
+def _connection_give_back(connection) -> None:
+    if _idle.connection is None:
+        _idle.connection = connection
+    else:
+        connection.disconnect()
 
 
 def _cache_count(raw_key: str, window_seconds: int) -> int:

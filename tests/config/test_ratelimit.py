@@ -1,3 +1,4 @@
+import os
 import threading
 
 from config.ratelimit import ratelimit_hit, ratelimit_usage
@@ -158,7 +159,6 @@ def test_a_count_begun_now_is_read_later_and_other_commands_in_between_are_unaff
 def test_an_answer_never_read_is_discarded_not_handed_to_the_next_command():
     from config.ratelimit import ratelimit_usage_many, ratelimit_usage_many_begin
 
-    pool = _script_client().connection_pool
     for _ in range(4):
         ratelimit_usage_many(counters=[("t:unread", 60)], now=9400.0)
     with ratelimit_usage_many_begin(counters=[("t:unread", 60)], now=9400.0):
@@ -168,7 +168,6 @@ def test_an_answer_never_read_is_discarded_not_handed_to_the_next_command():
         with ratelimit_usage_many_begin(counters=[("t:unread:b", 60)], now=9400.0) as counting:
             assert counting.result() == [expected]
     assert ratelimit_usage_many(counters=[("t:unread", 60)], now=9400.0) == [6]
-    assert len(pool._in_use_connections) == 0
 
 
 def test_a_begun_count_falls_back_when_redis_has_forgotten_the_script():
@@ -187,3 +186,22 @@ def test_a_begun_count_on_another_cache_backend_counts_when_read(settings):
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     with ratelimit.ratelimit_usage_many_begin(counters=[("t:begun:locmem", 60)]) as counting:
         assert counting.result() == [1]
+
+
+def test_a_forked_child_counts_on_its_own_connection_and_leaves_its_parents_alone():
+    from config.ratelimit import _idle, ratelimit_usage_many
+
+    assert ratelimit_usage_many(counters=[("t:fork", 60)], now=9600.0) == [1]
+    parents = _idle.connection
+    pid = os.fork()
+    if pid == 0:  # the child: whatever happens, its verdict is its exit code
+        ok = False
+        try:
+            ok = ratelimit_usage_many(counters=[("t:fork", 60)], now=9600.0) == [2]
+            ok = ok and _idle.connection is not parents and _idle.connection.pid == os.getpid()
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    # The parent's connection was not shut down by the child.
+    assert ratelimit_usage_many(counters=[("t:fork", 60)], now=9600.0) == [3]
