@@ -3,12 +3,16 @@ accepts, it gives exactly what LeadForm would."""
 
 import time
 
+import pytest
+from django.core import signing
 from django.http import QueryDict
 
 from leads.forms import (
     LEAD_FORM_PURPOSES,
+    STARTED_SALT,
     TOUCH_FIELDS,
     LeadForm,
+    form_started_at,
     form_started_token,
     lead_form_quick_clean,
 )
@@ -104,3 +108,39 @@ def test_quick_validation_never_accepts_what_the_form_refuses():
         full=_form_verdict,
         same=_same,
     )
+
+
+def test_the_started_token_gives_back_when_the_form_was_rendered(settings):
+    rendered = time.time() - 42.5
+    token = form_started_token(rendered)
+    assert abs(form_started_at(token).timestamp() - rendered) < 0.002
+    # After a key rotation, forms rendered with the old key still count.
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "rotated-" + "x" * 50
+    assert abs(form_started_at(token).timestamp() - rendered) < 0.002
+    # A form rendered before this token format (a Django signed object) still counts too.
+    old = signing.dumps({"t": rendered}, salt=STARTED_SALT)
+    assert abs(form_started_at(old).timestamp() - rendered) < 0.002
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [
+        lambda token: "1" + token,  # an earlier moment, same signature
+        lambda token: token[:-1] + ("0" if token[-1] != "0" else "1"),
+        lambda token: token.split(".")[0],
+        lambda token: "99999999999999." + token.split(".")[1],  # far future, too long
+        lambda token: "",
+        lambda token: "forged",
+        lambda token: "١٢٣." + token.split(".")[1],  # non-ASCII digits
+    ],
+)
+def test_a_forged_or_broken_started_token_reads_as_just_now(forge):
+    token = form_started_token(time.time() - 3600)
+    assert abs(form_started_at(forge(token)).timestamp() - time.time()) < 5
+
+
+def test_a_started_token_from_another_key_reads_as_just_now(settings):
+    token = form_started_token(time.time() - 3600)
+    settings.SECRET_KEY = "another-" + "y" * 50
+    assert abs(form_started_at(token).timestamp() - time.time()) < 5
