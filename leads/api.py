@@ -272,6 +272,7 @@ class LeadCaptureAPI(APIView):
             return Response({"detail": TOO_LARGE}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
         ip = client_ip(request._request)
         kwargs = lead_api_quick_clean(request.data)
+        person_cleaned = kwargs is not None  # lead_input_clean's output
         if kwargs is None:
             serializer = LeadCaptureRequestSerializer(data=request.data)
             if not serializer.is_valid():
@@ -286,6 +287,7 @@ class LeadCaptureAPI(APIView):
             with counting:
                 lead_capture(
                     **kwargs,
+                    person_cleaned=person_cleaned,
                     context=capture_context(
                         request._request, source_form="api", method=ConsentRecord.Method.API
                     ),

@@ -2,7 +2,7 @@
 salesperson understands; the lead keeps every contribution (Lead.risk_factors)."""
 
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
@@ -59,7 +59,8 @@ class RiskFactor:
     reason: str
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        # Not dataclasses.asdict, which deep-copies field by field at ten times the cost.
+        return {"rule": self.rule, "points": self.points, "reason": self.reason}
 
 
 def _points(rule: str) -> int:

@@ -81,9 +81,8 @@ def _never_cache_pages(view):
 @require_http_methods(["GET", "POST"])
 def lead_start(request: HttpRequest) -> HttpResponse:
     """The public lead form at /start/. Works without JavaScript; CSRF-protected."""
-    texts = consent_texts_current(purposes=LEAD_FORM_PURPOSES)
     if request.method == "GET":
-        form = LeadForm(initial=_initial(request), consent_texts=texts)
+        form = LeadForm(initial=_initial(request), consent_texts=_form_texts())
         return render(request, "leads/start.html", {"form": form})
 
     ip = client_ip(request)
@@ -94,7 +93,7 @@ def lead_start(request: HttpRequest) -> HttpResponse:
         # IP's limit, valid or not.
         if not lead_submission_ip_allowed(ip=ip):
             return _too_many(request, TOO_MANY_FROM_HERE)
-        form = LeadForm(request.POST, consent_texts=texts)
+        form = LeadForm(request.POST, consent_texts=_form_texts())
         if not form.is_valid():
             return render(request, "leads/start.html", {"form": form}, status=400)
         kwargs = form.capture_kwargs()
@@ -105,6 +104,7 @@ def lead_start(request: HttpRequest) -> HttpResponse:
         with counting:
             lead_capture(
                 **kwargs,
+                person_cleaned=form is None,  # lead_form_quick_clean's output
                 velocity=lambda: counting.result().velocity_within_limits(),
                 context=capture_context(
                     request, source_form="lead_form", method=ConsentRecord.Method.FORM
@@ -114,7 +114,7 @@ def lead_start(request: HttpRequest) -> HttpResponse:
         return _too_many(request, refused.message)
     except LeadInputError as exc:
         if form is None:
-            form = LeadForm(request.POST, consent_texts=texts)
+            form = LeadForm(request.POST, consent_texts=_form_texts())
             form.is_valid()
         for field, messages in exc.errors.items():
             form.add_error(field if field in form.fields else None, messages)
@@ -123,6 +123,11 @@ def lead_start(request: HttpRequest) -> HttpResponse:
     if kwargs["consents"].get(ConsentPurpose.MARKETING_EMAIL):
         url += "?confirm=email"
     return _see_other(url)
+
+
+def _form_texts() -> dict:
+    """The wording the form shows (only a page the view renders needs it)."""
+    return consent_texts_current(purposes=LEAD_FORM_PURPOSES)
 
 
 @functools.cache

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from config.rows import IdBlocks, rows_insert_if_new
+from config.rows import IdBlocks, model_new, rows_insert_if_new
 from leads.models import (
     USER_AGENT_MAX_LENGTH,
     ConsentPurpose,
@@ -180,6 +180,7 @@ def lead_capture(
     started_at: datetime | None = None,
     honeypot: str = "",
     velocity: Velocity | Callable[[], Velocity] | None = None,
+    person_cleaned: bool = False,
 ) -> Lead:
     """Record one submission: dedupe by normalised email (concurrency-safe), append a
     ConsentRecord per checkbox shown (`consents`: purpose -> ticked), store a Touchpoint, score
@@ -193,10 +194,13 @@ def lead_capture(
     that gives it: capture calls it once, after the input is checked and the rows are built but
     before anything is written, so a caller can count in Redis while capture works (and may
     raise from it to refuse the submission: nothing is written then). None counts it here.
+
+    `person_cleaned` says email, name, company, phone and country are lead_input_clean's output
+    already (the form's and the API's quick checks run it to answer field by field), so they
+    are not cleaned twice.
     """
-    cleaned = lead_input_clean(
-        email=email, name=name, company=company, phone=phone, country=country
-    )
+    person = {"email": email, "name": name, "company": company, "phone": phone, "country": country}
+    cleaned = person if person_cleaned else lead_input_clean(**person)
     entries = _consent_entries(consents, consent_text_ids)
     now = timezone.now()
     ip = ip_normalise(context.ip)
@@ -279,14 +283,17 @@ def _new_lead_rows(
     cover the lead id) and the lead's first and last touch are known before anything is written.
     A repeat submission never uses them (its ids are simply never stored).
     """
-    lead = Lead(
-        pk=_lead_ids.take(),
-        email=cleaned["email"],
-        **_person_fields(cleaned),
-        submissions=1,
-        intake_pending_since=now,
-        created_at=now,
-        updated_at=now,
+    lead = model_new(
+        Lead,
+        {
+            "id": _lead_ids.take(),
+            "email": cleaned["email"],
+            **_person_fields(cleaned),
+            "submissions": 1,
+            "intake_pending_since": now,
+            "created_at": now,
+            "updated_at": now,
+        },
     )
     touchpoint = {"id": _touchpoint_ids.take(), "lead_id": lead.pk}
     lead.first_touch_id = lead.last_touch_id = touchpoint["id"]

@@ -171,6 +171,12 @@ def consent_subject_digest(email: str) -> str:
     return salted_hmac("leads.consent-subject", email, algorithm="sha256").hexdigest()
 
 
+# The canonical form every record hash covers: sorted keys, no spaces, text as typed. One
+# encoder for all (json.dumps with these options builds a new one per call). Changing any of
+# this changes every hash: the chain of every lead would no longer verify.
+_HASH_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def consent_row_hash(row: dict[str, Any]) -> str:
     """SHA-256 over every evidential field and the previous record's hash. `row` holds the
     record's values by attribute name (lead_id, consent_text_id, actor_id for the relations)."""
@@ -192,8 +198,7 @@ def consent_row_hash(row: dict[str, Any]) -> str:
         "actor": row["actor_id"],
         "prev_hash": row["prev_hash"],
     }
-    encoded = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
+    return hashlib.sha256(_HASH_JSON.encode(payload).encode("utf-8")).hexdigest()
 
 
 _HASHED_ATTRIBUTES = (

@@ -42,12 +42,12 @@ def _ladder(steps: tuple) -> tuple[tuple[str, int], ...]:
     return ladder
 
 
-def _ladder_check_at(lead: Lead, level: int) -> datetime | None:
+def _ladder_check_at(lead: Lead, level: int, hours: BusinessHours | None = None) -> datetime | None:
     """When step `level` (0-based) of the ladder is due for `lead`, or None after the last."""
     ladder = sla_ladder()
     if level >= len(ladder) or lead.first_response_due_at is None:
         return None
-    hours = BusinessHours.from_settings()
+    hours = hours or BusinessHours.from_settings()
     return hours.add(lead.first_response_due_at, ladder[level][1])
 
 
@@ -61,7 +61,7 @@ def lead_sla_start(*, lead: Lead, now: datetime) -> None:
     lead.first_response_due_at = hours.add(now, settings.LEADS_SLA_FIRST_RESPONSE_MINUTES)
     lead.sla_state = SlaState.PENDING
     lead.sla_level = 0
-    lead.sla_next_check_at = _ladder_check_at(lead, 0)
+    lead.sla_next_check_at = _ladder_check_at(lead, 0, hours)
 
 
 def lead_sla_restart(*, lead: Lead, now: datetime) -> bool:
