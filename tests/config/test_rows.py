@@ -412,3 +412,37 @@ def test_a_forked_child_takes_a_fresh_block_instead_of_its_parents(monkeypatch):
     assert len(queries) == 1 and "nextval" in queries[0]["sql"]
     assert not set(child) & (held_by_parent | {parent_first})
     assert len(set(child)) == 10
+
+
+def test_model_new_gives_what_the_model_constructor_gives():
+    from django.db.models.signals import post_init
+
+    from config.rows import model_new
+
+    values = {
+        "id": 7,
+        "email": "ada@example.com",
+        "name": "Ada",
+        "owner_id": None,
+        "created_at": NOW,
+    }
+    made, expected = model_new(Lead, values), Lead(**values)
+    for field in Lead._meta.concrete_fields:
+        assert getattr(made, field.attname) == getattr(expected, field.attname), field.name
+    assert made._state.adding and made._state.db is None
+    # Defaults that are made per instance (a list, a dict) are not shared between instances.
+    other = model_new(Lead, {**values, "id": 8})
+    assert made.consents == {} and made.consents is not other.consents
+    assert made.risk_factors == [] and made.risk_factors is not other.risk_factors
+
+    seen = []
+
+    def receiver(sender, instance, **kwargs):
+        seen.append(instance.email)
+
+    post_init.connect(receiver, sender=Lead)
+    try:
+        model_new(Lead, values)  # with a listener, through Model.__init__, which sends it
+    finally:
+        post_init.disconnect(receiver, sender=Lead)
+    assert seen == ["ada@example.com"]
