@@ -315,7 +315,11 @@ class ConsentRecord(models.Model):
         db_index=False,
     )
     prev_hash = models.CharField(max_length=64, blank=True)
-    record_hash = models.CharField(max_length=64)  # unique: Meta.constraints
+    # Unique by construction, not by an index: it covers the lead and the sequence, which are unique
+    # together (Meta.constraints), so two records cannot share one. Its unique index cost every
+    # capture three inserts into a btree of random 64-character keys, for nothing the chain
+    # check needs (consent_chain_verify recomputes every hash).
+    record_hash = models.CharField(max_length=64)
 
     class Meta:
         ordering = ["lead_id", "sequence"]
@@ -323,7 +327,6 @@ class ConsentRecord(models.Model):
             models.UniqueConstraint(
                 fields=["lead", "sequence"], name="consentrecord_lead_sequence"
             ),
-            models.UniqueConstraint(fields=["record_hash"], name="consentrecord_hash_unique"),
         ]
 
     def __str__(self) -> str:
