@@ -98,3 +98,18 @@ def test_the_middleware_leaves_a_body_django_would_refuse_to_django(settings):
     )
     with pytest.raises(TooManyFieldsSent):
         _through_middleware(request)  # raised where Django raises it: on reading POST
+
+
+def test_the_pairs_are_parse_qsls():
+    from urllib.parse import parse_qsl
+
+    from config.http import urlencoded_pairs
+
+    alphabet = ["a", "b", "=", "&", "%", "+", ";", "4", "1", "F", "é", "%C3", "%A9", "%zz", " "]
+    rng = random.Random(61220)
+    cases = [body.decode("iso-8859-1") for body in BODIES]
+    cases += [
+        "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 30))) for _ in range(5000)
+    ]
+    for text in cases:
+        assert urlencoded_pairs(text) == parse_qsl(text, keep_blank_values=True), text
