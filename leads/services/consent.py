@@ -1,6 +1,8 @@
 """The consent ledger: append-only records chained by hashes, double opt-in and withdrawal."""
 
+import functools
 import hashlib
+import hmac
 import json
 import logging
 import time
@@ -15,7 +17,6 @@ from django.db import connection, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.crypto import salted_hmac
 
 from config.celery import enqueue_on_commit
 from leads.models import (
@@ -168,7 +169,15 @@ def consent_texts_current(*, purposes: list[str]) -> dict[str, ConsentText]:
 
 
 def consent_subject_digest(email: str) -> str:
-    return salted_hmac("leads.consent-subject", email, algorithm="sha256").hexdigest()
+    """salted_hmac("leads.consent-subject", email, algorithm="sha256"), with its key (derived
+    from SECRET_KEY) kept per process: every capture computes three of these chains."""
+    return hmac.new(_subject_key(settings.SECRET_KEY), email.encode(), hashlib.sha256).hexdigest()
+
+
+@functools.lru_cache(maxsize=4)
+def _subject_key(secret: str) -> bytes:
+    # What salted_hmac derives: sha256(key_salt + secret).
+    return hashlib.sha256(("leads.consent-subject" + secret).encode()).digest()
 
 
 # The canonical form every record hash covers: sorted keys, no spaces, text as typed. One

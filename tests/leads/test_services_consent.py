@@ -255,3 +255,18 @@ def test_a_chain_never_goes_back_in_time_when_a_server_clock_is_behind(monkeypat
     assert times == [ahead, ahead, withdrawal.created_at]
     assert withdrawal.created_at >= ahead
     assert withdrawal.record_hash == consent_record_hash(withdrawal)
+
+
+def test_the_subject_digest_is_salted_hmac_of_the_email_and_follows_the_secret_key(settings):
+    from django.utils.crypto import salted_hmac
+
+    from leads.services.consent import consent_subject_digest
+
+    for email in ["ada@example.com", "zoë@münchen.de", ""]:
+        expected = salted_hmac("leads.consent-subject", email, algorithm="sha256").hexdigest()
+        assert consent_subject_digest(email) == expected
+    before = consent_subject_digest("ada@example.com")
+    settings.SECRET_KEY = "another-" + "z" * 50
+    assert consent_subject_digest("ada@example.com") != before
+    expected = salted_hmac("leads.consent-subject", "ada@example.com", algorithm="sha256")
+    assert consent_subject_digest("ada@example.com") == expected.hexdigest()
