@@ -84,6 +84,8 @@ def lead_submission_count_begin(
 
 
 class SubmissionCounting:
+    """A submission's count in flight (lead_submission_count_begin); `.result()` reads it."""
+
     def __init__(self, counting: CountsInFlight, *, ip: str | None, count_ip: bool) -> None:
         self._counting = counting
         self._ip = ip
