@@ -291,7 +291,7 @@ class LeadCaptureAPI(APIView):
                     context=capture_context(
                         request._request, source_form="api", method=ConsentRecord.Method.API
                     ),
-                    velocity=lambda: counting.result().velocity_within_limits(),
+                    velocity=counting.velocity_within_limits,
                 )
         except SubmissionRefused as refused:
             return _too_many(refused.message)

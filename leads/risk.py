@@ -118,7 +118,8 @@ def submission_risk_factors(
     velocity: Velocity | None = None,
 ) -> list[RiskFactor]:
     """Rules about one submission. Without `velocity` (already counted by the caller, see
-    leads.throttling.lead_submission_count), counting it is a side effect: each call is a hit."""
+    leads.throttling.lead_submission_count_begin), counting it is a side effect: each call is a
+    hit."""
     factors: list[RiskFactor] = []
     if honeypot.strip():
         factors.append(

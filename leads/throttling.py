@@ -60,21 +60,14 @@ class SubmissionCount:
         return self.velocity
 
 
-def lead_submission_count(*, ip: str | None, email: str, count_ip: bool = True) -> SubmissionCount:
-    """Count one valid submission against the abuse limits and the risk velocity counters, in
-    one Redis round trip. `count_ip=False` when the IP's hit was already counted (by
-    lead_submission_ip_allowed). Pass `velocity` on to lead_capture so it is not counted twice.
-    """
-    with lead_submission_count_begin(ip=ip, email=email, count_ip=count_ip) as counting:
-        return counting.result()
-
-
 def lead_submission_count_begin(
     *, ip: str | None, email: str, count_ip: bool = True
 ) -> "SubmissionCounting":
-    """lead_submission_count, sent now and read later (`.result()`): the form and the API send
-    it, build the lead's rows while Redis answers, then read it (see lead_capture's velocity).
-    Use it as a context manager, so an answer that is never read is discarded."""
+    """Count one valid submission against the abuse limits and the risk velocity counters, in
+    one Redis round trip, sent now and read later: the form and the API send it, capture builds
+    the lead's rows while Redis answers, then reads it (lead_capture's velocity). `count_ip=False`
+    when the IP's hit was already counted (by lead_submission_ip_allowed). Use it as a context
+    manager, so an answer that is never read is discarded."""
     counters = [_email_counter(email), *velocity_counters(ip=ip, email=email)]
     if count_ip:
         counters.insert(0, _ip_counter(ip))
@@ -99,6 +92,10 @@ class SubmissionCounting:
             email_allowed=counts[0] <= settings.LEADS_RATE_LIMIT_PER_EMAIL,
             velocity=velocity_from_counts(ip=self._ip, counts=counts[1:]),
         )
+
+    def velocity_within_limits(self) -> Velocity:
+        """The submission's velocity, for lead_capture; SubmissionRefused over a limit."""
+        return self.result().velocity_within_limits()
 
     def __enter__(self) -> "SubmissionCounting":
         return self

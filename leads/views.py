@@ -105,7 +105,7 @@ def lead_start(request: HttpRequest) -> HttpResponse:
             lead_capture(
                 **kwargs,
                 person_cleaned=form is None,  # lead_form_quick_clean's output
-                velocity=lambda: counting.result().velocity_within_limits(),
+                velocity=counting.velocity_within_limits,
                 context=capture_context(
                     request, source_form="lead_form", method=ConsentRecord.Method.FORM
                 ),

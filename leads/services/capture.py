@@ -158,11 +158,11 @@ class _Submission:
 @dataclass(frozen=True)
 class _NewLeadRows:
     """What a first submission writes (see _lead_insert_if_new), built before the submission is
-    scored: the lead with its id, chain head and consent states, its touchpoint row and its
+    scored: the lead with its id, chain head and consent states, its touchpoint's ids and its
     consent records, hashed. Risk, readiness and the SLA clock are added once it is scored."""
 
     lead: Lead
-    touchpoint: dict
+    touchpoint: dict  # id and lead_id; the submission's touch values join them
     records: list[dict]
 
 
@@ -212,9 +212,7 @@ def lead_capture(
         "user_agent": url_clean(context.user_agent or "", max_length=USER_AGENT_MAX_LENGTH),
         **_touch_clean(touch),
     }
-    new_rows = _new_lead_rows(
-        cleaned=cleaned, entries=entries, touch=touch_values, context=context, now=now
-    )
+    new_rows = _new_lead_rows(cleaned=cleaned, entries=entries, context=context, now=now)
     if callable(velocity):
         velocity = velocity()
     factors = [
@@ -273,7 +271,6 @@ def _new_lead_rows(
     *,
     cleaned: dict[str, str],
     entries: list[tuple[str, bool, ConsentText]],
-    touch: dict,
     context: CaptureContext,
     now: datetime,
 ) -> _NewLeadRows:
