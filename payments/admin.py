@@ -46,11 +46,21 @@ def replay_events(modeladmin, request, queryset):
 class WebhookEventAdmin(ReadOnlyFieldsAdmin):
     list_display = [
         "received_at", "type", "stripe_event_id", "object_id", "status", "unmatched", "attempts",
-        "next_attempt_at",
+        "next_attempt_at", "api_version_mismatch",
     ]  # fmt: skip
-    list_filter = ["status", "unmatched", "type"]
+    list_filter = ["status", "unmatched", "api_version_mismatch", "type"]
     search_fields = ["stripe_event_id", "object_id"]
     actions = [replay_events]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = [f for f in super().get_readonly_fields(request, obj) if f != "body"]
+        return [*fields, "body_as_received"]
+
+    @admin.display(description="body as received")
+    def body_as_received(self, obj):
+        # NUL and undecodable bytes are shown escaped; the stored bytes are what Stripe signed.
+        text = bytes(obj.body).decode("utf-8", errors="backslashreplace")
+        return format_html("<pre>{}</pre>", text.replace("\x00", "\\x00"))
 
 
 @admin.register(DeadLetterEvent)

@@ -39,7 +39,11 @@ class GatewayUnavailable(GatewayError):
 
 
 class InvalidWebhook(Exception):
-    """A webhook whose signature, timestamp or body we refuse."""
+    """A webhook whose signature or timestamp we refuse: it may not come from Stripe."""
+
+
+class MalformedWebhook(Exception):
+    """A validly signed body that is not a Stripe event we can process (kept as a dead letter)."""
 
 
 @dataclass(frozen=True)
@@ -219,8 +223,8 @@ def payment_intent_retrieve(payment_intent_id: str) -> PaymentIntentResult:
     return _payment_intent_result(pi)
 
 
-def webhook_payload_verify(*, payload: bytes, signature_header: str) -> WebhookPayload:
-    """Verify a Stripe-Signature header and parse the event.
+def webhook_signature_verify(*, payload: bytes, signature_header: str) -> None:
+    """Check a Stripe-Signature header against the exact bytes received.
 
     The SDK rejects timestamps older than the tolerance but accepts any future one, so we bound
     the future side too (notes/reliability.md §1.1).
@@ -239,13 +243,24 @@ def webhook_payload_verify(*, payload: bytes, signature_header: str) -> WebhookP
     timestamp = _signature_timestamp(signature_header)
     if timestamp > time.time() + tolerance:
         raise InvalidWebhook("signature timestamp is in the future")
+
+
+def webhook_payload_parse(body: bytes) -> WebhookPayload:
+    """Read a verified body as a Stripe event. Raises MalformedWebhook saying what is wrong."""
     try:
-        event = json.loads(payload)
+        event = json.loads(body)
     except ValueError as exc:
-        raise InvalidWebhook("body is not JSON") from exc
-    if not isinstance(event, dict):
-        raise InvalidWebhook("body is not a Stripe event")
+        raise MalformedWebhook("body is not JSON") from exc
     return webhook_payload_from_event(event)
+
+
+def webhook_payload_verify(*, payload: bytes, signature_header: str) -> WebhookPayload:
+    """Verify and parse in one step; a malformed body is refused like a bad signature."""
+    webhook_signature_verify(payload=payload, signature_header=signature_header)
+    try:
+        return webhook_payload_parse(payload)
+    except MalformedWebhook as exc:
+        raise InvalidWebhook(str(exc)) from exc
 
 
 def _signature_timestamp(header: str) -> int:
@@ -454,17 +469,33 @@ def payment_intent_from_object(data: dict[str, Any]) -> PaymentIntentResult:
     return _payment_intent_result(data)
 
 
-def webhook_payload_from_event(event: dict[str, Any]) -> WebhookPayload:
-    """An event as our own: from a verified delivery, or from the Events API (authenticated)."""
-    if not isinstance(event.get("id"), str) or not event.get("type"):
-        raise InvalidWebhook("body is not a Stripe event")
-    data_object = (event.get("data") or {}).get("object") or {}
+def webhook_payload_from_event(event: Any) -> WebhookPayload:
+    """An event as our own: from a verified delivery, or from the Events API (authenticated).
+
+    Only the envelope is checked here (what the inbox and the dispatch need); handlers read the
+    object. Raises MalformedWebhook when the envelope is not a Stripe event's.
+    """
+    if not isinstance(event, dict):
+        raise MalformedWebhook("body is not a JSON object")
+    if not isinstance(event.get("id"), str) or not event["id"]:
+        raise MalformedWebhook("event has no id")
+    if not isinstance(event.get("type"), str) or not event["type"]:
+        raise MalformedWebhook("event has no type")
+    created = event.get("created")
+    if isinstance(created, bool) or not isinstance(created, int) or created < 0:
+        raise MalformedWebhook(f"event created is not a Unix time: {created!r:.40}")
+    data = event.get("data")
+    if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
+        raise MalformedWebhook("event data.object is not an object")
+    api_version = event.get("api_version")
+    if api_version is not None and not isinstance(api_version, str):
+        raise MalformedWebhook("event api_version is not a string")
     return WebhookPayload(
         id=event["id"][:255],
-        type=str(event["type"])[:100],
-        created=int(event.get("created") or 0),
-        api_version=str(event.get("api_version") or "")[:40],
-        livemode=bool(event.get("livemode")),
-        data_object=data_object if isinstance(data_object, dict) else {},
+        type=event["type"][:100],
+        created=created,
+        api_version=(api_version or "")[:40],
+        livemode=event.get("livemode") is True,
+        data_object=data["object"],
         raw=event,
     )

@@ -22,7 +22,14 @@ class WebhookEvent(models.Model):
     api_version = models.CharField(max_length=40, blank=True)
     livemode = models.BooleanField(default=False)
     stripe_created_at = models.DateTimeField(null=True, blank=True)
-    payload = models.JSONField()
+    # Exactly the bytes Stripe signed, NUL bytes and all: the evidence, and what a replay reads.
+    body = models.BinaryField(default=b"", editable=False)
+    # The parsed event, for the handlers and the admin. Postgres' jsonb cannot hold U+0000, so a
+    # NUL in a string reads as U+FFFD here; `body` keeps the original.
+    payload = models.JSONField(default=dict, blank=True)
+    # Stripe shapes an event by the endpoint's API version; one that differs from the version
+    # this code is pinned to may carry fields the handlers do not expect. Shown to staff.
+    api_version_mismatch = models.BooleanField(default=False, db_index=True)
     signature_verified = models.BooleanField(default=True)
     status = models.CharField(
         max_length=20, choices=Status.choices, default=Status.RECEIVED, db_index=True

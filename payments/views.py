@@ -26,6 +26,8 @@ def stripe_webhook(request):
         logger.warning("webhook refused: body of %s bytes is over the limit", len(body))
         return JsonResponse({"error": "payload too large"}, status=413)
     try:
+        # A validly signed body is always stored and acknowledged, even one we cannot read
+        # (kept as a dead letter): only a refused signature is answered 400.
         webhooks.webhook_receive(
             body=body, signature_header=request.headers.get("Stripe-Signature", "")
         )
@@ -50,5 +52,5 @@ def bench_webhook_minimal(request):
         )
     except InvalidWebhook:
         return HttpResponse(b"", status=400)
-    webhooks.webhook_event_store(payload=payload)
+    webhooks.webhook_event_store(payload=payload, body=request.body)
     return HttpResponse(b"", status=200)

@@ -11,17 +11,19 @@ one and then sees the event finished.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from config.publisher import BackgroundPublisher
-from payments import gateway
+from config.celery import enqueue_on_commit
+from payments import gateway, tasks
 from payments.models import WebhookEvent
 
 logger = logging.getLogger(__name__)
@@ -39,86 +41,128 @@ class UnknownObject(Exception):
 
 _INSERT_SQL = f"""
 INSERT INTO {WebhookEvent._meta.db_table}
-    (stripe_event_id, type, api_version, livemode, stripe_created_at, payload,
-     signature_verified, status, attempts, last_error, received_at, object_id, unmatched)
-VALUES (%s, %s, %s, %s, %s, %s, %s, 'received', 0, '', %s, %s, false)
+    (stripe_event_id, type, api_version, api_version_mismatch, livemode, stripe_created_at, body,
+     payload, signature_verified, status, attempts, last_error, received_at, object_id, unmatched)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 0, %s, %s, %s, false)
 ON CONFLICT (stripe_event_id) DO NOTHING
 RETURNING id
 """  # noqa: S608 (the table name is ours, every value is a parameter)
 
 
 def webhook_event_store(
-    *, payload: gateway.WebhookPayload, signature_verified: bool = True
+    *,
+    payload: gateway.WebhookPayload,
+    body: bytes | None = None,
+    signature_verified: bool = True,
 ) -> int | None:
-    """Insert the event under its unique Stripe id. Returns the new row id, or None if known."""
+    """Insert the event under its unique Stripe id. Returns the new row id, or None if known.
+
+    Raw SQL because the ORM cannot say `ON CONFLICT DO NOTHING RETURNING id`: a redelivery (or
+    two concurrent ones) must be a no-op that tells the caller it was one.
+    """
     created = datetime.fromtimestamp(payload.created, tz=UTC) if payload.created else None
     object_id = payload.data_object.get("id")
+    api_version = payload.api_version
+    return _insert(
+        stripe_event_id=payload.id,
+        type=payload.type,
+        api_version=api_version,
+        api_version_mismatch=bool(api_version) and api_version != settings.STRIPE_API_VERSION,
+        livemode=payload.livemode,
+        stripe_created_at=created,
+        body=json.dumps(payload.raw).encode() if body is None else body,
+        payload=_jsonb_safe(payload.raw),
+        signature_verified=signature_verified,
+        status=WebhookEvent.Status.RECEIVED,
+        last_error="",
+        object_id=object_id[:255] if isinstance(object_id, str) else "",
+    )
+
+
+def webhook_dead_letter_store(*, body: bytes, reason: str) -> int | None:
+    """Keep a validly signed body we cannot process as a dead letter, under an id made from its
+    bytes (a redelivery of the same body is a no-op). Stripe gets its 2xx: retrying would not
+    make the body readable, and staff see the reason in the dead-letter list."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        parsed = None
+    event_type = parsed.get("type") if isinstance(parsed, dict) else None
+    logger.error("webhook body kept as a dead letter: %s", reason)
+    return _insert(
+        stripe_event_id=f"malformed:{hashlib.sha256(body).hexdigest()}",
+        type=event_type[:100] if isinstance(event_type, str) else "",
+        api_version="",
+        api_version_mismatch=False,
+        livemode=False,
+        stripe_created_at=None,
+        body=body,
+        payload={},
+        signature_verified=True,
+        status=WebhookEvent.Status.DEAD,
+        last_error=reason[:2000],
+        object_id="",
+    )
+
+
+def _insert(**values: Any) -> int | None:
+    params = [
+        values["stripe_event_id"],
+        values["type"],
+        values["api_version"],
+        values["api_version_mismatch"],
+        values["livemode"],
+        values["stripe_created_at"],
+        values["body"],
+        json.dumps(values["payload"]),
+        values["signature_verified"],
+        values["status"],
+        values["last_error"],
+        timezone.now(),
+        values["object_id"],
+    ]
     with connection.cursor() as cursor:
-        cursor.execute(
-            _INSERT_SQL,
-            [
-                payload.id,
-                payload.type,
-                payload.api_version,
-                payload.livemode,
-                created,
-                json.dumps(payload.raw),
-                signature_verified,
-                timezone.now(),
-                object_id[:255] if isinstance(object_id, str) else "",
-            ],
-        )
+        cursor.execute(_INSERT_SQL, params)
         row = cursor.fetchone()
     return row[0] if row else None
 
 
-def webhook_receive(*, body: bytes, signature_header: str) -> int | None:
-    """Verify and store one delivery; schedule its processing once stored.
+def _jsonb_safe(value: Any) -> Any:
+    """`value` with every U+0000 in its strings and keys read as U+FFFD (jsonb refuses U+0000)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_jsonb_safe(k): _jsonb_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonb_safe(v) for v in value]
+    return value
 
+
+def webhook_receive(*, body: bytes, signature_header: str) -> int | None:
+    """Verify and store one delivery exactly as received; schedule its processing once stored.
+
+    Raises InvalidWebhook only when the signature is refused. A validly signed body that is not
+    an event we can process is stored as a dead letter, never refused: Stripe sent it.
     Autocommit: the single INSERT is its own transaction, and the enqueue happens after it.
     """
-    payload = gateway.webhook_payload_verify(payload=body, signature_header=signature_header)
-    event_id = webhook_event_store(payload=payload)
+    gateway.webhook_signature_verify(payload=body, signature_header=signature_header)
+    try:
+        payload = gateway.webhook_payload_parse(body)
+    except gateway.MalformedWebhook as exc:
+        return webhook_dead_letter_store(body=body, reason=str(exc))
+    event_id = webhook_event_store(payload=payload, body=body)
     if event_id is not None:
-        webhook_event_enqueue(event_id=event_id, background=True)
+        webhook_event_enqueue(event_id=event_id)
     return event_id
 
 
-def _publish(event_ids: list[int]) -> None:
-    """One event: its processing task. Several (a burst): one message that a worker fans out
-    into one processing task per event, so the web process pays for one publish, not many."""
-    from payments.tasks import webhook_event_process, webhook_events_dispatch
-
-    if len(event_ids) == 1:
-        webhook_event_process.apply_async(args=(event_ids[0],))
-    else:
-        webhook_events_dispatch.apply_async(args=(list(event_ids),))
-
-
-_publisher = BackgroundPublisher(
-    "webhook-publisher",
-    _publish,
-    breaker_seconds=lambda: settings.PAYMENTS_BROKER_BREAKER_SECONDS,
-)
-
-
-def webhook_event_enqueue(*, event_id: int, background: bool = False) -> None:
+def webhook_event_enqueue(*, event_id: int) -> None:
     """Ask a worker to process the event once the current transaction (if any) commits.
 
-    `background` hands the publish to this process's publisher thread (the webhook view);
-    eager mode (unit tests) always runs it inline. A broker outage never fails the caller: the
-    stored row is the outbox and the sweeper re-drives it.
+    A broker outage never fails the caller: the stored row is the outbox and the sweeper
+    re-drives it.
     """
-    from config.celery import app
-
-    if background and not app.conf.task_always_eager:
-        transaction.on_commit(lambda: _publisher.submit(event_id))
-    else:
-        transaction.on_commit(lambda: _publisher.publish_now([event_id]))
-
-
-def broker_breaker_reset() -> None:
-    _publisher.breaker_reset()
+    enqueue_on_commit(tasks.webhook_event_process, event_id)
 
 
 def webhook_event_backoff(*, attempts: int) -> timedelta:
@@ -139,6 +183,18 @@ def webhook_event_process(*, event_id: int) -> WebhookEvent | None:
             event.next_attempt_at = None
             event.save(update_fields=["status", "next_attempt_at"])
             logger.error("webhook event %s is dead after %s attempts", event.pk, event.attempts)
+            return event
+        if not event.payload.get("id"):
+            # A body kept as a dead letter (replayed from the admin): it cannot be read now either.
+            try:
+                gateway.webhook_payload_parse(bytes(event.body))
+                reason = "the stored payload is empty"
+            except gateway.MalformedWebhook as exc:
+                reason = str(exc)
+            event.status = WebhookEvent.Status.DEAD
+            event.last_error = reason
+            event.next_attempt_at = None
+            event.save(update_fields=["status", "last_error", "next_attempt_at"])
             return event
         event.attempts += 1
         event.status = WebhookEvent.Status.PROCESSING

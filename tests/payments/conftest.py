@@ -10,16 +10,6 @@ from tests.conftest import _worker_env, celery_worker_start
 from tests.payments.factories import signed
 
 
-@pytest.fixture(autouse=True)
-def _broker_breaker_closed():
-    """Each test starts with the webhook view's broker circuit breaker closed."""
-    from payments.webhooks import broker_breaker_reset
-
-    broker_breaker_reset()
-    yield
-    broker_breaker_reset()
-
-
 @pytest.fixture
 def deliver(client, settings):
     """POST a Stripe-signed event to the webhook endpoint, as Stripe does."""

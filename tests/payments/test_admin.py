@@ -142,3 +142,17 @@ def test_every_payments_admin_page_opens_for_finance(client, finance):
         assert response.status_code == 200, path
     page = client.get(f"/admin/payments/payment/{payment.pk}/change/")
     assert b"Refund this payment" in page.content
+
+
+def test_an_event_page_shows_the_body_as_received_with_its_nul_bytes_escaped(client, finance):
+    from payments.webhooks import webhook_dead_letter_store
+
+    letter_id = webhook_dead_letter_store(
+        body=b'{"id": "evt_1"}\x00tail', reason="body is not JSON"
+    )
+
+    page = client.get(f"/admin/payments/webhookevent/{letter_id}/change/")
+
+    assert page.status_code == 200
+    assert b"{&quot;id&quot;: &quot;evt_1&quot;}\\x00tail" in page.content
+    assert b"body is not JSON" in page.content

@@ -37,11 +37,9 @@ def own_broker(stack_dir):
     redis = EmbeddedRedis(stack_dir / f"redis-{time.monotonic_ns()}", free_port(), durable=False)
     redis.start()
     _use_broker(redis.url(0))
-    webhooks.broker_breaker_reset()
     yield redis
     redis.stop()
     _use_broker(original)
-    webhooks.broker_breaker_reset()
 
 
 def test_webhooks_are_acknowledged_and_stored_while_the_broker_is_down_and_processed_after(
@@ -69,12 +67,11 @@ def test_webhooks_are_acknowledged_and_stored_while_the_broker_is_down_and_proce
 
     assert codes == [200] * 10
     assert WebhookEvent.objects.filter(status="received").count() == 10
-    # The first publish finds the broker down; the circuit breaker spares the rest.
+    # A broker that refuses connections fails each publish at once (the row is the outbox).
     assert sorted(durations)[-2] < 0.5, durations
     assert max(durations) < 5, durations
 
     own_broker.start()
-    webhooks.broker_breaker_reset()
     later = timezone.now() + timedelta(seconds=settings.PAYMENTS_WEBHOOK_SWEEP_GRACE_SECONDS + 1)
     assert len(webhook_events_sweep(now=later)) == 10  # published to the broker that came back
     worker_factory(broker_url=own_broker.url(0))
@@ -152,7 +149,7 @@ def test_a_worker_killed_mid_task_is_redelivered_and_its_effect_happens_once(
     assert PaymentEvent.objects.filter(payment=payment).count() == 1
 
 
-def test_a_burst_is_published_in_the_background_and_fanned_out_by_a_real_worker(
+def test_a_burst_of_concurrent_deliveries_is_processed_once_each_by_a_real_worker(
     wide_live_server, localstripe, settings, celery_worker
 ):
     from concurrent.futures import ThreadPoolExecutor
@@ -183,4 +180,3 @@ def test_a_burst_is_published_in_the_background_and_fanned_out_by_a_real_worker(
     )
     assert Payment.objects.filter(status="succeeded").count() == 40
     assert PaymentEvent.objects.filter(outcome="applied").count() == 40
-    assert b"payments.webhook_events_dispatch" in celery_worker.log_path.read_bytes()
