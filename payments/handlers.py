@@ -4,6 +4,15 @@ Every handler runs inside the inbox's processing transaction, so its effects com
 the event's `processed` mark. Payment status only changes through `payment_transition` /
 `payment_apply_intent`, which lock the Payment row, refuse a regression out of `succeeded`, record
 a stale event as such (its `created` is older than the newest applied) and write the history.
+
+The one rule for an event that cannot apply to what we know yet (a refund or a dispute for a
+payment whose success we have not heard of, an intent event that lost the race with a newer
+one): the handler asks Stripe for the object's current state and applies that. When Stripe
+cannot be asked, or its answer still does not allow the event, the handler raises
+`NotYetApplicable`: nothing is applied, the event is `failed`, and the sweeper retries it with
+backoff until it applies or, after the last attempt, is a dead letter for staff. An event is
+never marked processed before its effect is in. (An event about an object this installation
+never made is different: it is kept, marked `unmatched`, and replayable from the admin.)
 """
 
 from __future__ import annotations
@@ -16,13 +25,18 @@ from typing import Any
 from django.db.models import Q
 
 from payments import gateway
-from payments.models import Customer, Payment, PaymentEvent, WebhookEvent
-from payments.services.disputes import dispute_close, dispute_open
-from payments.services.refunds import payment_refunds_sync, refund_status_sync
+from payments.models import PAID_STATUSES, Customer, Payment, PaymentEvent, WebhookEvent
+from payments.services.disputes import dispute_close, dispute_open, dispute_update
+from payments.services.refunds import payment_refunds_sync, refund_sync
 from payments.services.transitions import payment_apply_intent
 from payments.webhooks import HANDLERS, UnknownObject
 
 logger = logging.getLogger(__name__)
+
+
+class NotYetApplicable(Exception):
+    """The event cannot apply yet, and Stripe could not tell us more now: retried later."""
+
 
 # The statuses each PaymentIntent event means, whatever its (possibly stale) snapshot says.
 _INTENT_EVENT_STATUS = {
@@ -90,12 +104,19 @@ def payment_for_charge(*, charge: dict[str, Any]) -> Payment:
     return payment
 
 
-def _refetch_intent(*, payment: Payment, event: WebhookEvent) -> None:
-    """Ask Stripe for the intent's current state and apply it (the event could not be)."""
+def _refetch_intent(*, payment: Payment, event: WebhookEvent, outcome: str) -> None:
+    """Ask Stripe for the intent's current state and apply it (the event could not be).
+
+    A stale event is superseded by a newer one we applied, so when Stripe cannot be asked it is
+    simply recorded; a refused one means our state may be wrong, so it is retried later."""
     try:
         current = gateway.payment_intent_retrieve(payment.stripe_payment_intent_id)
     except gateway.GatewayError as exc:
-        # The stale event is recorded; reconciliation asks again later.
+        if outcome == PaymentEvent.Outcome.REFUSED:
+            raise NotYetApplicable(
+                f"{event.type} was refused for payment {payment.pk} ({payment.status}) and "
+                f"Stripe could not be asked for its current state: {exc}"
+            ) from exc
         logger.warning("refetch of %s failed: %s", payment.stripe_payment_intent_id, exc)
         return
     payment_apply_intent(
@@ -142,45 +163,77 @@ def handle_payment_intent(event: WebhookEvent) -> None:
         and payment.status not in _BEYOND_THE_INTENT
     ):
         # The order of events mattered and this one lost: let Stripe say what is true now.
-        _refetch_intent(payment=payment, event=event)
+        _refetch_intent(payment=payment, event=event, outcome=outcome)
+
+
+def _payment_paid(*, payment: Payment, event: WebhookEvent) -> Payment:
+    """The payment, paid: a refund or a dispute is only ever about money that arrived. When we
+    have not heard of the success yet (its event is late), Stripe is asked and its answer
+    applied first, so the success and the refund land in the right order."""
+    if payment.status in PAID_STATUSES:
+        return payment
+    if not payment.stripe_payment_intent_id:
+        raise NotYetApplicable(f"payment {payment.pk} has no PaymentIntent yet")
+    try:
+        current = gateway.payment_intent_retrieve(payment.stripe_payment_intent_id)
+    except gateway.GatewayError as exc:
+        raise NotYetApplicable(
+            f"{event.type} for payment {payment.pk} ({payment.status}); Stripe could not be "
+            f"asked for its current state: {exc}"
+        ) from exc
+    payment_apply_intent(
+        payment_id=payment.pk,
+        result=current,
+        cause="refetch",
+        stripe_event_id=event.stripe_event_id,
+    )
+    _remember_charge(payment_id=payment.pk, result=current)
+    payment = Payment.objects.get(pk=payment.pk)
+    if payment.status not in PAID_STATUSES:
+        raise NotYetApplicable(
+            f"{event.type} for payment {payment.pk}, which Stripe shows as {current.status}"
+        )
+    return payment
 
 
 def handle_charge_refunded(event: WebhookEvent) -> None:
     charge = _object(event)
-    payment = payment_for_charge(charge=charge)
+    payment = _payment_paid(payment=payment_for_charge(charge=charge), event=event)
     payment_refunds_sync(
         payment_id=payment.pk,
         amount_refunded=int(charge.get("amount_refunded") or 0),
         charged=int(charge.get("amount_captured") or charge.get("amount") or payment.amount),
-        refunds=((charge.get("refunds") or {}).get("data") or []),
         stripe_event_id=event.stripe_event_id,
         event_created=_created(event),
     )
 
 
-def handle_charge_refund_updated(event: WebhookEvent) -> None:
+def handle_refund(event: WebhookEvent) -> None:
+    """refund.created, refund.updated and refund.failed: one refund as Stripe shows it."""
     refund = _object(event)
+    if not _id(refund.get("id")):
+        raise UnknownObject("refund event without a refund id")
     intent_id = _id(refund.get("payment_intent"))
     if intent_id:
-        payment = payment_for_intent(payment_intent_id=intent_id)
+        payment = payment_for_intent(payment_intent_id=intent_id, metadata=refund.get("metadata"))
     else:
         payment = payment_for_charge(charge={"id": _id(refund.get("charge"))})
-    refund_status_sync(
+    payment = _payment_paid(payment=payment, event=event)
+    refund_sync(
         payment_id=payment.pk,
-        stripe_refund_id=_id(refund.get("id")),
-        status=str(refund.get("status") or ""),
-        amount=int(refund.get("amount") or 0),
-        currency=str(refund.get("currency") or payment.currency),
+        refund=refund,
+        cause=event.type,
         stripe_event_id=event.stripe_event_id,
     )
 
 
 def _dispute_args(event: WebhookEvent) -> tuple[dict, dict]:
-    """The dispute in the event, and what both dispute services are told about it."""
+    """The dispute in the event, and what the dispute services are told about it."""
     dispute = _object(event)
     payment = payment_for_charge(
         charge={"payment_intent": dispute.get("payment_intent"), "id": _id(dispute.get("charge"))}
     )
+    payment = _payment_paid(payment=payment, event=event)
     return dispute, {
         "payment_id": payment.pk,
         "stripe_dispute_id": _id(dispute.get("id")),
@@ -196,6 +249,16 @@ def _dispute_args(event: WebhookEvent) -> tuple[dict, dict]:
 def handle_dispute_created(event: WebhookEvent) -> None:
     dispute, args = _dispute_args(event)
     dispute_open(**args, opened_at=_timestamp(dispute.get("created")))
+
+
+def handle_dispute_updated(event: WebhookEvent) -> None:
+    """charge.dispute.updated, funds_withdrawn and funds_reinstated."""
+    _dispute, args = _dispute_args(event)
+    funds = {
+        "charge.dispute.funds_withdrawn": "withdrawn",
+        "charge.dispute.funds_reinstated": "reinstated",
+    }.get(event.type, "")
+    dispute_update(**args, funds=funds, at=_timestamp(event.payload.get("created")))
 
 
 def handle_dispute_closed(event: WebhookEvent) -> None:
@@ -245,8 +308,13 @@ HANDLERS.update(
         "payment_intent.canceled": handle_payment_intent,
         "payment_intent.amount_capturable_updated": handle_payment_intent,
         "charge.refunded": handle_charge_refunded,
-        "charge.refund.updated": handle_charge_refund_updated,
+        "refund.created": handle_refund,
+        "refund.updated": handle_refund,
+        "refund.failed": handle_refund,
         "charge.dispute.created": handle_dispute_created,
+        "charge.dispute.updated": handle_dispute_updated,
+        "charge.dispute.funds_withdrawn": handle_dispute_updated,
+        "charge.dispute.funds_reinstated": handle_dispute_updated,
         "charge.dispute.closed": handle_dispute_closed,
         "setup_intent.succeeded": handle_setup_intent_succeeded,
         "setup_intent.setup_failed": handle_setup_intent_failed,

@@ -274,6 +274,11 @@ class Dispute(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
     opened_at = models.DateTimeField()
     closed_at = models.DateTimeField(null=True, blank=True)
+    # Stripe takes the disputed amount (and a fee) from the balance, and gives it back if the
+    # dispute is won: when each happened, for finance's books.
+    funds_withdrawn_at = models.DateTimeField(null=True, blank=True)
+    funds_reinstated_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
         return self.stripe_dispute_id

@@ -215,9 +215,14 @@ def _transition(
     order: Order, target: str, *, cause: str, payment: Payment, totals: OrderTotals
 ) -> None:
     path = [target]
-    if target not in ORDER_TRANSITIONS[order.status] and order.status == _O.OPEN:
-        # An order goes through awaiting_payment on its way to any outcome but paid.
-        path = [_O.AWAITING_PAYMENT, target]
+    if target not in ORDER_TRANSITIONS[order.status]:
+        if target == _O.REFUNDED:
+            # The money arrived and went back before we accounted for it (a refund whose news
+            # came before the success's): the order was paid, then refunded.
+            path = [_O.PAID, _O.REFUNDED]
+        elif order.status == _O.OPEN:
+            # An order goes through awaiting_payment on its way to any outcome but paid.
+            path = [_O.AWAITING_PAYMENT, target]
     for to_status in path:
         if to_status == order.status:
             continue

@@ -102,3 +102,57 @@ def dispute_close(
         detail={"dispute": dispute.stripe_dispute_id, "stripe_status": stripe_status},
     )
     return dispute
+
+
+def dispute_update(
+    *,
+    payment_id: int,
+    stripe_dispute_id: str,
+    amount: int,
+    currency: str,
+    reason: str,
+    stripe_status: str,
+    stripe_event_id: str,
+    event_created: int,
+    funds: str = "",
+    at: datetime | None = None,
+) -> Dispute:
+    """A dispute's news that is not its opening or closing: `charge.dispute.updated` (evidence,
+    status, reason), and `funds_withdrawn` / `funds_reinstated` (`funds`), when Stripe moved the
+    money. An update for a dispute we have not seen opened opens it first (events arrive out of
+    order), and an update never reopens a closed dispute."""
+    dispute = (
+        Dispute.objects.select_for_update().filter(stripe_dispute_id=stripe_dispute_id).first()
+    )
+    if dispute is None:
+        dispute = dispute_open(
+            payment_id=payment_id,
+            stripe_dispute_id=stripe_dispute_id,
+            amount=amount,
+            currency=currency,
+            reason=reason,
+            stripe_status=stripe_status,
+            opened_at=at or timezone.now(),
+            stripe_event_id=stripe_event_id,
+            event_created=event_created,
+        )
+        dispute = Dispute.objects.select_for_update().get(pk=dispute.pk)
+    update = []
+    if dispute.status == Dispute.Status.OPEN:
+        for name, value in (
+            ("amount", amount),
+            ("reason", reason[:100]),
+            ("stripe_status", stripe_status[:50]),
+        ):
+            if value and getattr(dispute, name) != value:
+                setattr(dispute, name, value)
+                update.append(name)
+    if funds == "withdrawn" and dispute.funds_withdrawn_at is None:
+        dispute.funds_withdrawn_at = at or timezone.now()
+        update.append("funds_withdrawn_at")
+    if funds == "reinstated" and dispute.funds_reinstated_at is None:
+        dispute.funds_reinstated_at = at or timezone.now()
+        update.append("funds_reinstated_at")
+    if update:
+        dispute.save(update_fields=[*update, "updated_at"])
+    return dispute

@@ -1,4 +1,5 @@
-"""Refunds: issued by finance from the admin, or learned from Stripe's charge.* events."""
+"""Refunds: issued by finance from the admin, or learned from Stripe's refund.* and
+charge.refunded events."""
 
 from __future__ import annotations
 
@@ -126,20 +127,16 @@ def payment_refunds_sync(
     payment_id: int,
     amount_refunded: int,
     charged: int,
-    refunds: list[dict[str, Any]],
     stripe_event_id: str,
     event_created: int,
 ) -> Payment:
-    """Apply Stripe's view of a charge's refunds (charge.refunded), including refunds issued in
-    Stripe's dashboard, which get a Refund row of their own."""
+    """Apply a charge's refunded total (charge.refunded). The charge carries no list of its
+    refunds (not since API version 2022-11-15): each refund's own row comes from its
+    `refund.*` event (`refund_sync`), including refunds issued in Stripe's dashboard."""
     payment = Payment.objects.select_for_update().get(pk=payment_id)
-    for item in refunds:
-        if not isinstance(item, dict) or not item.get("id"):
-            continue
-        _refund_row_sync(payment=payment, data=item)
     if amount_refunded <= 0:
         return payment
-    total = max(amount_refunded, payment.amount_refunded)
+    total = max(amount_refunded, payment_refunds_total(payment=payment))
     payment, _ = payment_transition(
         payment_id=payment.pk,
         to_status=_refunded_status(total_refunded=total, charged=charged),
@@ -152,9 +149,52 @@ def payment_refunds_sync(
     return payment
 
 
+def refund_sync(
+    *, payment_id: int, refund: dict[str, Any], cause: str, stripe_event_id: str = ""
+) -> Refund:
+    """Apply one refund as Stripe shows it (`refund.created`, `refund.updated`,
+    `refund.failed`): its row (created for a refund issued at Stripe), its status, and the
+    payment's refunded amount.
+
+    A refund that failed or was canceled gives nothing back: the amount is corrected, but the
+    status stays (the state machine never returns a paid payment to `succeeded` on its own,
+    which would re-send payment_succeeded), and the history says why, for finance.
+    """
+    payment = Payment.objects.select_for_update().get(pk=payment_id)
+    row = _refund_row_sync(payment=payment, data=refund)
+    total = payment_refunds_total(payment=payment, trust_payment_figure=False)
+    charged = payment.amount_received or payment.amount
+    detail = {"refund": row.stripe_refund_id, "refund_status": row.status}
+    if row.status in (Refund.Status.FAILED, Refund.Status.CANCELED) or total == 0:
+        payment_transition(
+            payment_id=payment.pk,
+            to_status=payment.status,
+            cause=cause,
+            stripe_event_id=stripe_event_id,
+            detail=detail,
+            fields={"amount_refunded": total},
+        )
+        if row.status in (Refund.Status.FAILED, Refund.Status.CANCELED):
+            logger.warning(
+                "refund %s for payment %s is %s", row.stripe_refund_id, payment.pk, row.status
+            )
+        return row
+    payment_transition(
+        payment_id=payment.pk,
+        to_status=_refunded_status(total_refunded=total, charged=charged),
+        cause=cause,
+        stripe_event_id=stripe_event_id,
+        detail=detail,
+        fields={"amount_refunded": max(total, payment.amount_refunded)},
+    )
+    return row
+
+
 def _refund_row_sync(*, payment: Payment, data: dict[str, Any]) -> Refund:
     stripe_id = str(data["id"])[:255]
     status = str(data.get("status") or "")
+    if status == "requires_action":
+        status = Refund.Status.PENDING  # the customer must act before the money moves
     refund = Refund.objects.select_for_update().filter(stripe_refund_id=stripe_id).first()
     if refund is None:
         metadata = data.get("metadata") or {}
@@ -181,36 +221,4 @@ def _refund_row_sync(*, payment: Payment, data: dict[str, Any]) -> Refund:
         refund.status = status
         update.append("status")
     refund.save(update_fields=update)
-    return refund
-
-
-def refund_status_sync(
-    *,
-    payment_id: int,
-    stripe_refund_id: str,
-    status: str,
-    amount: int,
-    currency: str,
-    stripe_event_id: str,
-) -> Refund:
-    """charge.refund.updated: a refund's status changed (a refund can fail days later)."""
-    payment = Payment.objects.select_for_update().get(pk=payment_id)
-    refund = _refund_row_sync(
-        payment=payment,
-        data={"id": stripe_refund_id, "status": status, "amount": amount, "currency": currency},
-    )
-    if status in (Refund.Status.FAILED, Refund.Status.CANCELED):
-        # The money did not go back. The status stays (the state machine never returns a paid
-        # payment to `succeeded` on its own, which would re-send payment_succeeded); the amount is
-        # corrected and the history says why, for finance to follow up.
-        total = payment_refunds_total(payment=payment, trust_payment_figure=False)
-        payment_transition(
-            payment_id=payment.pk,
-            to_status=payment.status,
-            cause="charge.refund.updated",
-            stripe_event_id=stripe_event_id,
-            detail={"refund": stripe_refund_id, "refund_status": status},
-            fields={"amount_refunded": total},
-        )
-        logger.warning("refund %s for payment %s is %s", stripe_refund_id, payment.pk, status)
     return refund

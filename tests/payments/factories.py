@@ -76,6 +76,9 @@ def charge_object(payment: Payment, **fields) -> dict:
         currency=payment.currency,
         captured=True,
     )
+    # Stripe's fixture shows the list expanded; an event's charge carries none (since 2022-11-15
+    # `refunds` is included only when expanded, and events are never expanded).
+    obj.pop("refunds", None)
     obj.update(fields)
     return obj
 

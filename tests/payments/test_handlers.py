@@ -223,44 +223,53 @@ def test_unknown_event_types_are_ignored(deliver, localstripe):
     assert WebhookEvent.objects.get().status == WebhookEvent.Status.IGNORED
 
 
-def test_charge_refunded_partial_then_full(deliver, localstripe, money_signals):
+def _refund(payment, **fields):
+    obj = stripe_object(
+        "refund",
+        amount=payment.amount,
+        currency=payment.currency,
+        payment_intent=payment.stripe_payment_intent_id,
+        status="succeeded",
+    )
+    obj.update(fields)
+    return obj
+
+
+def test_refunds_issued_at_stripe_get_rows_and_the_charge_gives_the_total(
+    deliver, localstripe, money_signals
+):
     payment = payment_create(status=Payment.Status.SUCCEEDED, amount_received=12_500)
     now = int(time.time())
-    partial = charge_object(
-        payment,
-        amount_refunded=2_500,
-        refunded=False,
-        refunds={"object": "list", "data": [stripe_object("refund", id="re_a", amount=2_500)]},
-    )
-    deliver(stripe_event("charge.refunded", partial, created=now))
+    charge = charge_object(payment, amount_refunded=2_500, refunded=False)
+    assert "refunds" not in charge  # the shape at the pinned version (no embedded list)
+
+    deliver(stripe_event("refund.created", _refund(payment, id="re_a", amount=2_500), created=now))
+    deliver(stripe_event("charge.refunded", charge, created=now))
     payment.refresh_from_db()
     assert (payment.status, payment.amount_refunded) == ("partially_refunded", 2_500)
     assert Refund.objects.get(stripe_refund_id="re_a").reason.startswith("Issued at Stripe")
 
-    full = charge_object(
-        payment,
-        id=partial["id"],
-        amount_refunded=12_500,
-        refunded=True,
-        refunds={
-            "object": "list",
-            "data": [
-                stripe_object("refund", id="re_a", amount=2_500),
-                stripe_object("refund", id="re_b", amount=10_000),
-            ],
-        },
-    )
+    # The charge's news may overtake the refund's: the total is right either way.
+    full = dict(charge, amount_refunded=12_500, refunded=True)
     deliver(stripe_event("charge.refunded", full, created=now + 1))
+    deliver(
+        stripe_event("refund.created", _refund(payment, id="re_b", amount=10_000), created=now + 1)
+    )
     payment.refresh_from_db()
     assert (payment.status, payment.amount_refunded) == ("refunded", 12_500)
-    assert Refund.objects.count() == 2
+    assert sorted(Refund.objects.values_list("stripe_refund_id", "amount")) == [
+        ("re_a", 2_500),
+        ("re_b", 10_000),
+    ]
     assert [s for s in money_signals if s[0] == "payment_refunded"] == [
         ("payment_refunded", payment.pk, "partially_refunded"),
         ("payment_refunded", payment.pk, "refunded"),
     ]
+    assert set(WebhookEvent.objects.values_list("status", flat=True)) == {"processed"}
 
 
-def test_a_refund_that_fails_later_corrects_the_refunded_amount(deliver, localstripe):
+@pytest.mark.parametrize("event_type", ["refund.failed", "refund.updated"])
+def test_a_refund_that_fails_later_corrects_the_refunded_amount(deliver, localstripe, event_type):
     payment = payment_create(
         status=Payment.Status.PARTIALLY_REFUNDED, amount_received=12_500, amount_refunded=2_500
     )
@@ -273,20 +282,87 @@ def test_a_refund_that_fails_later_corrects_the_refunded_amount(deliver, localst
         reason="goodwill",
         status="succeeded",
     )
-    refund = stripe_object(
-        "refund",
-        id="re_fails",
-        amount=2_500,
-        currency="eur",
-        status="failed",
-        payment_intent=payment.stripe_payment_intent_id,
+    deliver(
+        stripe_event(event_type, _refund(payment, id="re_fails", amount=2_500, status="failed"))
     )
-    deliver(stripe_event("charge.refund.updated", refund))
 
     payment.refresh_from_db()
     assert Refund.objects.get().status == "failed"
     assert payment.amount_refunded == 0
-    assert PaymentEvent.objects.get(payment=payment).cause == "charge.refund.updated"
+    assert payment.status == "partially_refunded"  # never back to succeeded by itself
+    assert PaymentEvent.objects.get(payment=payment).cause == event_type
+
+
+def test_a_refund_of_our_own_is_matched_by_its_metadata(deliver, localstripe):
+    payment = payment_create(status=Payment.Status.SUCCEEDED, amount_received=12_500)
+    ours = Refund.objects.create(
+        payment=payment, idempotency_key="staff:1", amount=4_000, currency="eur", reason="late"
+    )
+    deliver(
+        stripe_event(
+            "refund.created",
+            _refund(payment, id="re_ours", amount=4_000, metadata={"refund_id": str(ours.pk)}),
+        )
+    )
+    ours.refresh_from_db()
+    assert (ours.stripe_refund_id, ours.status) == ("re_ours", "succeeded")
+    assert Refund.objects.count() == 1
+    assert Payment.objects.get(pk=payment.pk).amount_refunded == 4_000
+
+
+def _succeeded_at_stripe(localstripe) -> Payment:
+    """A payment Stripe took, whose success we have not heard of yet (its event is late)."""
+    intent = gateway.payment_intent_create(
+        amount=12_500,
+        currency="eur",
+        payment_method="pm_card_visa",
+        confirm=True,
+        metadata={},
+        idempotency_key=f"test:{time.monotonic_ns()}",
+    )
+    assert intent.status == "succeeded"
+    return payment_create(stripe_payment_intent_id=intent.id, status=Payment.Status.PROCESSING)
+
+
+def test_a_refund_before_the_success_applies_the_success_from_stripe_first(
+    deliver, localstripe, money_signals
+):
+    payment = _succeeded_at_stripe(localstripe)
+    charge = charge_object(payment, amount_refunded=12_500, refunded=True)
+
+    assert deliver(stripe_event("charge.refunded", charge)).status_code == 200
+
+    payment.refresh_from_db()
+    assert (payment.status, payment.amount_refunded) == ("refunded", 12_500)
+    history = list(
+        PaymentEvent.objects.filter(payment=payment).values_list("cause", "to_status", "outcome")
+    )
+    assert history == [
+        ("refetch", "succeeded", "applied"),
+        ("charge.refunded", "refunded", "applied"),
+    ]
+    assert WebhookEvent.objects.get().status == "processed"
+
+    # The success's own event, late: it never takes the payment back to succeeded.
+    deliver(intent_event(payment, "payment_intent.succeeded"))
+    assert _status(payment) == "refunded"
+    assert [s[2] for s in money_signals] == ["succeeded", "refunded"]
+
+
+def test_a_refund_before_the_success_stays_retryable_while_stripe_cannot_be_asked(
+    deliver, localstripe, settings
+):
+    payment = payment_create(status=Payment.Status.PROCESSING)  # Stripe has no such intent
+    refund = _refund(payment, id="re_early")
+
+    assert deliver(stripe_event("refund.created", refund)).status_code == 200
+
+    event = WebhookEvent.objects.get()
+    assert event.status == "failed"
+    assert event.next_attempt_at is not None  # the sweeper tries again
+    assert "NotYetApplicable" in event.last_error
+    assert not Refund.objects.exists()
+    assert _status(payment) == "processing"
 
 
 def _dispute(payment, **fields):
@@ -347,6 +423,43 @@ def test_a_dispute_closed_before_it_was_opened_ends_right(deliver, localstripe):
     deliver(stripe_event("charge.dispute.created", _dispute(payment), created=now))
     assert _status(payment) == "refunded"
     assert Dispute.objects.get().status == "lost"
+
+
+def test_dispute_updates_and_fund_movements_are_recorded_on_the_open_dispute(deliver, localstripe):
+    payment = payment_create(status=Payment.Status.SUCCEEDED, amount_received=12_500)
+    now = int(time.time())
+    deliver(stripe_event("charge.dispute.funds_withdrawn", _dispute(payment), created=now))
+    dispute = Dispute.objects.get()  # the withdrawal overtook the opening: it opens the dispute
+    assert (dispute.status, _status(payment)) == ("open", "disputed")
+    assert dispute.funds_withdrawn_at is not None
+
+    deliver(
+        stripe_event(
+            "charge.dispute.updated",
+            _dispute(payment, status="under_review", reason="fraudulent"),
+            created=now + 1,
+        )
+    )
+    deliver(stripe_event("charge.dispute.closed", _dispute(payment, status="won"), created=now + 2))
+    deliver(stripe_event("charge.dispute.funds_reinstated", _dispute(payment), created=now + 3))
+    deliver(
+        stripe_event(
+            "charge.dispute.updated", _dispute(payment, status="needs_response"), created=now + 4
+        )
+    )
+
+    dispute.refresh_from_db()
+    assert (dispute.status, dispute.stripe_status, dispute.reason) == ("won", "won", "fraudulent")
+    assert dispute.funds_reinstated_at is not None
+    assert _status(payment) == "succeeded"
+    assert set(WebhookEvent.objects.values_list("status", flat=True)) == {"processed"}
+
+
+def test_a_dispute_before_the_success_applies_the_success_from_stripe_first(deliver, localstripe):
+    payment = _succeeded_at_stripe(localstripe)
+    deliver(stripe_event("charge.dispute.created", _dispute(payment)))
+    assert _status(payment) == "disputed"
+    assert Dispute.objects.get().status == "open"
 
 
 def test_setup_intent_succeeded_keeps_the_card_of_a_customer_without_one(deliver, localstripe):
