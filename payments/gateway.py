@@ -62,6 +62,8 @@ class PaymentIntentResult:
     last_error_message: str = ""
     charge_id: str = ""
     amount_refunded: int = 0
+    # Whether the charge has been disputed (known only when the charge came expanded).
+    charge_disputed: bool = False
     # What Stripe took: less than `amount` after a partial capture. None when not given.
     amount_received: int | None = None
     risk_level: str = ""
@@ -148,6 +150,7 @@ def _payment_intent_result(pi: Any) -> PaymentIntentResult:
         last_error_message=error.get("message") or "",
         charge_id=charge.get("id") or "",
         amount_refunded=int(charge.get("amount_refunded") or 0),
+        charge_disputed=charge.get("disputed") is True,
         amount_received=(
             int(data["amount_received"]) if data.get("amount_received") is not None else None
         ),

@@ -294,6 +294,9 @@ class Discrepancy(models.Model):
         AMOUNT_MISMATCH = "amount_mismatch", "Amount mismatch"
         DUPLICATE_PAYMENT = "duplicate_payment", "Two successful payments for one order"
         PAYMENT_ON_CANCELED_ORDER = "payment_on_canceled_order", "Payment on a canceled order"
+        # Found by reconciliation: Stripe's refunded amount or dispute differs from ours (a
+        # webhook was lost, or a refund failed at Stripe while we count it).
+        STRIPE_MISMATCH = "stripe_mismatch", "Refunds or disputes differ from Stripe's"
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"

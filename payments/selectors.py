@@ -6,7 +6,7 @@ from datetime import datetime
 
 from django.db.models import Q, QuerySet, Sum
 
-from payments.models import Payment, Refund, WebhookEvent
+from payments.models import PAID_STATUSES, Payment, Refund, WebhookEvent
 
 RECONCILE_STATUSES = (
     Payment.Status.PROCESSING,
@@ -23,6 +23,22 @@ def payments_needing_reconciliation(
         Payment.objects.filter(status__in=RECONCILE_STATUSES, updated_at__lte=stuck_before)
         .filter(Q(last_reconciled_at__isnull=True) | Q(last_reconciled_at__lte=checked_before))
         .order_by("updated_at", "id")
+    )
+
+
+def payments_paid_to_recheck(
+    *, paid_since: datetime, checked_before: datetime
+) -> QuerySet[Payment]:
+    """Payments that succeeded since `paid_since`, not compared with Stripe since
+    `checked_before`: the ones whose refunds or disputes may have changed at Stripe."""
+    return (
+        Payment.objects.filter(
+            status__in=PAID_STATUSES,
+            succeeded_at__gte=paid_since,
+            stripe_payment_intent_id__isnull=False,
+        )
+        .filter(Q(last_reconciled_at__isnull=True) | Q(last_reconciled_at__lte=checked_before))
+        .order_by("succeeded_at", "id")
     )
 
 

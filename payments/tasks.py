@@ -20,6 +20,7 @@ def webhook_events_sweep() -> None:
 
 @app.task(name="payments.payments_reconcile")
 def payments_reconcile() -> None:
-    from payments.services.reconciliation import payments_reconcile
+    from payments.services.reconciliation import payments_recheck_paid, payments_reconcile
 
     payments_reconcile()
+    payments_recheck_paid()

@@ -15,10 +15,14 @@ PAYMENTS_WEBHOOK_LEASE_SECONDS = env.int("PAYMENTS_WEBHOOK_LEASE_SECONDS", defau
 # A `received` event not processed within this long is assumed lost in the broker.
 PAYMENTS_WEBHOOK_SWEEP_GRACE_SECONDS = env.int("PAYMENTS_WEBHOOK_SWEEP_GRACE_SECONDS", default=60)
 PAYMENTS_WEBHOOK_SWEEP_BATCH = env.int("PAYMENTS_WEBHOOK_SWEEP_BATCH", default=200)
-# After a failed publish, the webhook view stops trying the broker for this long (the sweeper
-# re-drives what was stored), so an outage never slows the acknowledgement for long.
-PAYMENTS_BROKER_BREAKER_SECONDS = env.float("PAYMENTS_BROKER_BREAKER_SECONDS", default=10.0)
 # Payments in processing, requires_action or unknown for longer than this are checked at Stripe,
 # each at most once per this interval.
 PAYMENTS_RECONCILE_AFTER_SECONDS = env.int("PAYMENTS_RECONCILE_AFTER_SECONDS", default=900)
 PAYMENTS_RECONCILE_BATCH = env.int("PAYMENTS_RECONCILE_BATCH", default=100)
+# Payments that succeeded within this many days are checked against Stripe's refunded and
+# disputed amounts, each at most once per the interval (refunds and disputes made in Stripe's
+# dashboard, or whose events were lost, are found within a day).
+PAYMENTS_RECHECK_PAID_DAYS = env.int("PAYMENTS_RECHECK_PAID_DAYS", default=30)
+PAYMENTS_RECHECK_PAID_EVERY_SECONDS = env.int(
+    "PAYMENTS_RECHECK_PAID_EVERY_SECONDS", default=24 * 3600
+)

@@ -13,9 +13,11 @@ from django.utils import timezone
 
 from config.services import audit_log_record
 from payments import gateway
-from payments.models import Discrepancy, Payment
-from payments.selectors import payments_needing_reconciliation
+from payments.models import Discrepancy, Dispute, Payment
+from payments.selectors import payments_needing_reconciliation, payments_paid_to_recheck
 from payments.services.charge import payment_refresh
+from payments.services.discrepancies import discrepancy_open
+from payments.services.refunds import payment_refunds_sync
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +53,81 @@ def payments_reconcile(*, now=None, limit: int | None = None) -> dict[str, int]:
         if payment.status != before:
             counts["changed"] += 1
     return counts
+
+
+def payments_recheck_paid(*, now=None, limit: int | None = None) -> dict[str, int]:
+    """Compare recently succeeded payments with Stripe's refunded amount and dispute flag.
+
+    Any difference opens a discrepancy for finance (once per payment) with both figures. A
+    refund Stripe has and we do not is also applied (access follows the money); a refund or
+    dispute we count and Stripe does not is only reported, since finance must find out why.
+    Claimed like `payments_reconcile`, so overlapping runs never ask twice.
+    """
+    now = now or timezone.now()
+    limit = limit or settings.PAYMENTS_RECONCILE_BATCH
+    every = timedelta(seconds=settings.PAYMENTS_RECHECK_PAID_EVERY_SECONDS)
+    with transaction.atomic():
+        ids = list(
+            payments_paid_to_recheck(
+                paid_since=now - timedelta(days=settings.PAYMENTS_RECHECK_PAID_DAYS),
+                checked_before=now - every,
+            )
+            .select_for_update(skip_locked=True)
+            .values_list("id", flat=True)[:limit]
+        )
+        Payment.objects.filter(pk__in=ids).update(last_reconciled_at=now)
+    counts = {"checked": 0, "mismatched": 0, "errors": 0}
+    for payment_id in ids:
+        payment = Payment.objects.get(pk=payment_id)
+        try:
+            stripe_view = gateway.payment_intent_retrieve(payment.stripe_payment_intent_id)
+        except gateway.GatewayError as exc:
+            counts["errors"] += 1
+            logger.warning("recheck of payment %s failed: %s", payment_id, exc)
+            continue
+        counts["checked"] += 1
+        if _paid_payment_compare(payment=payment, stripe_view=stripe_view):
+            counts["mismatched"] += 1
+    return counts
+
+
+def _paid_payment_compare(*, payment: Payment, stripe_view: gateway.PaymentIntentResult) -> bool:
+    disputed_here = Dispute.objects.filter(payment=payment).exists()
+    if (
+        stripe_view.amount_refunded == payment.amount_refunded
+        and stripe_view.charge_disputed == disputed_here
+    ):
+        return False
+    with transaction.atomic():
+        _, opened = discrepancy_open(
+            kind=Discrepancy.Kind.STRIPE_MISMATCH,
+            order_id=payment.order_id,
+            payment_id=payment.pk,
+            amount=abs(stripe_view.amount_refunded - payment.amount_refunded),
+            currency=payment.currency,
+            detail={
+                "payment_intent": payment.stripe_payment_intent_id,
+                "stripe_amount_refunded": stripe_view.amount_refunded,
+                "our_amount_refunded": payment.amount_refunded,
+                "stripe_disputed": stripe_view.charge_disputed,
+                "our_disputed": disputed_here,
+            },
+        )
+        if stripe_view.amount_refunded > payment.amount_refunded:
+            payment_refunds_sync(
+                payment_id=payment.pk,
+                amount_refunded=stripe_view.amount_refunded,
+                charged=stripe_view.amount_received or payment.amount_received or payment.amount,
+                cause="reconcile",
+            )
+    if opened:
+        logger.warning(
+            "payment %s differs from Stripe: refunded %s here, %s at Stripe; disputed %s here, "
+            "%s at Stripe",
+            payment.pk, payment.amount_refunded, stripe_view.amount_refunded, disputed_here,
+            stripe_view.charge_disputed,
+        )  # fmt: skip
+    return True
 
 
 def discrepancy_assign(*, discrepancy_id: int, owner: Any, actor: Any) -> Discrepancy:

@@ -127,8 +127,9 @@ def payment_refunds_sync(
     payment_id: int,
     amount_refunded: int,
     charged: int,
-    stripe_event_id: str,
-    event_created: int,
+    stripe_event_id: str = "",
+    event_created: int = 0,
+    cause: str = "charge.refunded",
 ) -> Payment:
     """Apply a charge's refunded total (charge.refunded). The charge carries no list of its
     refunds (not since API version 2022-11-15): each refund's own row comes from its
@@ -140,7 +141,7 @@ def payment_refunds_sync(
     payment, _ = payment_transition(
         payment_id=payment.pk,
         to_status=_refunded_status(total_refunded=total, charged=charged),
-        cause="charge.refunded",
+        cause=cause,
         stripe_event_id=stripe_event_id,
         event_created=event_created,
         detail={"amount_refunded": amount_refunded},
