@@ -19,4 +19,5 @@ ENV DJANGO_STATIC_ROOT=/app/staticfiles
 RUN useradd --create-home portal
 USER portal
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi:application", "--workers", "2", "--bind", "0.0.0.0:8000"]
+# --timeout above STRIPE_WEB_BUDGET_SECONDS (12 s): a hung Stripe never gets a worker killed.
+CMD ["gunicorn", "config.wsgi:application", "--workers", "2", "--bind", "0.0.0.0:8000", "--timeout", "30"]

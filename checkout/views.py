@@ -22,6 +22,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from checkout.forms import CheckoutForm
 from checkout.models import Offer, Order
 from checkout.services.checkout import (
+    UNREACHABLE_MESSAGE,
     CheckoutBlocked,
     PayOutcome,
     checkout_begin,
@@ -45,9 +46,6 @@ from config.ratelimit import ratelimit_hit
 from payments import gateway
 from payments.models import Payment
 
-UNREACHABLE = (
-    "We could not reach the card processor. Nothing was charged. Please try again in a moment."
-)
 TOKEN_PROBLEMS = {
     "malformed": "This checkout link is not complete. Start again from the offer page.",
     "foreign": "This checkout was started in another browser or has already been used for "
@@ -295,6 +293,8 @@ def _json_guard(request: HttpRequest, slug: str, token: str):
 
 
 def _outcome_json(outcome: PayOutcome, *, slug: str, token: str) -> JsonResponse:
+    if outcome.status == "unreachable":
+        return JsonResponse({"status": "error", "message": outcome.message}, status=503)
     body = {"status": outcome.status, "message": outcome.message}
     if outcome.client_secret:
         body["client_secret"] = outcome.client_secret
@@ -316,7 +316,7 @@ def checkout_setup(request: HttpRequest, slug: str, token: str) -> JsonResponse:
         return JsonResponse(
             {
                 "status": "error",
-                "message": UNREACHABLE,
+                "message": UNREACHABLE_MESSAGE,
             },
             status=503,
         )
@@ -345,7 +345,7 @@ def checkout_pay_api(request: HttpRequest, slug: str, token: str) -> JsonRespons
         return JsonResponse(
             {
                 "status": "error",
-                "message": UNREACHABLE,
+                "message": UNREACHABLE_MESSAGE,
             },
             status=503,
         )

@@ -8,7 +8,11 @@ exceptions and returns our own dataclasses, so no Stripe object leaks into the r
 from __future__ import annotations
 
 import json
+import secrets
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -82,12 +86,34 @@ class WebhookPayload:
     raw: dict[str, Any]
 
 
-@lru_cache(maxsize=4)
-def _client(api_key: str, api_base: str, api_version: str, timeout: int) -> stripe.StripeClient:
+# The time budget of the web request in progress: a monotonic deadline, or None outside one.
+_deadline: ContextVar[float | None] = ContextVar("stripe_deadline", default=None)
+
+
+@contextmanager
+def call_budget(seconds: float) -> Iterator[None]:
+    """Every Stripe call inside shares one budget of `seconds`, connect and read timeouts and
+    retries included. A web request runs inside one (payments.middleware), below the web
+    worker's timeout, so a hung Stripe costs the buyer a calm answer, never a killed worker.
+
+    A call that finds no time left raises GatewayUnavailable without being sent. Calls made in
+    a budget are never retried by the SDK: our idempotency keys make the buyer's next click the
+    retry, with the same key.
+    """
+    token = _deadline.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+@lru_cache(maxsize=16)
+def _client(
+    api_key: str, api_base: str, api_version: str, timeout: tuple[float, float]
+) -> stripe.StripeClient:
     options: dict[str, Any] = {
         "stripe_version": api_version,
-        # Our own idempotency keys make a retry safe; the SDK's retries would reuse them.
-        "max_network_retries": 1,
+        "max_network_retries": 0,  # per call, in _options
         "http_client": stripe.RequestsClient(timeout=timeout),
     }
     if api_base:
@@ -96,12 +122,45 @@ def _client(api_key: str, api_base: str, api_version: str, timeout: int) -> stri
 
 
 def client() -> stripe.StripeClient:
+    connect = settings.STRIPE_CONNECT_TIMEOUT_SECONDS
+    read = settings.STRIPE_TIMEOUT_SECONDS
+    deadline = _deadline.get()
+    if deadline is not None:
+        left = deadline - time.monotonic()
+        if left < 1:
+            raise GatewayUnavailable("no time left to reach Stripe in this request")
+        # Whole seconds, so a handful of clients serve every budget.
+        connect = min(connect, int(left))
+        read = max(1, min(read, int(left - connect)))
     return _client(
         settings.STRIPE_SECRET_KEY,
         settings.STRIPE_API_BASE,
         settings.STRIPE_API_VERSION,
-        settings.STRIPE_TIMEOUT_SECONDS,
+        (connect, read),
     )
+
+
+def _options(idempotency_key: str = "") -> dict[str, Any]:
+    """Request options: this installation's prefix on the idempotency key (DESIGN.md, STYLE.md
+    Stripe), and the SDK's network retries only outside a time budget."""
+    options: dict[str, Any] = {
+        "max_network_retries": 0
+        if _deadline.get() is not None
+        else settings.STRIPE_MAX_NETWORK_RETRIES
+    }
+    if idempotency_key:
+        options["idempotency_key"] = f"{installation_id()}:{idempotency_key}"[:255]
+    return options
+
+
+def installation_id() -> str:
+    """This database's random id (payments.Installation), made on first use if missing."""
+    from payments.models import Installation
+
+    installation, _ = Installation.objects.get_or_create(
+        id=1, defaults={"installation_id": secrets.token_hex(8)}
+    )
+    return installation.installation_id
 
 
 def _translate(exc: stripe.StripeError) -> GatewayError:
@@ -172,7 +231,7 @@ def customer_create(
     try:
         customer = client().v1.customers.create(
             params={"email": email, "name": name, "metadata": metadata},
-            options={"idempotency_key": idempotency_key},
+            options=_options(idempotency_key),
         )
     except stripe.StripeError as exc:
         raise _translate(exc) from exc
@@ -208,9 +267,7 @@ def payment_intent_create(
     if off_session:
         params["off_session"] = True
     try:
-        pi = client().v1.payment_intents.create(
-            params=params, options={"idempotency_key": idempotency_key}
-        )
+        pi = client().v1.payment_intents.create(params=params, options=_options(idempotency_key))
     except stripe.StripeError as exc:
         raise _translate(exc) from exc
     return _payment_intent_result(pi)
@@ -219,7 +276,7 @@ def payment_intent_create(
 def payment_intent_retrieve(payment_intent_id: str) -> PaymentIntentResult:
     try:
         pi = client().v1.payment_intents.retrieve(
-            payment_intent_id, params={"expand": ["latest_charge"]}
+            payment_intent_id, params={"expand": ["latest_charge"]}, options=_options()
         )
     except stripe.StripeError as exc:
         raise _translate(exc) from exc
@@ -312,7 +369,7 @@ def payment_intent_confirm(payment_intent_id: str, *, idempotency_key: str) -> P
         pi = client().v1.payment_intents.confirm(
             payment_intent_id,
             params={"expand": ["latest_charge"]},
-            options={"idempotency_key": idempotency_key},
+            options=_options(idempotency_key),
         )
     except stripe.StripeError as exc:
         raise _translate(exc) from exc
@@ -327,7 +384,7 @@ def payment_intent_capture(
         params["amount_to_capture"] = amount_to_capture
     try:
         pi = client().v1.payment_intents.capture(
-            payment_intent_id, params=params, options={"idempotency_key": idempotency_key}
+            payment_intent_id, params=params, options=_options(idempotency_key)
         )
     except stripe.StripeError as exc:
         raise _translate(exc) from exc
@@ -337,7 +394,7 @@ def payment_intent_capture(
 def payment_intent_cancel(payment_intent_id: str, *, idempotency_key: str) -> PaymentIntentResult:
     try:
         pi = client().v1.payment_intents.cancel(
-            payment_intent_id, options={"idempotency_key": idempotency_key}
+            payment_intent_id, options=_options(idempotency_key)
         )
     except stripe.StripeError as exc:
         raise _translate(exc) from exc
@@ -350,7 +407,7 @@ def payment_intents_recent(*, created_gte: int, limit: int = 100) -> list[Paymen
     Filtering by `metadata` happens on our side: localstripe has no search API.
     """
     try:
-        page = client().v1.payment_intents.list(params={"limit": limit})
+        page = client().v1.payment_intents.list(params={"limit": limit}, options=_options())
         results = []
         for pi in page.auto_paging_iter():
             if int(pi.created) < created_gte:
@@ -374,7 +431,7 @@ def setup_intent_create(
                 "usage": "off_session",
                 "metadata": metadata,
             },
-            options={"idempotency_key": idempotency_key},
+            options=_options(idempotency_key),
         )
     except stripe.StripeError as exc:
         raise _translate(exc) from exc
@@ -383,7 +440,7 @@ def setup_intent_create(
 
 def setup_intent_retrieve(setup_intent_id: str) -> SetupIntentResult:
     try:
-        si = client().v1.setup_intents.retrieve(setup_intent_id)
+        si = client().v1.setup_intents.retrieve(setup_intent_id, options=_options())
     except stripe.StripeError as exc:
         raise _translate(exc) from exc
     return _setup_intent_result(si)
@@ -405,7 +462,7 @@ def _setup_intent_result(si: Any) -> SetupIntentResult:
 
 def payment_method_card(payment_method_id: str) -> CardDetails:
     try:
-        pm = client().v1.payment_methods.retrieve(payment_method_id)
+        pm = client().v1.payment_methods.retrieve(payment_method_id, options=_options())
     except stripe.StripeError as exc:
         raise _translate(exc) from exc
     card = (pm.to_dict().get("card")) or {}
@@ -424,7 +481,7 @@ def payment_method_attach(payment_method_id: str, *, customer: str, idempotency_
         client().v1.payment_methods.attach(
             payment_method_id,
             params={"customer": customer},
-            options={"idempotency_key": idempotency_key},
+            options=_options(idempotency_key),
         )
     except stripe.InvalidRequestError as exc:
         if "already" in str(exc).lower():
@@ -441,7 +498,7 @@ def refund_create(
     try:
         refund = client().v1.refunds.create(
             params={"payment_intent": payment_intent_id, "amount": amount, "metadata": metadata},
-            options={"idempotency_key": idempotency_key},
+            options=_options(idempotency_key),
         )
     except stripe.StripeError as exc:
         raise _translate(exc) from exc
@@ -459,7 +516,8 @@ def events_list(*, created_gte: int, created_lte: int) -> list[dict[str, Any]]:
     """Events from the Events API in a time range (Stripe keeps 30 days), oldest first."""
     try:
         page = client().v1.events.list(
-            params={"limit": 100, "created": {"gte": created_gte, "lte": created_lte}}
+            params={"limit": 100, "created": {"gte": created_gte, "lte": created_lte}},
+            options=_options(),
         )
         events = [e.to_dict() for e in page.auto_paging_iter()]
     except stripe.StripeError as exc:

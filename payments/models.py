@@ -61,6 +61,28 @@ class DeadLetterEvent(WebhookEvent):
         verbose_name_plural = "dead-letter webhook events"
 
 
+class Installation(models.Model):
+    """This database's identity towards Stripe: one row, made once (by migration).
+
+    Its random id prefixes every idempotency key we send, so two databases on one Stripe account
+    (a developer's, CI, staging) never send the same key for different requests, while a retry
+    of the same action from this database still sends the same key. A database copied from
+    another must get a new id (`manage.py stripe_installation_reset`) before it talks to Stripe.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    installation_id = models.CharField(max_length=32, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(id=1), name="installation_one_row")
+        ]
+
+    def __str__(self) -> str:
+        return self.installation_id
+
+
 class Customer(models.Model):
     """Our buyer as Stripe knows them, with the saved card used for later charges."""
 

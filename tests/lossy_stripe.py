@@ -15,14 +15,20 @@ class _LosingProxy(BaseHTTPRequestHandler):
     lose = "/confirm"  # a POST to a PaymentIntent path ending in this loses its answer
     acts = True  # whether Stripe gets the call whose answer is lost
     status = 0  # answer the lost call with this HTTP status (a Stripe error) instead of nothing
+    hang = (
+        None  # a threading.Event: the lost call waits for it, never answered before (a hung Stripe)
+    )
 
     def _forward(self):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         path = self.path.split("?", 1)[0]
-        lost = self.command == "POST" and (
-            path == "/v1/payment_intents"  # a create
-            if self.lose == "create"
-            else path.startswith("/v1/payment_intents/") and path.endswith(self.lose)
+        lost = self.lose == "*" or (
+            self.command == "POST"
+            and (
+                path == "/v1/payment_intents"  # a create
+                if self.lose == "create"
+                else path.startswith("/v1/payment_intents/") and path.endswith(self.lose)
+            )
         )
         # Stripe replays what it saved for an idempotency key it has seen, errors included
         # (localstripe ignores keys, and the SDK retries a lost call once with the same key).
@@ -75,6 +81,9 @@ class _LosingProxy(BaseHTTPRequestHandler):
 
     def _lose(self) -> None:
         self.close_connection = True
+        if self.hang is not None:
+            self.hang.wait(120)
+            return
         if self.status:
             self._answer(*self._error())
         # else: we never hear back
@@ -87,12 +96,14 @@ class _LosingProxy(BaseHTTPRequestHandler):
 
 @contextmanager
 def answers_lost(
-    settings, localstripe, *, lose: str, acts: bool = True, status: int = 0
+    settings, localstripe, *, lose: str, acts: bool = True, status: int = 0, hang: bool = False
 ) -> Iterator:
     """Point the SDK at a proxy that loses the answers to PaymentIntent calls ending in `lose`
     (`/confirm`, `/cancel`, `/capture`, or "create" for the create itself); `acts=False` loses
     the call itself too; `status` answers with that Stripe error (500, 503, 429) instead of
-    closing the connection. A key seen before gets Stripe's saved answer, as from Stripe.
+    closing the connection; `hang=True` never answers it at all (a hung Stripe: the connection
+    stays open), and `lose="*"` loses every call. A key seen before gets Stripe's saved answer,
+    as from Stripe.
     `server.stop_losing()` lets calls through again (the saved answers stay); Stripe answers
     directly again on leaving."""
     handler = type(
@@ -103,6 +114,7 @@ def answers_lost(
             "lose": lose,
             "acts": acts,
             "status": status,
+            "hang": threading.Event() if hang else None,
             "replayed": {},
             "replayed_lock": threading.Lock(),
         },
@@ -114,6 +126,8 @@ def answers_lost(
     try:
         yield server
     finally:
+        if handler.hang is not None:
+            handler.hang.set()
         server.shutdown()
         server.server_close()
         settings.STRIPE_API_BASE = localstripe.api_base

@@ -43,6 +43,7 @@ from payments.services import (
     customer_ensure,
     customer_setup_intent_start,
     payment_abandon,
+    payment_create_unanswered,
     payment_refresh,
     payment_start,
 )
@@ -70,6 +71,9 @@ DECLINE_MESSAGES = {
     "amount_too_small": BELOW_MINIMUM_MESSAGE,
 }
 GENERIC_DECLINE = "The payment did not go through and nothing was charged. Try another card."
+UNREACHABLE_MESSAGE = (
+    "We could not reach the card processor. Nothing was charged. Please try again in a moment."
+)
 BLOCKED_MESSAGE = (
     "For your security we have paused card payments for this order after several unsuccessful "
     "attempts. Nothing more will be charged. Our team has been told and will email you within "
@@ -261,6 +265,10 @@ def checkout_after_payment(*, order_id: int, payment: Payment) -> PayOutcome:
     if status in (Payment.Status.FAILED, Payment.Status.CANCELED):
         order_payment_record(payment_id=payment.pk, cause="checkout_confirm")
         return PayOutcome(status="failed", payment=payment, message=decline_message(payment))
+    if payment_create_unanswered(payment):
+        # Stripe never answered the create. An on-session intent is created unconfirmed, so
+        # nothing can have been charged; the buyer's next click sends the same create again.
+        return PayOutcome(status="unreachable", payment=payment, message=UNREACHABLE_MESSAGE)
     return PayOutcome(status=status, payment=payment)
 
 

@@ -14,4 +14,12 @@ STRIPE_API_VERSION = env("STRIPE_API_VERSION", default="2026-10-28.endive")
 # Stripe's tolerance is 300 s into the past; we also refuse timestamps this far in the future.
 STRIPE_WEBHOOK_TOLERANCE = 300
 STRIPE_WEBHOOK_MAX_BYTES = 1_048_576
+# One call's timeouts outside a web request (workers, commands), and the SDK's retries there
+# (safe: every POST carries our idempotency key).
+STRIPE_CONNECT_TIMEOUT_SECONDS = env.int("STRIPE_CONNECT_TIMEOUT_SECONDS", default=3)
 STRIPE_TIMEOUT_SECONDS = env.int("STRIPE_TIMEOUT_SECONDS", default=20)
+STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=1)
+# Every Stripe call made while answering one web request shares this budget (connect, read,
+# no retries). It must stay below the web worker's timeout (gunicorn --timeout in the
+# Dockerfile and docker-compose.yml, 30 s): a hung Stripe gives the buyer a calm answer.
+STRIPE_WEB_BUDGET_SECONDS = env.int("STRIPE_WEB_BUDGET_SECONDS", default=12)

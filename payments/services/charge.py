@@ -26,6 +26,18 @@ from payments.services.transitions import (
 logger = logging.getLogger(__name__)
 
 
+_CREATE_RESENT = "create_resent"
+
+
+def payment_create_unanswered(payment: Payment) -> bool:
+    """True when the payment's PaymentIntent create was sent and no answer came back: nothing
+    was confirmed by us, and the same create may be sent again under the same key."""
+    if payment.status != Payment.Status.UNKNOWN or payment.stripe_payment_intent_id:
+        return False
+    last = payment.events.order_by("created_at", "pk").last()
+    return last is not None and last.cause == "timeout_on_create"
+
+
 class PaymentMismatch(Exception):
     """An idempotency key was reused with a different amount, currency or order."""
 
@@ -157,10 +169,20 @@ def payment_start(
     # then see the intent id, so only one intent is ever created for the row.
     with transaction.atomic():
         payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        if payment_create_unanswered(payment):
+            # The create's answer never came (Stripe was unreachable or hung). Sending it again
+            # under the same idempotency key is safe: Stripe replays its first answer if it
+            # acted, or acts now, once. The buyer's next click is that retry.
+            payment, _ = payment_transition(
+                payment_id=payment.pk,
+                to_status=Payment.Status.REQUIRES_PAYMENT_METHOD,
+                cause=_CREATE_RESENT,
+            )
         if payment.status != Payment.Status.REQUIRES_PAYMENT_METHOD:
             return payment
         if not payment.stripe_payment_intent_id:
-            if payment.events.exists():
+            last = payment.events.order_by("created_at", "pk").last()
+            if last is not None and last.cause != _CREATE_RESENT:
                 return payment  # an earlier attempt already ran; never create a second intent
             payment, finished = _intent_create(
                 payment,

@@ -148,7 +148,9 @@ def test_a_lost_create_answer_is_found_by_metadata_and_finished_on_the_next_clic
     with answers_lost(settings, localstripe, lose="create"):
         outcome = checkout_pay(order_id=order.pk, payment_method_id=pm, ip=None)
     payment = outcome.payment
-    assert outcome.status == Payment.Status.UNKNOWN and not payment.stripe_payment_intent_id
+    assert payment.status == Payment.Status.UNKNOWN and not payment.stripe_payment_intent_id
+    # An unanswered create cannot have charged (it was not confirmed): the buyer is told so.
+    assert outcome.status == "unreachable" and "Nothing was charged" in outcome.message
     assert payment.events.filter(cause="timeout_on_create").count() == 1
 
     refreshed = checkout_refresh(order_id=order.pk)

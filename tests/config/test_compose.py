@@ -55,3 +55,18 @@ def test_every_variable_in_env_example_is_read_by_the_settings():
         if name in ("DJANGO_SETTINGS_MODULE",):
             continue
         assert f'"{name}"' in settings_text or f'"{name}"' in run_text, name
+
+
+def test_gunicorn_outlives_the_stripe_budget_of_a_web_request():
+    import re
+
+    from django.conf import settings
+
+    commands = {
+        "docker-compose.yml": _compose()["services"]["web"]["command"],
+        "Dockerfile": (ROOT / "Dockerfile").read_text(),
+    }
+    for where, text in commands.items():
+        found = re.search(r'--timeout"?,? *"?(\d+)', text)
+        assert found, f"{where} does not set gunicorn's --timeout"
+        assert int(found.group(1)) > settings.STRIPE_WEB_BUDGET_SECONDS + 5, where
