@@ -44,3 +44,18 @@ def test_backfill_refuses_bad_dates():
         call_command("stripe_events_backfill", "--since", "yesterday")
     with pytest.raises(CommandError):
         call_command("stripe_events_backfill", "--since", "2026-11-10", "--until", "2026-11-01")
+
+
+def test_a_copied_database_gets_a_new_installation_id_only_when_asked(capsys):
+    from payments.models import Installation
+
+    before = gateway.installation_id()
+    with pytest.raises(CommandError, match="--yes"):
+        call_command("stripe_installation_reset")
+    assert gateway.installation_id() == before
+
+    call_command("stripe_installation_reset", "--yes")
+
+    after = Installation.objects.get().installation_id
+    assert after != before and after in capsys.readouterr().out
+    assert gateway._options("payment:1:create")["idempotency_key"].startswith(f"{after}:")
