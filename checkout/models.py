@@ -106,6 +106,15 @@ class Order(models.Model):
     lead = models.ForeignKey(
         "leads.Lead", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
     )
+    # Whose cards pay this order: a guest of its own for a checkout by email alone, or the
+    # buyer's verified Customer when they proved the email first (the portal's magic link).
+    customer = models.ForeignKey(
+        "payments.Customer",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="orders",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -289,6 +298,11 @@ class TaxRate(models.Model):
         return f"{self.label} {self.country} {self.rate_bp / 100:g}% ({scope})"
 
 
+# The session key under which the customer portal notes the email this browser proved with a
+# magic link, so a checkout started there pays as the buyer's verified Customer.
+PORTAL_PROVEN_EMAIL_SESSION_KEY = "portal_proven_email"
+
+
 class Subscription(models.Model):
     """What a later renewal of a recurring offer needs: who, which card, how much, when."""
 
@@ -302,6 +316,9 @@ class Subscription(models.Model):
     customer = models.ForeignKey(
         "payments.Customer", on_delete=models.PROTECT, related_name="subscriptions"
     )
+    # The card saved for this subscription (the buyer's checkout card, or the one they chose in
+    # the portal): renewals charge this, never whatever card was last saved for the email.
+    payment_method_id = models.CharField(max_length=255, blank=True)
     interval = models.CharField(max_length=10, choices=Offer.Interval.choices)
     amount = models.BigIntegerField()
     currency = models.CharField(max_length=3)

@@ -149,8 +149,19 @@ def _has_entitlement(order: Order) -> bool:
 
 
 def portal_saved_card(*, email: str) -> Customer | None:
-    customer = Customer.objects.filter(email=email.strip().lower()).first()
+    """The card on file of the buyer who proved this email (the portal's own Customer)."""
+    customer = Customer.objects.filter(email=email.strip().lower(), email_verified=True).first()
     return customer if customer and customer.payment_method_id else None
+
+
+def portal_card_for_order(*, email: str, order: Order) -> Customer | None:
+    """The card a balance payment of `order` uses: the buyer's card on file, or else the card
+    that paid this order at checkout (its own Customer's)."""
+    saved = portal_saved_card(email=email)
+    if saved is not None:
+        return saved
+    own = order.customer
+    return own if own is not None and own.payment_method_id else None
 
 
 def portal_receipts(*, email: str) -> list[dict]:

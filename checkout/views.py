@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from checkout.forms import CheckoutForm
-from checkout.models import Offer, Order
+from checkout.models import PORTAL_PROVEN_EMAIL_SESSION_KEY, Offer, Order
 from checkout.services.checkout import (
     UNREACHABLE_MESSAGE,
     CheckoutBlocked,
@@ -45,6 +45,7 @@ from config.http import client_ip
 from config.ratelimit import ratelimit_hit
 from payments import gateway
 from payments.models import Payment
+from payments.services import CardNotProven
 
 TOKEN_PROBLEMS = {
     "malformed": "This checkout link is not complete. Start again from the offer page.",
@@ -303,13 +304,18 @@ def _outcome_json(outcome: PayOutcome, *, slug: str, token: str) -> JsonResponse
     return JsonResponse(body)
 
 
+def _proven_email(request: HttpRequest) -> str:
+    """The email this browser proved with a portal magic link, if any (checkout_customer)."""
+    return request.session.get(PORTAL_PROVEN_EMAIL_SESSION_KEY, "")
+
+
 @require_POST
 def checkout_setup(request: HttpRequest, slug: str, token: str) -> JsonResponse:
     order, problem = _json_guard(request, slug, token)
     if problem:
         return problem
     try:
-        secret = checkout_setup_start(order=order)
+        secret = checkout_setup_start(order=order, proven_email=_proven_email(request))
     except (CheckoutBlocked, OrderNotPayable) as exc:
         return JsonResponse({"status": "blocked", "message": str(exc)}, status=409)
     except gateway.GatewayError:
@@ -332,11 +338,17 @@ def checkout_pay_api(request: HttpRequest, slug: str, token: str) -> JsonRespons
         body = json.loads(request.body or b"{}")
     except ValueError:
         body = {}
-    payment_method = body.get("payment_method") if isinstance(body, dict) else None
+    if not isinstance(body, dict):
+        body = {}
     try:
         outcome = checkout_pay(
-            order_id=order.pk, payment_method_id=str(payment_method or ""), ip=client_ip(request)
+            order_id=order.pk,
+            payment_method_id=str(body.get("payment_method") or ""),
+            setup_intent_id=str(body.get("setup_intent") or ""),
+            ip=client_ip(request),
         )
+    except CardNotProven as exc:
+        return JsonResponse({"status": "error", "message": str(exc)}, status=409)
     except CheckoutBlocked as exc:
         return JsonResponse({"status": "blocked", "message": str(exc)}, status=429)
     except OrderNotPayable as exc:

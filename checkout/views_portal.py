@@ -17,9 +17,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from checkout.models import Order
+from checkout.models import PORTAL_PROVEN_EMAIL_SESSION_KEY, Order
 from checkout.notifications import failure_advice
 from checkout.selectors_portal import (
+    portal_card_for_order,
     portal_order_rows,
     portal_receipts,
     portal_saved_card,
@@ -42,7 +43,7 @@ from config.celery import enqueue_on_commit
 from config.http import client_ip
 from payments import gateway
 from payments.models import Payment
-from payments.services import PaymentMismatch, payment_refresh
+from payments.services import CardNotProven, PaymentMismatch, payment_refresh
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +105,9 @@ def _with_email(view):
                 404,
             )
         else:
+            # This browser proved the email: a checkout started here pays as the buyer's own
+            # Customer (checkout_customer), so its card becomes their card on file.
+            request.session[PORTAL_PROVEN_EMAIL_SESSION_KEY] = email
             return _private(view(request, token=token, email=email, **kwargs))
         if request.headers.get("Accept", "").startswith("application/json"):
             return _private(JsonResponse({"error": reason}, status=status))
@@ -160,12 +164,19 @@ def card_save(request: HttpRequest, *, token: str, email: str):
     try:
         body = json.loads(request.body or b"{}")
         payment_method_id = body.get("payment_method") or body.get("payment_method_id") or ""
+        setup_intent_id = body.get("setup_intent") or ""
     except (ValueError, AttributeError):
-        payment_method_id = ""
+        payment_method_id = setup_intent_id = ""
     if not isinstance(payment_method_id, str) or not payment_method_id.startswith("pm_"):
         return _card_error("That card could not be saved. Please try again.", 400)
     try:
-        customer = portal_card_save(email=email, payment_method_id=payment_method_id[:255])
+        customer = portal_card_save(
+            email=email,
+            payment_method_id=payment_method_id[:255],
+            setup_intent_id=str(setup_intent_id)[:255],
+        )
+    except CardNotProven as exc:
+        return _card_error(str(exc), 409)
     except gateway.GatewayError as exc:
         logger.info("portal card save refused: %s", exc)
         return _card_error("That card could not be saved. Check it or use another card.", 400)
@@ -223,7 +234,7 @@ def _order_for(email: str, reference: str) -> Order:
 @_with_email
 def balance_pay(request: HttpRequest, *, token: str, email: str, reference: str):
     order = _order_for(email, reference)
-    customer = portal_saved_card(email=email)
+    customer = portal_card_for_order(email=email, order=order)
     if customer is None:
         messages.info(request, "Add a card below first, then pay your balance.")
         return redirect(_portal_path(token) + "#card")

@@ -84,9 +84,16 @@ class Installation(models.Model):
 
 
 class Customer(models.Model):
-    """Our buyer as Stripe knows them, with the saved card used for later charges."""
+    """Our buyer as Stripe knows them, with the card on file.
 
-    email = models.EmailField(unique=True)
+    A buyer who proved their email (the portal's magic link) has one `email_verified` Customer,
+    whose card on file the portal shows and changes. A checkout by email alone gets a guest
+    Customer of its own, so a stranger who types someone's email never adds or replaces a card
+    of theirs: what a subscription or an order charges is the card saved for it.
+    """
+
+    email = models.EmailField()
+    email_verified = models.BooleanField(default=False)
     name = models.CharField(max_length=200, blank=True)
     stripe_customer_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
     payment_method_id = models.CharField(max_length=255, blank=True)
@@ -97,8 +104,18 @@ class Customer(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["email"],
+                condition=models.Q(email_verified=True),
+                name="customer_one_verified_per_email",
+            ),
+        ]
+        indexes = [models.Index(fields=["email"], name="customer_email_idx")]
+
     def __str__(self) -> str:
-        return self.email
+        return self.email if self.email_verified else f"{self.email} (guest)"
 
 
 class Payment(models.Model):

@@ -39,9 +39,12 @@ from checkout.services.pricing import (
 from payments import gateway
 from payments.models import OPEN_STATUSES, Customer, Payment
 from payments.services import (
+    customer_card_prove,
     customer_card_save,
     customer_ensure,
+    customer_guest_create,
     customer_setup_intent_start,
+    customer_stripe_ensure,
     payment_abandon,
     payment_create_unanswered,
     payment_refresh,
@@ -121,15 +124,37 @@ def order_payable_check(*, order: Order) -> None:
         raise OrderNotPayable(str(exc)) from exc
 
 
-def checkout_customer(*, order: Order) -> Customer:
-    return customer_ensure(email=order.email, name=order.name)
+def checkout_customer(*, order: Order, proven_email: str = "") -> Customer:
+    """Whose cards pay this order, decided once and kept on the order.
+
+    A buyer who proved this email in this browser (`proven_email`, from the portal's magic
+    link) pays as their verified Customer, so the card becomes their card on file. Anyone else
+    gets a guest Customer of this order's own: typing an email proves nothing, and a stranger's
+    card must never land on that person's account (D1).
+    """
+    if not order.customer_id:
+        with transaction.atomic():
+            locked = Order.objects.select_for_update().get(pk=order.pk)
+            if not locked.customer_id:
+                proven = bool(proven_email) and proven_email.strip().lower() == locked.email.lower()
+                locked.customer = (
+                    customer_ensure(email=locked.email, name=locked.name)
+                    if proven
+                    else customer_guest_create(email=locked.email, name=locked.name)
+                )
+                locked.save(update_fields=["customer", "updated_at"])
+            order.customer = locked.customer
+    return customer_stripe_ensure(order.customer, metadata={"order_id": str(order.pk)})
 
 
-def checkout_setup_start(*, order: Order) -> str:
-    """The client secret of a SetupIntent (usage off_session) for the Card Element."""
+def checkout_setup_start(*, order: Order, proven_email: str = "") -> str:
+    """The client secret of a SetupIntent (usage off_session) for the Card Element. The card it
+    saves is the only one `checkout_pay` accepts for this order."""
     order_payable_check(order=order)
-    customer = checkout_customer(order=order)
-    return customer_setup_intent_start(customer=customer).client_secret
+    customer = checkout_customer(order=order, proven_email=proven_email)
+    return customer_setup_intent_start(
+        customer=customer, metadata={"order_id": str(order.pk)}
+    ).client_secret
 
 
 def checkout_current_payment(*, order: Order) -> Payment | None:
@@ -144,10 +169,23 @@ def _attempt_key(order: Order, attempt: int) -> str:
     return f"order:{order.pk}:checkout:{attempt}"
 
 
-def checkout_pay(*, order_id: int, payment_method_id: str, ip: str | None) -> PayOutcome:
-    """Charge (or, for a hold, authorise) what is due now with the card the buyer just saved."""
+def checkout_pay(
+    *, order_id: int, payment_method_id: str, setup_intent_id: str, ip: str | None
+) -> PayOutcome:
+    """Charge (or, for a hold, authorise) what is due now with the card the buyer just saved.
+
+    Only the card this order's own SetupIntent produced is accepted, checked with Stripe before
+    anything else: any other `pm_…` (another buyer's card) raises CardNotProven, and nothing is
+    attached or charged (D4).
+    """
     if not _PM_ID.match(payment_method_id or ""):
         raise OrderNotPayable("We did not receive your card details. Please enter them again.")
+    order = Order.objects.select_related("offer").get(pk=order_id)
+    order_payable_check(order=order)  # checked again under the order's lock below
+    customer = checkout_customer(order=order)
+    payment_method_id = customer_card_prove(
+        customer=customer, setup_intent_id=setup_intent_id, payment_method_id=payment_method_id
+    )
 
     # Another card for an attempt whose intent was never confirmed (its confirm was lost before
     # Stripe ran it): that intent can only be confirmed with the card it was made with, so it is
@@ -192,7 +230,6 @@ def checkout_pay(*, order_id: int, payment_method_id: str, ip: str | None) -> Pa
     if blocked:
         _block(order, blocked)
 
-    customer = checkout_customer(order=order)
     try:
         customer = customer_card_save(customer=customer, payment_method_id=payment_method_id)
     except gateway.CardDeclined as exc:
@@ -284,6 +321,7 @@ def subscription_start(*, order: Order, payment: Payment) -> Subscription:
         order=order,
         defaults={
             "customer_id": payment.customer_id,
+            "payment_method_id": payment.payment_method_id,
             "interval": order.offer.interval or Offer.Interval.MONTH,
             "amount": order.total,
             "currency": order.currency,

@@ -19,6 +19,7 @@ from checkout.models import Order
 from checkout.services.pricing import charge_minimum
 from payments.models import OPEN_STATUSES, PAID_STATUSES, Customer, Payment
 from payments.services import (
+    customer_card_prove,
     customer_card_save,
     customer_ensure,
     customer_setup_intent_start,
@@ -103,12 +104,31 @@ def portal_customer(*, email: str, name: str = "") -> Customer:
 def portal_card_setup_start(*, email: str, name: str = "") -> str:
     """Start a SetupIntent for the buyer's new card; the browser confirms it."""
     customer = portal_customer(email=email, name=name)
-    return customer_setup_intent_start(customer=customer).client_secret
+    return customer_setup_intent_start(
+        customer=customer, metadata={"purpose": "portal_card"}
+    ).client_secret
 
 
-def portal_card_save(*, email: str, payment_method_id: str) -> Customer:
+def portal_card_save(*, email: str, payment_method_id: str, setup_intent_id: str) -> Customer:
+    """Make the card the buyer just saved in the portal their card on file, and the card their
+    subscriptions renew with. Only the card the portal's own SetupIntent for this buyer
+    produced is accepted (CardNotProven otherwise; nothing is attached or changed)."""
+    from checkout.models import Subscription
+    from checkout.services.subscriptions import subscription_card_replace
+
     customer = portal_customer(email=email)
-    return customer_card_save(customer=customer, payment_method_id=payment_method_id)
+    payment_method_id = customer_card_prove(
+        customer=customer, setup_intent_id=setup_intent_id, payment_method_id=payment_method_id
+    )
+    customer = customer_card_save(customer=customer, payment_method_id=payment_method_id)
+    renewing = Subscription.objects.filter(order__email__iexact=email).exclude(
+        status=Subscription.Status.CANCELED
+    )
+    for subscription_id in renewing.values_list("pk", flat=True):
+        subscription_card_replace(
+            subscription_id=subscription_id, customer=customer, payment_method_id=payment_method_id
+        )
+    return customer
 
 
 class BalanceNotPayable(Exception):

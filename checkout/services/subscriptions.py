@@ -21,7 +21,7 @@ from checkout.services.accounting import order_payment_record
 from checkout.services.orders import order_reference_new, order_transition
 from checkout.services.pricing import next_renewal
 from config.services import audit_log_record
-from payments.models import Payment
+from payments.models import Customer, Payment
 from payments.services.charge import payment_prepare, payment_start
 from payments.services.transitions import payment_transition
 
@@ -129,7 +129,8 @@ def subscription_renew(*, subscription_id: int, now: datetime | None = None) -> 
         period_start = subscription.next_charge_at
         order = _renewal_order(subscription, period_start)
         customer = subscription.customer
-    if not customer.payment_method_id:
+    # The card saved for this subscription, never the email's latest card (D1).
+    if not subscription.payment_method_id:
         _past_due(subscription.pk, reason="no saved card")
         return None
     charge = {
@@ -137,7 +138,7 @@ def subscription_renew(*, subscription_id: int, now: datetime | None = None) -> 
         "amount": subscription.amount,
         "currency": subscription.currency,
         "customer": customer,
-        "payment_method_id": customer.payment_method_id,
+        "payment_method_id": subscription.payment_method_id,
         "attempt_kind": Payment.AttemptKind.RENEWAL,
         "order_id": order.pk,
         "metadata": {"subscription_id": str(subscription.pk)},
@@ -254,4 +255,17 @@ def subscription_cancel(*, subscription: Subscription, actor: Any = None, by: st
         audit_log_record(
             actor=actor, action="subscription.cancel", target=subscription, detail={"by": by}
         )
+    return subscription
+
+
+def subscription_card_replace(
+    *, subscription_id: int, customer: Customer, payment_method_id: str
+) -> Subscription:
+    """Renew with another card: one the buyer proved in the portal (`customer_card_prove`), so
+    it belongs to `customer`, their verified Customer, which then pays the renewals."""
+    with transaction.atomic():
+        subscription = Subscription.objects.select_for_update().get(pk=subscription_id)
+        subscription.customer = customer
+        subscription.payment_method_id = payment_method_id
+        subscription.save(update_fields=["customer", "payment_method_id"])
     return subscription

@@ -1,10 +1,14 @@
 """Every write to payments goes through these services (split by concern)."""
 
 from payments.services.charge import (
+    CardNotProven,
     PaymentMismatch,
+    customer_card_prove,
     customer_card_save,
     customer_ensure,
+    customer_guest_create,
     customer_setup_intent_start,
+    customer_stripe_ensure,
     payment_abandon,
     payment_create_unanswered,
     payment_prepare,
@@ -16,10 +20,14 @@ from payments.services.charge import (
 from payments.services.transitions import payment_apply_intent, payment_transition
 
 __all__ = [
+    "CardNotProven",
     "PaymentMismatch",
+    "customer_card_prove",
     "customer_card_save",
     "customer_ensure",
+    "customer_guest_create",
     "customer_setup_intent_start",
+    "customer_stripe_ensure",
     "payment_abandon",
     "payment_apply_intent",
     "payment_create_unanswered",

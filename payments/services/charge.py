@@ -42,43 +42,106 @@ class PaymentMismatch(Exception):
     """An idempotency key was reused with a different amount, currency or order."""
 
 
+class CardNotProven(Exception):
+    """The card did not come from this customer's own SetupIntent: it is never attached or
+    charged. The message is safe to show."""
+
+
 def customer_ensure(*, email: str, name: str) -> Customer:
-    """The Customer for this email, created at Stripe once (row-locked, idempotent)."""
+    """The Customer of a buyer who proved this email (the portal's magic link), created at
+    Stripe once (row-locked, idempotent). Never call it for an email nobody proved: a checkout
+    by email alone gets its own guest (`customer_guest_create`)."""
     email = email.strip().lower()
     try:
         with transaction.atomic():
-            customer, _ = Customer.objects.get_or_create(email=email, defaults={"name": name})
+            customer, _ = Customer.objects.get_or_create(
+                email=email, email_verified=True, defaults={"name": name}
+            )
     except IntegrityError:
-        customer = Customer.objects.get(email=email)
+        customer = Customer.objects.get(email=email, email_verified=True)
+    return _stripe_customer_ensure(customer)
+
+
+def customer_guest_create(*, email: str, name: str) -> Customer:
+    """A Customer of its own for a checkout by email alone. Only our row: the caller keeps it
+    with the order under the order's lock (one per checkout), then `customer_stripe_ensure`
+    creates it at Stripe outside the lock."""
+    return Customer.objects.create(email=email.strip().lower(), name=name)
+
+
+def customer_stripe_ensure(
+    customer: Customer, *, metadata: dict[str, str] | None = None
+) -> Customer:
+    """The customer, created at Stripe once (row-locked; the idempotency key is its pk)."""
+    return _stripe_customer_ensure(customer, metadata=metadata)
+
+
+def _stripe_customer_ensure(customer: Customer, *, metadata: dict[str, str] | None = None):
     if customer.stripe_customer_id:
         return customer
     with transaction.atomic():
         customer = Customer.objects.select_for_update().get(pk=customer.pk)
         if not customer.stripe_customer_id:
             customer.stripe_customer_id = gateway.customer_create(
-                email=email,
-                name=name or customer.name,
-                metadata={"customer_id": str(customer.pk)},
+                email=customer.email,
+                name=customer.name,
+                metadata={"customer_id": str(customer.pk), **(metadata or {})},
                 idempotency_key=f"customer:{customer.pk}:create",
             )
             customer.save(update_fields=["stripe_customer_id", "updated_at"])
     return customer
 
 
-def customer_setup_intent_start(*, customer: Customer) -> gateway.SetupIntentResult:
-    """A SetupIntent the browser confirms with the Card Element (`confirmCardSetup`).
+def customer_setup_intent_start(
+    *, customer: Customer, metadata: dict[str, str] | None = None
+) -> gateway.SetupIntentResult:
+    """A SetupIntent the browser confirms with the Card Element (`confirmCardSetup`). The card
+    it produces is the only one `customer_card_prove` accepts for this customer.
 
     No money moves, so each call may make a new one.
     """
     return gateway.setup_intent_create(
         customer=customer.stripe_customer_id,
         idempotency_key=f"customer:{customer.pk}:seti:{uuid.uuid4().hex}",
-        metadata={"customer_id": str(customer.pk)},
+        metadata={"customer_id": str(customer.pk), **(metadata or {})},
     )
 
 
+def customer_card_prove(*, customer: Customer, setup_intent_id: str, payment_method_id: str) -> str:
+    """Check with Stripe that `payment_method_id` is the card this customer's own SetupIntent
+    saved, and return it. Any other card (another buyer's, one made elsewhere) raises
+    CardNotProven, before anything is attached or charged."""
+    refused = CardNotProven(
+        "We could not confirm this card for your order. Nothing was charged. "
+        "Please enter your card details again."
+    )
+    if not (setup_intent_id or "").startswith("seti_") or not customer.stripe_customer_id:
+        raise refused
+    try:
+        setup = gateway.setup_intent_retrieve(setup_intent_id[:255])
+    except gateway.GatewayUnavailable:
+        raise
+    except gateway.GatewayError as exc:  # no such SetupIntent (or not ours to read)
+        raise refused from exc
+    if (
+        setup.status != "succeeded"
+        or setup.customer != customer.stripe_customer_id
+        or not setup.payment_method
+        or setup.payment_method != payment_method_id
+    ):
+        logger.warning(
+            "card refused for customer %s: SetupIntent %s (%s, customer %s) gave %s, not %s",
+            customer.pk, setup.id, setup.status, setup.customer or "-",
+            setup.payment_method or "-", payment_method_id,
+        )  # fmt: skip
+        raise refused
+    return setup.payment_method
+
+
 def customer_card_save(*, customer: Customer, payment_method_id: str) -> Customer:
-    """Remember the card the buyer saved, for this charge and for later off-session ones."""
+    """Keep the card as this customer's card on file. Only for a card `customer_card_prove`
+    accepted: Stripe attaches a SetupIntent's card to its customer, and the attach here (to that
+    same customer) makes sure of it."""
     gateway.payment_method_attach(
         payment_method_id,
         customer=customer.stripe_customer_id,

@@ -4,7 +4,7 @@
  *
  *   1. POST setupUrl                       -> {client_secret}       (a SetupIntent, off_session)
  *   2. stripe.confirmCardSetup(secret, {payment_method: {card}})   -> setupIntent.payment_method
- *   3. POST payUrl {payment_method}        -> Outcome
+ *   3. POST payUrl {payment_method, setup_intent}  -> Outcome
  *   4. if Outcome.status == "requires_action":
  *        stripe.confirmCardPayment(Outcome.client_secret)  (the bank's 3DS check)
  *        POST statusUrl                    -> Outcome      (the server retrieves the intent)
@@ -24,7 +24,7 @@
  * Programmatic use (e.g. the portal's "update card" or "pay balance"):
  *   const flow = PortalCard.mount(formElement, {
  *     publishableKey, setupUrl, payUrl, statusUrl, csrfToken,   // default: the data-* attributes
- *     saveOnly: false,        // true: stop after step 2 and POST {payment_method} to payUrl,
+ *     saveOnly: false,        // true: stop after step 2 and POST {payment_method, setup_intent} to payUrl,
  *                             // expecting {status: "saved"} (update card)
  *     onDone(outcome) {},     // default: location.assign(outcome.next_url)
  *   });
@@ -141,7 +141,9 @@
             var pm = result.setupIntent.payment_method;
             if (pm && typeof pm === "object") { pm = pm.id; }
             say(cfg.saveOnly ? BUSY.saving : BUSY.paying);
-            return post(cfg.payUrl, { payment_method: pm }).then(finish);
+            // The server accepts only the card this SetupIntent saved, and checks it with Stripe.
+            return post(cfg.payUrl, { payment_method: pm, setup_intent: result.setupIntent.id })
+              .then(finish);
           });
       }).catch(function () { say(""); show(MESSAGES.network); setBusy(false); });
     }

@@ -3,14 +3,14 @@ import uuid
 import pytest
 from django.contrib.auth import get_user_model
 
-from checkout.services.checkout import checkout_pay
 from checkout.services.orders import order_create
 from config.models import AuditLogEntry
 from payments import gateway
 from payments.models import Payment
 from payments.services.capture import PaymentNotHeld, payment_capture, payment_release
-from tests.checkout.cards import VISA, card_payment_method
+from tests.checkout.cards import VISA
 from tests.checkout.factories import OfferFactory
+from tests.checkout.saved_cards import checkout_pay_with
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -24,9 +24,7 @@ def hold(localstripe):
         name="Hal",
         billing_country="GB",
     )
-    return checkout_pay(
-        order_id=order.pk, payment_method_id=card_payment_method(VISA), ip=None
-    ).payment
+    return checkout_pay_with(order, VISA, ip=None).payment
 
 
 @pytest.fixture

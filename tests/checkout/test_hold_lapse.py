@@ -16,14 +16,14 @@ from django.utils import timezone
 from checkout.models import Entitlement, EntitlementEvent, Notification, Order, OrderEvent
 from checkout.selectors_portal import portal_order_rows
 from checkout.services.accounting import order_payment_record
-from checkout.services.checkout import checkout_pay
 from checkout.services.orders import order_create
 from checkout.services.portal import portal_token_make
 from payments import gateway
 from payments.models import Payment, WebhookEvent
 from payments.services.reconciliation import payments_reconcile
-from tests.checkout.cards import ELEVATED_RISK, VISA, card_payment_method
+from tests.checkout.cards import ELEVATED_RISK, VISA
 from tests.checkout.factories import OfferFactory
+from tests.checkout.saved_cards import checkout_pay_with
 from tests.lossy_stripe import answers_lost
 from tests.stripe_helpers import deliver_event, intent_at_localstripe, stripe_event
 
@@ -40,7 +40,7 @@ def _hold(card: str = VISA) -> Payment:
         name="Hal",
         billing_country="GB",
     )
-    outcome = checkout_pay(order_id=order.pk, payment_method_id=card_payment_method(card), ip=None)
+    outcome = checkout_pay_with(order, card, ip=None)
     assert outcome.status == Payment.Status.AUTHORIZED
     return outcome.payment
 

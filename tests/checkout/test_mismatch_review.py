@@ -12,11 +12,12 @@ import pytest
 
 from checkout.models import Entitlement, Notification, Order
 from checkout.services.accounting import order_payment_record
-from checkout.services.checkout import checkout_pay, checkout_refresh
+from checkout.services.checkout import checkout_refresh
 from checkout.services.orders import order_create
 from payments.models import Discrepancy, Payment
-from tests.checkout.cards import THREE_DS, card_payment_method
+from tests.checkout.cards import THREE_DS
 from tests.checkout.factories import OfferFactory
+from tests.checkout.saved_cards import checkout_pay_with
 from tests.stripe_helpers import deliver_event, intent_at_localstripe, pass_3ds, stripe_event
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_eager")]
@@ -43,9 +44,7 @@ def test_a_payment_that_differs_from_the_order_is_held_for_review(
         name="Max",
         billing_country="GB",
     )
-    outcome = checkout_pay(
-        order_id=order.pk, payment_method_id=card_payment_method(THREE_DS), ip=None
-    )
+    outcome = checkout_pay_with(order, THREE_DS, ip=None)
     assert outcome.status == Payment.Status.REQUIRES_ACTION
     payment = outcome.payment
     pass_3ds(localstripe, payment.stripe_payment_intent_id, outcome.client_secret)

@@ -12,12 +12,13 @@ import pytest
 
 from checkout.models import Entitlement, Notification, Order
 from checkout.services.accounting import order_payment_record, order_review_release
-from checkout.services.checkout import checkout_pay, checkout_refresh
+from checkout.services.checkout import checkout_refresh
 from checkout.services.orders import order_create
 from checkout.tasks import RISK_MAX_RETRIES, order_payment_record_task
 from payments.models import Payment, WebhookEvent
-from tests.checkout.cards import ELEVATED_RISK, ELEVATED_RISK_3DS, VISA, card_payment_method
+from tests.checkout.cards import ELEVATED_RISK, ELEVATED_RISK_3DS, VISA
 from tests.checkout.factories import OfferFactory
+from tests.checkout.saved_cards import checkout_pay_with
 from tests.conftest import wait_until
 from tests.stripe_helpers import pass_3ds
 
@@ -54,9 +55,7 @@ def test_webhook_first_a_risky_payment_is_reviewed_and_gets_no_access(
         secret=settings.STRIPE_WEBHOOK_SECRET,
     )
     order = _order()
-    outcome = checkout_pay(
-        order_id=order.pk, payment_method_id=card_payment_method(ELEVATED_RISK_3DS), ip=None
-    )
+    outcome = checkout_pay_with(order, ELEVATED_RISK_3DS, ip=None)
     assert outcome.status == Payment.Status.REQUIRES_ACTION
     payment = outcome.payment
 
@@ -103,9 +102,7 @@ def test_browser_first_a_risky_payment_stays_without_access_after_the_worker_run
     localstripe, celery_worker
 ):
     order = _order()
-    outcome = checkout_pay(
-        order_id=order.pk, payment_method_id=card_payment_method(ELEVATED_RISK), ip=None
-    )
+    outcome = checkout_pay_with(order, ELEVATED_RISK, ip=None)
     assert outcome.status == Payment.Status.SUCCEEDED
     order.refresh_from_db()
     assert order.needs_review and order.review_reason == "Radar risk level elevated"
@@ -126,9 +123,7 @@ def test_browser_first_a_risky_payment_stays_without_access_after_the_worker_run
 
 def test_a_risky_hold_is_reviewed_not_told_it_has_access(localstripe):
     order = _order(billing_type="hold", price_amount=30_000)
-    outcome = checkout_pay(
-        order_id=order.pk, payment_method_id=card_payment_method(ELEVATED_RISK), ip=None
-    )
+    outcome = checkout_pay_with(order, ELEVATED_RISK, ip=None)
     assert outcome.status == Payment.Status.AUTHORIZED
     order.refresh_from_db()
     assert order.needs_review and not Entitlement.objects.filter(order=order).exists()
@@ -141,7 +136,7 @@ def test_a_risky_hold_is_reviewed_not_told_it_has_access(localstripe):
 
 def test_a_normal_risk_payment_is_not_reviewed(localstripe):
     order = _order()
-    outcome = checkout_pay(order_id=order.pk, payment_method_id=card_payment_method(VISA), ip=None)
+    outcome = checkout_pay_with(order, VISA, ip=None)
     assert outcome.payment.risk_level == "normal"
     order.refresh_from_db()
     assert not order.needs_review

@@ -15,8 +15,9 @@ from checkout.services.checkout import (
 from checkout.services.orders import OrderNotPayable, order_create
 from payments import gateway
 from payments.models import Payment
-from tests.checkout.cards import DECLINED, THREE_DS, VISA, card_payment_method
+from tests.checkout.cards import DECLINED, THREE_DS, VISA
 from tests.checkout.factories import OfferFactory
+from tests.checkout.saved_cards import card_saved, checkout_pay_with
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -45,9 +46,7 @@ def test_a_card_payment_succeeds(localstripe):
     order = _order()
     assert checkout_setup_start(order=order).startswith("seti_")
 
-    outcome = checkout_pay(
-        order_id=order.pk, payment_method_id=card_payment_method(VISA), ip="203.0.113.5"
-    )
+    outcome = checkout_pay_with(order, VISA, ip="203.0.113.5")
 
     assert outcome.status == Payment.Status.SUCCEEDED
     payment = outcome.payment
@@ -64,20 +63,18 @@ def test_a_card_payment_succeeds(localstripe):
 
 def test_a_decline_then_another_card_is_a_new_attempt_and_a_new_intent(localstripe):
     order = _order()
-    declined = card_payment_method(DECLINED)
-    outcome = checkout_pay(order_id=order.pk, payment_method_id=declined, ip="203.0.113.5")
+    declined = card_saved(order, DECLINED)
+    outcome = checkout_pay_with(order, declined, ip="203.0.113.5")
     assert outcome.status == "failed"
     assert "declined" in outcome.message and "Nothing was charged" in outcome.message
     order.refresh_from_db()
     assert order.status == Order.Status.FAILED
 
     # The same card again (a double click) lands on the same failed attempt: no new intent.
-    again = checkout_pay(order_id=order.pk, payment_method_id=declined, ip="203.0.113.5")
+    again = checkout_pay_with(order, declined, ip="203.0.113.5")
     assert again.payment.pk == outcome.payment.pk and len(_intents_for(order)) == 1
 
-    retry = checkout_pay(
-        order_id=order.pk, payment_method_id=card_payment_method(VISA), ip="203.0.113.5"
-    )
+    retry = checkout_pay_with(order, VISA, ip="203.0.113.5")
     assert retry.status == Payment.Status.SUCCEEDED
     assert retry.payment.idempotency_key == f"order:{order.pk}:checkout:2"
     assert len(_intents_for(order)) == 2
@@ -87,9 +84,7 @@ def test_a_decline_then_another_card_is_a_new_attempt_and_a_new_intent(localstri
 
 def test_a_3ds_card_asks_the_page_for_the_banks_check(localstripe):
     order = _order()
-    outcome = checkout_pay(
-        order_id=order.pk, payment_method_id=card_payment_method(THREE_DS), ip=None
-    )
+    outcome = checkout_pay_with(order, THREE_DS, ip=None)
     assert outcome.status == Payment.Status.REQUIRES_ACTION
     assert outcome.client_secret.startswith(outcome.payment.stripe_payment_intent_id)
     # Until the buyer completes it, refreshing retrieves and changes nothing.
@@ -110,16 +105,14 @@ def _waiting_for_a_lock() -> int:
 
 def test_ten_concurrent_pay_submissions_create_exactly_one_payment_intent(localstripe):
     order = _order()
-    pm = card_payment_method(VISA)
+    pm = card_saved(order, VISA)
     barrier = threading.Barrier(10)
     results, errors = [], []
 
     def click():
         try:
             barrier.wait()
-            results.append(
-                checkout_pay(order_id=order.pk, payment_method_id=pm, ip="198.51.100.1").payment.pk
-            )
+            results.append(checkout_pay_with(order, pm, ip="198.51.100.1").payment.pk)
         except Exception as exc:  # collected and asserted below
             errors.append(exc)
         finally:
@@ -152,7 +145,7 @@ def test_ten_concurrent_pay_submissions_create_exactly_one_payment_intent(locals
 
 def test_a_hold_offer_only_authorises(localstripe):
     order = _order(OfferFactory(billing_type="hold", price_amount=30_000))
-    outcome = checkout_pay(order_id=order.pk, payment_method_id=card_payment_method(VISA), ip=None)
+    outcome = checkout_pay_with(order, VISA, ip=None)
     assert outcome.status == Payment.Status.AUTHORIZED
     assert outcome.payment.capture_method == "manual" and outcome.payment.amount_received == 0
 
@@ -163,15 +156,17 @@ def test_a_deposit_offer_charges_the_deposit_and_leaves_the_balance(localstripe)
     )
     order = _order(offer)
     assert (order.amount_due_now, order.balance) == (10_000, 40_000) and order.balance_due_at
-    outcome = checkout_pay(order_id=order.pk, payment_method_id=card_payment_method(VISA), ip=None)
+    outcome = checkout_pay_with(order, VISA, ip=None)
     assert outcome.status == Payment.Status.SUCCEEDED and outcome.payment.amount == 10_000
 
 
 def test_a_recurring_offer_saves_the_card_and_what_renewal_needs(localstripe):
     order = _order(OfferFactory(billing_type="recurring", interval="year", price_amount=9_900))
-    outcome = checkout_pay(order_id=order.pk, payment_method_id=card_payment_method(VISA), ip=None)
+    outcome = checkout_pay_with(order, VISA, ip=None)
     subscription = Subscription.objects.get(order=order)
-    assert subscription.customer.payment_method_id and subscription.customer.card_last4 == "4242"
+    assert subscription.payment_method_id == outcome.payment.payment_method_id
+    assert subscription.customer.card_last4 == "4242"
+    assert subscription.customer == order.customer and not order.customer.email_verified
     assert (subscription.amount, subscription.interval) == (9_900, "year")
     assert subscription.next_charge_at.year == outcome.payment.succeeded_at.year + 1
 
@@ -180,17 +175,17 @@ def test_repeated_failures_by_one_email_block_with_a_flag_for_staff(localstripe,
     settings.CHECKOUT_VELOCITY_MAX_FAILED_PER_EMAIL = 2
     for _ in range(2):
         order = _order(email="mallory@example.com")
-        checkout_pay(order_id=order.pk, payment_method_id=card_payment_method(DECLINED), ip=None)
+        checkout_pay_with(order, DECLINED, ip=None)
     order = _order(email="mallory@example.com")
     with pytest.raises(CheckoutBlocked) as exc:
-        checkout_pay(order_id=order.pk, payment_method_id=card_payment_method(VISA), ip=None)
+        checkout_pay_with(order, VISA, ip=None)
     assert "paused card payments" in str(exc.value)
     order.refresh_from_db()
     assert order.needs_review and "email" in order.review_reason
     assert not Payment.objects.filter(order=order).exists()
     # A flagged order stays blocked until staff clear it.
     with pytest.raises(CheckoutBlocked):
-        checkout_pay(order_id=order.pk, payment_method_id=card_payment_method(VISA), ip=None)
+        checkout_pay_with(order, VISA, ip=None)
 
 
 def test_repeated_failures_of_one_card_across_emails_block(localstripe, settings):
@@ -198,10 +193,10 @@ def test_repeated_failures_of_one_card_across_emails_block(localstripe, settings
     pm_numbers = [DECLINED, DECLINED]
     for i, number in enumerate(pm_numbers):
         order = _order(email=f"card{i}@example.com")
-        checkout_pay(order_id=order.pk, payment_method_id=card_payment_method(number), ip=None)
+        checkout_pay_with(order, number, ip=None)
     order = _order(email="card9@example.com")
     with pytest.raises(CheckoutBlocked):
-        checkout_pay(order_id=order.pk, payment_method_id=card_payment_method(DECLINED), ip=None)
+        checkout_pay_with(order, DECLINED, ip=None)
     order.refresh_from_db()
     assert "card" in order.review_reason
 
@@ -210,7 +205,7 @@ def test_repeated_failures_of_one_card_across_emails_block(localstripe, settings
 def test_a_missing_or_raw_card_is_refused(localstripe, pm):
     order = _order()
     with pytest.raises(OrderNotPayable):
-        checkout_pay(order_id=order.pk, payment_method_id=pm, ip=None)
+        checkout_pay(order_id=order.pk, payment_method_id=pm, setup_intent_id="", ip=None)
 
 
 def test_a_currency_mismatch_between_order_and_offer_is_refused(localstripe):
@@ -218,7 +213,7 @@ def test_a_currency_mismatch_between_order_and_offer_is_refused(localstripe):
     order.offer.currency = "USD"
     order.offer.save()
     with pytest.raises(OrderNotPayable) as exc:
-        checkout_pay(order_id=order.pk, payment_method_id=card_payment_method(VISA), ip=None)
+        checkout_pay_with(order, VISA, ip=None)
     assert "start again" in str(exc.value)
 
 
@@ -226,7 +221,7 @@ def test_a_paid_order_cannot_be_paid_again(localstripe):
     order = _order()
     Order.objects.filter(pk=order.pk).update(status=Order.Status.PAID)
     with pytest.raises(OrderNotPayable):
-        checkout_pay(order_id=order.pk, payment_method_id=card_payment_method(VISA), ip=None)
+        checkout_pay_with(order, VISA, ip=None)
 
 
 def test_stripes_own_amount_too_small_is_not_blamed_on_the_card():

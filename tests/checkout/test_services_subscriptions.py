@@ -8,10 +8,10 @@ import pytest
 from django.db import connection
 
 from checkout.models import Entitlement, Order, Subscription
-from checkout.services.checkout import checkout_pay
 from checkout.services.orders import order_create
 from checkout.services.subscriptions import (
     subscription_cancel,
+    subscription_card_replace,
     subscription_renew,
     subscription_renewal_charged,
 )
@@ -22,6 +22,7 @@ from payments.models import Payment
 from payments.services.charge import customer_card_save
 from tests.checkout.cards import DECLINED, VISA, card_payment_method
 from tests.checkout.factories import OfferFactory
+from tests.checkout.saved_cards import checkout_pay_with
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -36,7 +37,7 @@ def _subscribed(interval="month", price=4_900) -> Subscription:
         name="Sub Scriber",
         billing_country="GB",
     )
-    checkout_pay(order_id=order.pk, payment_method_id=card_payment_method(VISA), ip=None)
+    checkout_pay_with(order, VISA, ip=None)
     return Subscription.objects.get(order=order)
 
 
@@ -79,8 +80,12 @@ def test_a_declined_renewal_makes_the_subscription_past_due_and_is_not_retried_b
     localstripe,
 ):
     subscription = _subscribed()
-    customer_card_save(
-        customer=subscription.customer, payment_method_id=card_payment_method(DECLINED)
+    declining = card_payment_method(DECLINED)
+    customer_card_save(customer=subscription.customer, payment_method_id=declining)
+    subscription_card_replace(
+        subscription_id=subscription.pk,
+        customer=subscription.customer,
+        payment_method_id=declining,
     )
     due = subscription.next_charge_at
 

@@ -10,8 +10,9 @@ from checkout.models import Order
 from checkout.services.checkout import UNREACHABLE_MESSAGE
 from payments import gateway
 from payments.models import Payment
-from tests.checkout.cards import VISA, card_payment_method
+from tests.checkout.cards import VISA
 from tests.checkout.factories import OfferFactory
+from tests.checkout.saved_cards import SavedCard, setup_intent_confirm
 from tests.lossy_stripe import answers_lost
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -21,7 +22,7 @@ BUDGET = 4
 
 @pytest.fixture
 def pay_url(client, localstripe, settings):
-    """An order at its pay step, with the card saved while Stripe still answered."""
+    """An order at its pay step."""
     settings.STRIPE_WEB_BUDGET_SECONDS = BUDGET
     offer = OfferFactory(slug="course", price_amount=12_000, currency="EUR")
     page = client.get(f"/checkout/{offer.slug}/")
@@ -36,15 +37,21 @@ def pay_url(client, localstripe, settings):
             "terms": "on",
         },
     )
-    url = started["Location"]
-    assert client.post(url + "setup/", content_type="application/json").status_code == 200
-    return url
+    return started["Location"]
 
 
-def _pay(client, url, payment_method):
+def _saved_card(client, url) -> SavedCard:
+    setup = client.post(url + "setup/", content_type="application/json")
+    assert setup.status_code == 200
+    return setup_intent_confirm(setup.json()["client_secret"], VISA)
+
+
+def _pay(client, url, card: SavedCard):
     began = time.monotonic()
     response = client.post(
-        url + "pay/", {"payment_method": payment_method}, content_type="application/json"
+        url + "pay/",
+        {"payment_method": card.payment_method, "setup_intent": card.setup_intent},
+        content_type="application/json",
     )
     return response, time.monotonic() - began
 
@@ -60,7 +67,7 @@ def _intents(order) -> list:
 def test_a_hung_stripe_is_a_calm_answer_in_time_and_the_next_click_charges_once(
     client, pay_url, localstripe, settings
 ):
-    card = card_payment_method(VISA)
+    card = _saved_card(client, pay_url)
     with answers_lost(settings, localstripe, lose="*", acts=False, hang=True):
         response, took = _pay(client, pay_url, card)
 
@@ -83,7 +90,7 @@ def test_a_hung_stripe_is_a_calm_answer_in_time_and_the_next_click_charges_once(
 def test_a_create_whose_answer_never_comes_is_sent_again_under_its_key_on_the_next_click(
     client, pay_url, localstripe, settings
 ):
-    card = card_payment_method(VISA)
+    card = _saved_card(client, pay_url)
     with answers_lost(settings, localstripe, lose="create", hang=True) as stripe_proxy:
         response, took = _pay(client, pay_url, card)
 

@@ -5,13 +5,14 @@ import uuid
 
 import pytest
 
-from checkout.services.checkout import checkout_pay, checkout_refresh
+from checkout.services.checkout import checkout_refresh
 from checkout.services.orders import order_create
 from payments import gateway
 from payments.models import Payment
 from payments.services import payment_transition
-from tests.checkout.cards import VISA, card_payment_method
+from tests.checkout.cards import VISA
 from tests.checkout.factories import OfferFactory
+from tests.checkout.saved_cards import card_saved, checkout_pay_with
 from tests.lossy_stripe import answers_lost
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -30,15 +31,12 @@ def test_a_lost_confirm_answer_is_reconciled_without_a_second_intent(
         offer=OfferFactory(), checkout_token=uuid.uuid4(), email="tim@example.com", name="Tim",
         billing_country="GB",
     )  # fmt: skip
-    pm = card_payment_method(VISA)
+    pm = card_saved(order, VISA)
 
-    outcome = checkout_pay(order_id=order.pk, payment_method_id=pm, ip=None)
+    outcome = checkout_pay_with(order, pm, ip=None)
     assert outcome.status == Payment.Status.UNKNOWN
     # The buyer clicks again: same attempt, same row, no new intent.
-    assert (
-        checkout_pay(order_id=order.pk, payment_method_id=pm, ip=None).payment.pk
-        == outcome.payment.pk
-    )
+    assert checkout_pay_with(order, pm, ip=None).payment.pk == outcome.payment.pk
 
     settings.STRIPE_API_BASE = localstripe.api_base  # Stripe answers again
     refreshed = checkout_refresh(order_id=order.pk)
@@ -66,11 +64,11 @@ def test_a_stripe_server_error_or_rate_limit_is_unknown_never_a_decline(
         offer=OfferFactory(), checkout_token=uuid.uuid4(), email="sam@example.com", name="Sam",
         billing_country="GB",
     )  # fmt: skip
-    pm = card_payment_method(VISA)
+    pm = card_saved(order, VISA)
     with answers_lost(
         settings, localstripe, lose="/confirm", acts=acts, status=status
     ) as stripe_proxy:
-        outcome = checkout_pay(order_id=order.pk, payment_method_id=pm, ip=None)
+        outcome = checkout_pay_with(order, pm, ip=None)
         payment = outcome.payment
         assert outcome.status == Payment.Status.UNKNOWN
         assert payment.events.filter(cause="timeout_on_confirm").count() == 1
@@ -89,7 +87,7 @@ def test_a_stripe_server_error_or_rate_limit_is_unknown_never_a_decline(
             assert intents[0].status != "succeeded"
             assert refreshed.status == Payment.Status.REQUIRES_PAYMENT_METHOD
             stripe_proxy.stop_losing()
-            again = checkout_pay(order_id=order.pk, payment_method_id=pm, ip=None)
+            again = checkout_pay_with(order, pm, ip=None)
             assert again.payment.pk == payment.pk and again.status == Payment.Status.SUCCEEDED
             assert again.payment.stripe_payment_intent_id == intents[0].id
     order.refresh_from_db()
@@ -107,16 +105,16 @@ def test_another_card_for_an_attempt_stripe_never_confirmed_is_the_card_charged(
         offer=OfferFactory(), checkout_token=uuid.uuid4(), email="kim@example.com", name="Kim",
         billing_country="GB",
     )  # fmt: skip
-    first_card = card_payment_method(VISA)
+    first_card = card_saved(order, VISA)
     with answers_lost(settings, localstripe, lose="/confirm", acts=False, status=503):
-        first = checkout_pay(order_id=order.pk, payment_method_id=first_card, ip=None).payment
+        first = checkout_pay_with(order, first_card, ip=None).payment
     checkout_refresh(order_id=order.pk)
 
-    second_card = card_payment_method(VISA)
-    outcome = checkout_pay(order_id=order.pk, payment_method_id=second_card, ip=None)
+    second_card = card_saved(order, VISA)
+    outcome = checkout_pay_with(order, second_card, ip=None)
 
     assert outcome.status == Payment.Status.SUCCEEDED and outcome.payment.pk != first.pk
-    assert outcome.payment.payment_method_id == second_card
+    assert outcome.payment.payment_method_id == second_card.payment_method
     first.refresh_from_db()
     assert first.status == Payment.Status.CANCELED
     assert {i.id: i.status for i in _intents(order)} == {
@@ -144,9 +142,9 @@ def test_a_lost_create_answer_is_found_by_metadata_and_finished_on_the_next_clic
         offer=OfferFactory(), checkout_token=uuid.uuid4(), email="cy@example.com", name="Cy",
         billing_country="GB",
     )  # fmt: skip
-    pm = card_payment_method(VISA)
+    pm = card_saved(order, VISA)
     with answers_lost(settings, localstripe, lose="create"):
-        outcome = checkout_pay(order_id=order.pk, payment_method_id=pm, ip=None)
+        outcome = checkout_pay_with(order, pm, ip=None)
     payment = outcome.payment
     assert payment.status == Payment.Status.UNKNOWN and not payment.stripe_payment_intent_id
     # An unanswered create cannot have charged (it was not confirmed): the buyer is told so.
@@ -162,7 +160,7 @@ def test_a_lost_create_answer_is_found_by_metadata_and_finished_on_the_next_clic
     assert len(intents) == 1 and payment.stripe_payment_intent_id == intents[0].id
     assert refreshed.status == Payment.Status.REQUIRES_PAYMENT_METHOD
 
-    again = checkout_pay(order_id=order.pk, payment_method_id=pm, ip=None)
+    again = checkout_pay_with(order, pm, ip=None)
     assert again.payment.pk == payment.pk and again.status == Payment.Status.SUCCEEDED
     assert [
         r.id for r in gateway.payment_intents_recent(created_gte=0)
@@ -180,9 +178,9 @@ def test_a_lost_confirm_that_ran_late_is_not_failed_by_the_next_click(localstrip
         offer=OfferFactory(), checkout_token=uuid.uuid4(), email="lu@example.com", name="Lu",
         billing_country="GB",
     )  # fmt: skip
-    pm = card_payment_method(VISA)
+    pm = card_saved(order, VISA)
     with answers_lost(settings, localstripe, lose="/confirm"):
-        payment = checkout_pay(order_id=order.pk, payment_method_id=pm, ip=None).payment
+        payment = checkout_pay_with(order, pm, ip=None).payment
     assert payment.status == Payment.Status.UNKNOWN
     # What a refresh that came too early would have recorded.
     payment_transition(
@@ -191,7 +189,7 @@ def test_a_lost_confirm_that_ran_late_is_not_failed_by_the_next_click(localstrip
         cause="checkout_refresh",
     )
 
-    again = checkout_pay(order_id=order.pk, payment_method_id=pm, ip=None)
+    again = checkout_pay_with(order, pm, ip=None)
 
     assert again.payment.pk == payment.pk and again.status == Payment.Status.SUCCEEDED
     assert not again.payment.events.filter(to_status="failed").exists()

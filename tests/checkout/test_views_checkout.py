@@ -10,6 +10,7 @@ from payments import gateway
 from payments.models import Payment
 from tests.checkout.cards import DECLINED, VISA, card_payment_method
 from tests.checkout.factories import OfferFactory, TaxRateFactory
+from tests.checkout.saved_cards import setup_intent_confirm
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,6 +30,17 @@ def _start(client, offer, **overrides):
         **overrides,
     }
     return client.post(f"/checkout/{offer.slug}/", data), data
+
+
+def _pay(client, url, number=VISA):
+    """Save a card through the page's own SetupIntent (as the Card Element does), then pay."""
+    setup = client.post(url + "setup/", content_type="application/json").json()
+    card = setup_intent_confirm(setup["client_secret"], number)
+    return client.post(
+        url + "pay/",
+        {"payment_method": card.payment_method, "setup_intent": card.setup_intent},
+        content_type="application/json",
+    )
 
 
 @pytest.fixture
@@ -116,9 +128,15 @@ def test_the_pay_endpoint_ignores_any_amount_or_currency_from_the_client(
     url = response["Location"]
     setup = client.post(url + "setup/", content_type="application/json").json()
     assert setup["client_secret"].startswith("seti_")
+    card = setup_intent_confirm(setup["client_secret"], VISA)
     outcome = client.post(
         url + "pay/",
-        {"payment_method": card_payment_method(VISA), "amount": 1, "currency": "jpy"},
+        {
+            "payment_method": card.payment_method,
+            "setup_intent": card.setup_intent,
+            "amount": 1,
+            "currency": "jpy",
+        },
         content_type="application/json",
     ).json()
     assert outcome["status"] == "succeeded" and outcome["next_url"].endswith("/done/")
@@ -130,11 +148,7 @@ def test_the_pay_endpoint_ignores_any_amount_or_currency_from_the_client(
 
 def test_a_decline_says_what_happened_and_what_to_do(client, offer, localstripe):
     response, _ = _start(client, offer)
-    outcome = client.post(
-        response["Location"] + "pay/",
-        {"payment_method": card_payment_method(DECLINED)},
-        content_type="application/json",
-    ).json()
+    outcome = _pay(client, response["Location"], DECLINED).json()
     assert outcome["status"] == "failed"
     assert outcome["message"].startswith("Your bank declined this card. Nothing was charged.")
 
@@ -191,7 +205,9 @@ def test_paying_below_the_card_minimum_makes_no_intent_and_no_failed_payment(
     setup = client.post(url + "setup/", content_type="application/json")
     assert setup.status_code == 409 and "cannot be paid by card" in setup.json()["message"]
     pay = client.post(
-        url + "pay/", {"payment_method": card_payment_method(VISA)}, content_type="application/json"
+        url + "pay/",
+        {"payment_method": card_payment_method(VISA), "setup_intent": "seti_none"},
+        content_type="application/json",
     )
     assert pay.status_code == 409
     assert pay.json()["message"].startswith("This offer cannot be paid by card right now")
