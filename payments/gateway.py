@@ -1,8 +1,9 @@
 """The only module that talks to Stripe.
 
-It pins the API version, sends deterministic idempotency keys built from our own rows, keeps to
-the parameters both real Stripe and localstripe accept (DESIGN.md §2), maps StripeError to our own
-exceptions and returns our own dataclasses, so no Stripe object leaks into the rest of the code.
+It pins the API version, sends deterministic idempotency keys built from our own rows, sends only
+the parameters the pinned version defines (the contract test checks every request against
+stripe-python's types, DESIGN.md §2), maps StripeError to our own exceptions and returns our own
+dataclasses, so no Stripe object leaks into the rest of the code.
 """
 
 from __future__ import annotations
@@ -189,7 +190,10 @@ def payment_intent_create(
         "currency": currency.lower(),
         "metadata": metadata,
         "capture_method": capture_method,
-        "payment_method_types": ["card"],
+        # Cards only, chosen here rather than by the Dashboard's payment method settings: the
+        # card is saved by a SetupIntent first and charged again off-session, which only a card
+        # can do in this flow (`payment_method_types` is gone since 2026-09-30.endive).
+        "allowed_payment_method_types": ["card"],
         "expand": ["latest_charge"],
     }
     if customer:
@@ -288,12 +292,23 @@ class RefundResult:
     payment_intent: str
 
 
-def payment_intent_confirm(payment_intent_id: str, *, idempotency_key: str) -> PaymentIntentResult:
-    """Confirm with the payment method set at creation (localstripe cannot take it here)."""
+def payment_intent_confirm(
+    payment_intent_id: str, *, idempotency_key: str, return_url: str = ""
+) -> PaymentIntentResult:
+    """Confirm with the payment method set at creation.
+
+    An on-session confirm passes `return_url`, where the buyer lands after an authentication
+    that redirects to the bank, and `use_stripe_sdk`, so that Stripe.js can run the check in
+    the page when it can. An off-session one passes neither.
+    """
+    params: dict[str, Any] = {"expand": ["latest_charge"]}
+    if return_url:
+        params["return_url"] = return_url
+        params["use_stripe_sdk"] = True
     try:
         pi = client().v1.payment_intents.confirm(
             payment_intent_id,
-            params={"expand": ["latest_charge"]},
+            params=params,
             options={"idempotency_key": idempotency_key},
         )
     except stripe.StripeError as exc:
@@ -327,16 +342,19 @@ def payment_intent_cancel(payment_intent_id: str, *, idempotency_key: str) -> Pa
 
 
 def payment_intents_recent(*, created_gte: int, limit: int = 100) -> list[PaymentIntentResult]:
-    """Recent intents, newest Stripe can give, for finding one whose creation timed out.
-
-    Filtering by `metadata` happens on our side: localstripe has no search API.
-    """
+    """Intents created since `created_gte`, newest first, for finding one whose creation timed
+    out. Stripe filters by time; the caller matches the `metadata` (the Search API is
+    eventually consistent, so it could miss an intent made a moment ago)."""
     try:
-        page = client().v1.payment_intents.list(params={"limit": limit})
+        page = client().v1.payment_intents.list(
+            params={
+                "limit": limit,
+                "created": {"gte": created_gte},
+                "expand": ["data.latest_charge"],
+            }
+        )
         results = []
         for pi in page.auto_paging_iter():
-            if int(pi.created) < created_gte:
-                continue
             results.append(_payment_intent_result(pi))
             if len(results) >= limit * 5:
                 break
@@ -352,7 +370,7 @@ def setup_intent_create(
         si = client().v1.setup_intents.create(
             params={
                 "customer": customer,
-                "payment_method_types": ["card"],
+                "allowed_payment_method_types": ["card"],
                 "usage": "off_session",
                 "metadata": metadata,
             },
@@ -401,7 +419,7 @@ def payment_method_card(payment_method_id: str) -> CardDetails:
 
 
 def payment_method_attach(payment_method_id: str, *, customer: str, idempotency_key: str) -> None:
-    """Attach a card to a customer (localstripe's SetupIntent does not do it; Stripe's does)."""
+    """Attach a card to a customer; already attached to it (its SetupIntent did) is fine."""
     try:
         client().v1.payment_methods.attach(
             payment_method_id,
@@ -417,13 +435,25 @@ def payment_method_attach(payment_method_id: str, *, customer: str, idempotency_
 
 
 def refund_create(
-    *, payment_intent_id: str, amount: int, idempotency_key: str, metadata: dict[str, str]
+    *,
+    payment_intent_id: str,
+    amount: int,
+    idempotency_key: str,
+    metadata: dict[str, str],
+    reason: str = "",
 ) -> RefundResult:
-    """Refund part or all of a payment. Our reason is kept in our own Refund row."""
+    """Refund part or all of a payment. `reason` is Stripe's enum (`requested_by_customer`,
+    `duplicate`, `fraudulent`); our own words go in `metadata` and our Refund row."""
+    params: dict[str, Any] = {
+        "payment_intent": payment_intent_id,
+        "amount": amount,
+        "metadata": metadata,
+    }
+    if reason:
+        params["reason"] = reason
     try:
         refund = client().v1.refunds.create(
-            params={"payment_intent": payment_intent_id, "amount": amount, "metadata": metadata},
-            options={"idempotency_key": idempotency_key},
+            params=params, options={"idempotency_key": idempotency_key}
         )
     except stripe.StripeError as exc:
         raise _translate(exc) from exc

@@ -18,7 +18,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from checkout.models import Offer, Order, Subscription
@@ -206,6 +208,9 @@ def checkout_pay(*, order_id: int, payment_method_id: str, ip: str | None) -> Pa
             _block(order, velocity.reason)
 
     hold = order.offer.billing_type == Offer.BillingType.HOLD
+    return_url = settings.PORTAL_BASE_URL.rstrip("/") + reverse(
+        "checkout:return", kwargs={"slug": order.offer.slug, "token": order.checkout_token}
+    )
     payment = payment_start(
         idempotency_key=key,
         amount=order.amount_due_now,
@@ -221,6 +226,7 @@ def checkout_pay(*, order_id: int, payment_method_id: str, ip: str | None) -> Pa
             "buyer_ip": ip or "",
             "card_key": card,
         },
+        return_url=return_url,
     )
     return checkout_after_payment(order_id=order.pk, payment=payment)
 
