@@ -273,6 +273,7 @@ class EmbeddedLocalstripe:
         state_file: Path | None = None,
         log_path: Path | None = None,
         record_path: Path | None = None,
+        webhook_delay: float | None = None,
     ):
         self.port = port
         self.webhook_url = webhook_url
@@ -280,6 +281,7 @@ class EmbeddedLocalstripe:
         self.state_file = state_file
         self.log_path = log_path
         self.record_path = record_path
+        self.webhook_delay = webhook_delay
         self.process: subprocess.Popen | None = None
 
     @property
@@ -298,6 +300,8 @@ class EmbeddedLocalstripe:
             args += ["--state-file", str(self.state_file)]
         if self.record_path:
             args += ["--record", str(self.record_path)]
+        if self.webhook_delay is not None:
+            args += ["--webhook-delay", str(self.webhook_delay)]
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
             args,

@@ -398,7 +398,14 @@ class _Judge:
         if te.is_typeddict(tp):
             return self.typed_dict(tp, value, path) if isinstance(value, dict) else wrong()
         if _is_untyped_object(tp):
-            return [] if isinstance(value, dict) else wrong()
+            if not isinstance(value, dict):
+                return wrong()
+            args = te.get_args(tp)  # UntypedStripeObject[str]: a hash of strings
+            if not args:
+                return []
+            return [
+                p for k, v in value.items() for p in self.value(args[0], v, param_path(path, k))
+            ]
         if not isinstance(value, str):
             return wrong() if tp in (str, int, bool, float, Decimal) else []
         if tp is str:
@@ -425,7 +432,11 @@ class _Judge:
                 for a, t in zip(args, tries, strict=True)
                 if te.is_typeddict(a) or te.get_origin(a) in (list, dict) or _is_untyped_object(a)
             ]
-            if len(shaped) == 1:
+            # Several alike (`Dict[str, str] | UntypedStripeObject[str]`) that agree, the same.
+            if shaped and all(
+                [(p.param, p.kind) for p in t] == [(p.param, p.kind) for p in shaped[0]]
+                for t in shaped
+            ):
                 return shaped[0]
         literal_only = all(te.get_origin(a) is typing.Literal for a in args)
         kind = "enum" if literal_only and isinstance(value, str) else "type"

@@ -309,6 +309,26 @@ def payment_method_create(ids: dict, params: dict, expand: list) -> dict:
     return PaymentMethod(**params)._export(expand=expand)
 
 
+def payment_method_attach(ids: dict, params: dict, expand: list) -> dict:
+    # localstripe's route holds its own attach; the peer's refuses decline cards with their
+    # codes and a card that belongs to another customer.
+    return PaymentMethod._api_attach(ids["payment_method"], **params)._export(expand=expand)
+
+
+def payment_method_detach(ids: dict, params: dict, expand: list) -> dict:
+    payment_method = PaymentMethod._api_retrieve(ids["payment_method"])
+    payment_method.customer = None
+    return payment_method._export(expand=expand)
+
+
+def browser_setup_intent_confirm(ids: dict, params: dict) -> dict:
+    """The Card Element stand-in's confirmCardSetup (publishable key, JSON body), answered by
+    the peer's confirm rather than the one localstripe's route holds."""
+    allowed = {"payment_method", "payment_method_data", "client_secret", "use_stripe_sdk"}
+    args = {k: v for k, v in params.items() if k in allowed}
+    return SetupIntent._api_confirm(ids["intent"], **args)._export()
+
+
 # --- Refunds ----------------------------------------------------------------------------------
 
 
@@ -507,6 +527,10 @@ def install() -> None:
     _wrap_export(Refund, _refund_shape)
 
 
+BROWSER_OPERATIONS = {
+    ("POST", "/v1/setup_intents/{intent}/confirm"): browser_setup_intent_confirm,
+}
+
 OPERATIONS: dict[tuple[str, str], Operation] = {
     ("POST", "/v1/payment_intents"): intent_create,
     ("POST", "/v1/payment_intents/{intent}"): intent_update,
@@ -521,6 +545,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         {"customer": _equals("customer"), "payment_method": _equals("payment_method")},
     ),
     ("POST", "/v1/payment_methods"): payment_method_create,
+    ("POST", "/v1/payment_methods/{payment_method}/attach"): payment_method_attach,
+    ("POST", "/v1/payment_methods/{payment_method}/detach"): payment_method_detach,
     ("GET", "/v1/payment_methods"): list_of(
         "payment_method", {"customer": _equals("customer"), "type": _equals("type")}
     ),

@@ -75,7 +75,13 @@ class Decline:
         }
 
 
-_OWN_CODES = {"expired_card", "incorrect_cvc", "processing_error", "incorrect_number"}
+_OWN_CODES = {
+    "expired_card",
+    "incorrect_cvc",
+    "processing_error",
+    "incorrect_number",
+    "authentication_required",
+}
 _MESSAGES = {
     "generic_decline": "Your card was declined.",
     "insufficient_funds": "Your card has insufficient funds.",
@@ -291,8 +297,8 @@ def _setup_intent_confirm(
         pm = PaymentMethod._api_retrieve(payment_method)
     elif payment_method_data is not None:
         pm = PaymentMethod(**payment_method_data)
-    elif intent.payment_method is not None and intent.status == "requires_action":
-        pm = None  # the browser finished the bank's check
+    elif client_secret and intent.payment_method is not None and intent.status == "requires_action":
+        pm = None  # the browser (the Card Element stand-in) finished the bank's check
     else:
         raise invalid(
             "You cannot confirm this SetupIntent because it's missing a payment method.",

@@ -31,6 +31,7 @@ from typing import Any
 from aiohttp import web
 from localstripe.errors import UserError
 from localstripe.resources import random_id
+from localstripe.server import get_post_data
 
 from devtools import stripe_contract
 from devtools.stripe_peer import api, events
@@ -73,9 +74,11 @@ class Strict:
             response = await handler(request)
             self.forget()
             return response
-        api_key = _secret_key(request)
-        if api_key is None or not request.path.startswith("/v1/"):
+        if not request.path.startswith("/v1/"):
             return await handler(request)
+        api_key = _secret_key(request)
+        if api_key is None:
+            return await self._browser(request, handler)
         body = await request.text() if request.method == "POST" else ""
         request_id = "req_" + random_id(14)
         key = request.headers.get("Idempotency-Key") if request.method == "POST" else None
@@ -167,6 +170,18 @@ class Strict:
             return web.json_response(operation(ids, tree, expand), dumps=_dumps)
         except UserError as exc:
             return exc.to_response()
+
+    async def _browser(self, request: web.Request, handler) -> web.StreamResponse:
+        endpoint = stripe_contract.endpoint_for(request.method, request.path)
+        operation = endpoint and api.BROWSER_OPERATIONS.get((endpoint.method, endpoint.path))
+        if operation is None:
+            return await handler(request)
+        try:
+            params = await get_post_data(request) or {}
+            answer = operation(_path_ids(endpoint.path, request.path), dict(params))
+        except UserError as exc:
+            return exc.to_response()
+        return web.json_response(answer, dumps=_dumps)
 
     def _record(self, request: web.Request, body: str, status: int) -> None:
         if self.record_path is None:
