@@ -498,3 +498,69 @@ def webhook_payload_from_event(event: dict[str, Any]) -> WebhookPayload:
         data_object=data_object if isinstance(data_object, dict) else {},
         raw=event,
     )
+
+
+@dataclass(frozen=True)
+class WebhookEndpointResult:
+    id: str
+    url: str
+    api_version: str  # "" when the endpoint follows the account's default version
+    enabled_events: tuple[str, ...]
+    status: str
+    # Stripe shows the signing secret only in the answer to the create.
+    secret: str = ""
+
+
+def _webhook_endpoint_result(endpoint: Any) -> WebhookEndpointResult:
+    data = endpoint.to_dict()
+    return WebhookEndpointResult(
+        id=data["id"],
+        url=data.get("url") or "",
+        api_version=data.get("api_version") or "",
+        enabled_events=tuple(data.get("enabled_events") or ()),
+        status=data.get("status") or "",
+        secret=data.get("secret") or "",
+    )
+
+
+def webhook_endpoints_list() -> list[WebhookEndpointResult]:
+    """Every webhook endpoint of the account."""
+    try:
+        page = client().v1.webhook_endpoints.list(params={"limit": 100})
+        return [_webhook_endpoint_result(e) for e in page.auto_paging_iter()]
+    except stripe.StripeError as exc:
+        raise _translate(exc) from exc
+
+
+def webhook_endpoint_create(
+    *, url: str, enabled_events: list[str], api_version: str, description: str = ""
+) -> WebhookEndpointResult:
+    """A new endpoint, with its signing secret (shown this once). No idempotency key of ours:
+    the caller looks for an existing endpoint first, and the SDK keys its own retry."""
+    params: dict[str, Any] = {
+        "url": url,
+        "enabled_events": list(enabled_events),
+        "api_version": api_version,
+    }
+    if description:
+        params["description"] = description
+    try:
+        endpoint = client().v1.webhook_endpoints.create(params=params)
+    except stripe.StripeError as exc:
+        raise _translate(exc) from exc
+    return _webhook_endpoint_result(endpoint)
+
+
+def webhook_endpoint_update(
+    endpoint_id: str, *, enabled_events: list[str], disabled: bool = False
+) -> WebhookEndpointResult:
+    """Change what an endpoint receives. Stripe cannot change an endpoint's API version: a new
+    version needs a new endpoint."""
+    try:
+        endpoint = client().v1.webhook_endpoints.update(
+            endpoint_id,
+            params={"enabled_events": list(enabled_events), "disabled": disabled},
+        )
+    except stripe.StripeError as exc:
+        raise _translate(exc) from exc
+    return _webhook_endpoint_result(endpoint)
