@@ -48,7 +48,7 @@ def _gateway_pass() -> None:
     gateway.events_list(created_gte=intent.raw["created"] - 60, created_lte=intent.raw["created"])
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_every_request_the_gateway_sent_is_valid_for_the_pinned_api_version(
     localstripe, stripe_requests_log
 ):
