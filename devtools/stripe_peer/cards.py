@@ -371,6 +371,9 @@ def _last_payment_error(self):
 
 
 def _report_failure(self):
+    # Stripe unsets the intent's payment method after a failed attempt; the one that failed is
+    # in `last_payment_error.payment_method`.
+    self.payment_method = None
     schedule_webhook(Event("payment_intent.payment_failed", self))
     if self.invoice:
         Invoice._api_retrieve(self.invoice)._on_payment_failure_now()

@@ -346,6 +346,7 @@ def test_a_decline_card_is_declined_on_a_payment_intent_with_its_codes(
     assert error.charge.startswith("ch_")
     intent = client.v1.payment_intents.retrieve(error.payment_intent.id)
     assert intent.status == "requires_payment_method"
+    assert intent.payment_method is None  # Stripe unsets it; the error names the card
     assert intent.last_payment_error.code == code
     assert intent.last_payment_error.decline_code == decline_code
     assert intent.last_payment_error.payment_method.card.last4 == error.payment_method.card.last4
