@@ -413,6 +413,18 @@ def test_a_saved_card_that_starts_declining_declines_off_session_charges(peer, c
     assert _renewal(client, customer, card, "r3").status == "succeeded"
 
 
+@pytest.mark.parametrize(("test_id", "code", "decline_code"), DECLINES)
+def test_each_decline_code_reaches_an_off_session_charge_of_a_saved_card(
+    peer, client, test_id, code, decline_code
+):
+    customer = _customer(client)
+    card = _saved_card(client, customer)
+    peer.decline_later(card, decline_code)
+    with pytest.raises(stripe.CardError) as declined:
+        _renewal(client, customer, card, f"renewal:{decline_code}")
+    assert (declined.value.error.code, declined.value.error.decline_code) == (code, decline_code)
+
+
 def test_a_card_saved_to_fail_declines_every_off_session_charge(client):
     customer = _customer(client)
     card = _saved_card(client, customer, "pm_card_chargeCustomerFail")
