@@ -16,14 +16,14 @@
    one JSON line (method, path, query, body, Stripe-Version, status), for the contract test.
 
 Requests with a publishable key (localstripe's Stripe.js stand-in, and its 3D Secure page) are
-the browser's, not ours to judge, and go to localstripe unchanged.
+the browser's, not ours to judge: they go to localstripe, except the Card Element's SetupIntent
+confirm, which the peer answers itself so a saved card is declined or attached as at Stripe.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,7 +60,6 @@ class Saved:
 class Strict:
     def __init__(self, record_path: Path | None):
         self.record_path = record_path
-        self._record_lock = threading.Lock()
         self.saved: dict[tuple[str, str], Saved] = {}
         self.running: set[tuple[str, str]] = set()
 
@@ -109,6 +108,11 @@ class Strict:
         problems = stripe_contract.params_problems(endpoint, params)
         if problems:
             return _refusal(problems[0], endpoint.path).to_response()
+        if key and len(key) > 255:
+            return invalid(
+                "Invalid idempotency key: it must be 255 characters or fewer.",
+                param="Idempotency-Key",
+            ).to_response()
         if key:
             fingerprint = json.dumps([endpoint.name, request.path, params], sort_keys=True)
             slot = (api_key, key)
@@ -196,7 +200,8 @@ class Strict:
                 "status": status,
             }
         )
-        with self._record_lock, self.record_path.open("a", encoding="utf-8") as out:
+        # One write per line from the one event loop: lines never interleave.
+        with self.record_path.open("a", encoding="utf-8") as out:
             out.write(line + "\n")
 
 

@@ -27,3 +27,11 @@ def stripe_requests(path: Path) -> list[dict]:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # A stable sort: every other test keeps its place, the contract test goes last.
     items.sort(key=lambda item: bool(getattr(item.module, "RUN_LAST", False)))
+
+
+JUDGED = pytest.StashKey[str]()
+
+
+def pytest_terminal_summary(terminalreporter, config) -> None:
+    if JUDGED in config.stash:
+        terminalreporter.write_line(config.stash[JUDGED])

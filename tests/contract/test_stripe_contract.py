@@ -15,7 +15,7 @@ import pytest
 
 from devtools import stripe_contract
 from payments import gateway
-from tests.contract.plugin import stripe_requests
+from tests.contract.plugin import JUDGED, stripe_requests
 
 RUN_LAST = True
 
@@ -50,9 +50,16 @@ def _gateway_pass() -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_every_request_the_gateway_sent_is_valid_for_the_pinned_api_version(
-    localstripe, stripe_requests_log
+    localstripe, stripe_requests_log, request
 ):
-    _gateway_pass()
+    # A request the types refuse is refused by the peer too: the pass stops there, and the
+    # judgement below says why.
+    try:
+        _gateway_pass()
+    except gateway.GatewayError as exc:
+        refused = exc
+    else:
+        refused = None
     records = stripe_requests(stripe_requests_log)
     problems: Counter[str] = Counter()
     endpoints = set()
@@ -67,10 +74,16 @@ def test_every_request_the_gateway_sent_is_valid_for_the_pinned_api_version(
             stripe_version=record["stripe_version"],
         ):
             problems[str(problem)] += 1
-    assert len(records) >= 8, "the peer recorded none of the gateway's requests"
+    request.config.stash[JUDGED] = (
+        f"Stripe contract: {len(records)} requests to {len(endpoints)} endpoints judged by "
+        f"stripe-python {stripe_contract.SDK_VERSION} ({stripe_contract.API_VERSION}), "
+        f"{sum(problems.values())} problems"
+    )
     report = "\n".join(f"- {text} ({count} requests)" for text, count in problems.most_common())
     assert not problems, (
         f"{sum(problems.values())} problems in {len(records)} requests to {len(endpoints)} "
         f"endpoints, judged by stripe-python {stripe_contract.SDK_VERSION} "
         f"({stripe_contract.API_VERSION}):\n{report}"
     )
+    assert refused is None, f"the Stripe peer refused a request the types allow: {refused}"
+    assert len(records) >= 8, f"the peer recorded {len(records)} requests, not the gateway's"

@@ -240,6 +240,13 @@ def test_a_refused_request_is_not_saved_under_its_key(peer):
     assert fixed[0] == 200
 
 
+def test_an_idempotency_key_over_255_characters_is_refused(peer):
+    headers = {"Idempotency-Key": "k" * 256}
+    status, _, body = raw(peer, "POST", "/v1/customers", {}, headers=headers)
+    assert status == 400
+    assert "255 characters" in body["error"]["message"]
+
+
 def test_keys_belong_to_one_api_key(peer):
     headers = {"Idempotency-Key": "shared"}
     raw(peer, "POST", "/v1/customers", {"email": "a@example.com"}, headers=headers)
