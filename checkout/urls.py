@@ -10,5 +10,6 @@ urlpatterns = [
     path("checkout/<slug:slug>/<uuid:token>/setup/", views.checkout_setup, name="setup"),
     path("checkout/<slug:slug>/<uuid:token>/pay/", views.checkout_pay_api, name="pay_api"),
     path("checkout/<slug:slug>/<uuid:token>/status/", views.checkout_status_api, name="status"),
+    path("checkout/<slug:slug>/<uuid:token>/return/", views.checkout_return, name="return"),
     path("checkout/<slug:slug>/<uuid:token>/done/", views.checkout_done, name="done"),
 ]

@@ -15,6 +15,11 @@ urlpatterns = [
         name="balance-pay",
     ),
     path(
+        "account/<str:token>/orders/<str:reference>/return/",
+        views_portal.balance_return,
+        name="balance-return",
+    ),
+    path(
         "account/<str:token>/subscriptions/<int:subscription_id>/cancel/",
         views_portal.subscription_cancel_view,
         name="subscription-cancel",

@@ -5,6 +5,8 @@
 /checkout/<slug>/<token>/setup/      POST → {client_secret} of a SetupIntent
 /checkout/<slug>/<token>/pay/        POST {payment_method} → the outcome
 /checkout/<slug>/<token>/status/     POST → the outcome after the bank's check (retrieve only)
+/checkout/<slug>/<token>/return/     GET, where the bank sends the buyer back after a check that
+                                     left the page (the confirm's return_url; retrieve only)
 /checkout/<slug>/<token>/done/       the result, from our database only
 """
 
@@ -370,6 +372,23 @@ def checkout_status_api(request: HttpRequest, slug: str, token: str) -> JsonResp
     if problem:
         return problem
     return _outcome_json(checkout_refresh(order_id=order.pk), slug=slug, token=token)
+
+
+@require_http_methods(["GET"])
+def checkout_return(request: HttpRequest, slug: str, token: str) -> HttpResponse:
+    """The buyer is back from an authentication that took them to their bank's page.
+
+    Stripe adds the intent's id and client secret to the URL; they are not trusted. The order's
+    current attempt is asked of Stripe (retrieve only, never a new charge), then the buyer sees
+    the order, or the payment page again with what went wrong.
+    """
+    order, problem = _order_for(request, slug, token)
+    if problem:
+        return problem
+    outcome = checkout_refresh(order_id=order.pk)
+    if outcome.status in ("failed", "requires_action", "none"):
+        return redirect("checkout:pay", slug=slug, token=token)
+    return redirect("checkout:done", slug=slug, token=token)
 
 
 def checkout_done(request: HttpRequest, slug: str, token: str) -> HttpResponse:

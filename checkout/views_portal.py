@@ -15,6 +15,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from checkout.models import PORTAL_PROVEN_EMAIL_SESSION_KEY, Order
@@ -42,7 +43,7 @@ from checkout.services.portal import (
 from config.celery import enqueue_on_commit
 from config.http import client_ip
 from payments import gateway
-from payments.models import Payment
+from payments.models import OPEN_STATUSES, Payment
 from payments.services import CardNotProven, PaymentMismatch, payment_refresh
 
 logger = logging.getLogger(__name__)
@@ -238,8 +239,11 @@ def balance_pay(request: HttpRequest, *, token: str, email: str, reference: str)
     if customer is None:
         messages.info(request, "Add a card below first, then pay your balance.")
         return redirect(_portal_path(token) + "#card")
+    return_url = settings.PORTAL_BASE_URL.rstrip("/") + reverse(
+        "checkout_portal:balance-return", kwargs={"token": token, "reference": reference}
+    )
     try:
-        payment = order_balance_pay(order=order, customer=customer)
+        payment = order_balance_pay(order=order, customer=customer, return_url=return_url)
     except BalanceBelowCardMinimum:
         messages.warning(request, BALANCE_BELOW_CARD_MINIMUM)
         return redirect(_portal_path(token))
@@ -262,9 +266,30 @@ def balance_confirm(request: HttpRequest, *, token: str, email: str, payment_id:
     return _after_payment(request, token, email, payment)
 
 
-def _after_payment(request: HttpRequest, token: str, email: str, payment: Payment) -> HttpResponse:
-    from django.urls import reverse
+@require_http_methods(["GET"])
+@_with_email
+def balance_return(request: HttpRequest, *, token: str, email: str, reference: str):
+    """The buyer is back from their bank's page (the confirm's return_url). What Stripe adds to
+    the URL is not trusted: the order's latest balance payment is asked of Stripe (retrieve
+    only) and recorded."""
+    order = _order_for(email, reference)
+    payment = (
+        order.payments.filter(attempt_kind=Payment.AttemptKind.BALANCE)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    if payment is None:
+        return redirect(_portal_path(token))
+    if payment.status in OPEN_STATUSES:
+        try:
+            payment = payment_refresh(payment=payment, cause="portal_return")
+        except gateway.GatewayError as exc:
+            logger.warning("refresh of payment %s failed: %s", payment.pk, exc)
+    order_payment_record(payment_id=payment.pk)
+    return _after_payment(request, token, email, payment)
 
+
+def _after_payment(request: HttpRequest, token: str, email: str, payment: Payment) -> HttpResponse:
     from checkout.money import money_format
 
     amount = money_format(payment.amount, payment.currency)
@@ -295,6 +320,4 @@ def _after_payment(request: HttpRequest, token: str, email: str, payment: Paymen
 
 
 def _portal_path(token: str) -> str:
-    from django.urls import reverse
-
     return reverse("checkout_portal:portal", kwargs={"token": token})

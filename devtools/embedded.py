@@ -257,7 +257,12 @@ class EmbeddedRedis:
 
 
 class EmbeddedLocalstripe:
-    """localstripe through devtools/localstripe_server.py (no pickle per write, 127.0.0.1)."""
+    """The Stripe peer: localstripe made as strict as Stripe (devtools/stripe_peer/), run by
+    devtools/localstripe_server.py (no pickle per write, 127.0.0.1).
+
+    `record_path` makes it append every request stripe-python sends to that file, one JSON line
+    each (the contract test reads it).
+    """
 
     def __init__(
         self,
@@ -267,12 +272,16 @@ class EmbeddedLocalstripe:
         webhook_secret: str = "",
         state_file: Path | None = None,
         log_path: Path | None = None,
+        record_path: Path | None = None,
+        webhook_delay: float | None = None,
     ):
         self.port = port
         self.webhook_url = webhook_url
         self.webhook_secret = webhook_secret
         self.state_file = state_file
         self.log_path = log_path
+        self.record_path = record_path
+        self.webhook_delay = webhook_delay
         self.process: subprocess.Popen | None = None
 
     @property
@@ -289,6 +298,10 @@ class EmbeddedLocalstripe:
             args += ["--webhook-url", self.webhook_url, "--webhook-secret", self.webhook_secret]
         if self.state_file:
             args += ["--state-file", str(self.state_file)]
+        if self.record_path:
+            args += ["--record", str(self.record_path)]
+        if self.webhook_delay is not None:
+            args += ["--webhook-delay", str(self.webhook_delay)]
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
             args,
@@ -305,8 +318,19 @@ class EmbeddedLocalstripe:
             urllib.request.Request(f"{self.api_base}/_config/webhooks/{name}", data=data), timeout=5
         ).close()
 
+    def decline_later(self, payment_method: str, decline_code: str) -> None:
+        """From now on, every charge of this saved card is declined with `decline_code`."""
+        data = urllib.parse.urlencode({"decline_code": decline_code}).encode()
+        urllib.request.urlopen(
+            urllib.request.Request(
+                f"{self.api_base}/_config/payment_methods/{payment_method}/decline", data=data
+            ),
+            timeout=5,
+        ).close()
+
     def flush(self) -> None:
-        """Empty the store and forget every webhook endpoint."""
+        """Empty the store (idempotency keys and webhook endpoints with it) and forget every
+        `/_config/webhooks` registration."""
         for path in ("/_config/data", "/_config/webhooks"):
             urllib.request.urlopen(
                 urllib.request.Request(f"{self.api_base}{path}", method="DELETE"), timeout=5

@@ -1,17 +1,17 @@
-"""Run localstripe the way this project needs it.
+"""Run the Stripe peer: localstripe made as strict as Stripe (devtools/stripe_peer/).
 
 - No pickle of the whole store after every write (it slows each request as data grows,
   notes/localstripe.md §5). With --state-file the store is loaded at start and saved once at
   shutdown instead, so `make run` keeps its Stripe data across restarts.
 - Binds 127.0.0.1 only (stock localstripe binds every interface).
-- Registers the portal's webhook endpoint with the configured secret at start, because
-  localstripe keeps registrations in memory only.
+- Registers a webhook endpoint with the given secret at start when asked (--webhook-url), as
+  localstripe's own `/_config/webhooks` registration; `make run` instead creates one through
+  `/v1/webhook_endpoints` with `manage.py stripe_webhook_endpoint`.
 - Gives every charge a Radar `outcome` (stock localstripe has none), with Stripe's test cards for
   elevated and highest risk, so the review path runs offline as it does against Stripe.
 - Gives intents Stripe's `amount_received` (and charges `amount_captured`), so a partial capture
   records what was taken, not what was authorised.
-- Sends events the way Stripe does: a PaymentIntent in an event carries `latest_charge` as an id
-  (never expanded) and no deprecated `charges` list, so the risk is unknown until retrieved.
+- --record FILE writes every request stripe-python sends, for the contract test.
 """
 
 import argparse
@@ -21,6 +21,9 @@ from pathlib import Path
 
 import localstripe.resources as resources
 from aiohttp import web
+
+from devtools import stripe_contract, stripe_peer
+from devtools.stripe_peer import events
 
 # Stripe's Radar test cards (https://docs.stripe.com/radar/testing); every other card is normal.
 RADAR_TEST_CARDS = {
@@ -41,10 +44,13 @@ def _charge_outcome(charge) -> dict:
         number = ""
     level, score = RADAR_TEST_CARDS.get(number, NORMAL_RISK)
     authorized = getattr(charge, "_authorized", True)
+    decline = getattr(charge, "_decline", None)
     return {
         "network_status": "approved_by_network" if authorized else "declined_by_network",
+        "reason": decline.decline_code if decline else None,
         "risk_level": level,
         "risk_score": score,
+        "seller_message": "Payment complete." if authorized else "The bank declined the payment.",
         "type": "authorized" if authorized else "issuer_declined",
     }
 
@@ -79,21 +85,6 @@ def _amounts_received() -> None:
     resources.PaymentIntent.amount_received = property(amount_received)
 
 
-def _stripe_shaped_events() -> None:
-    original_init = resources.Event.__init__
-
-    def event_init(self, type, data):
-        original_init(self, type, data)
-        obj = self.data["object"]
-        if isinstance(obj, dict) and obj.get("object") == "payment_intent":
-            charge = obj.get("latest_charge")
-            if isinstance(charge, dict):
-                obj["latest_charge"] = charge.get("id")
-            obj.pop("charges", None)
-
-    resources.Event.__init__ = event_init
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=8420)
@@ -102,17 +93,26 @@ def main() -> None:
     parser.add_argument("--webhook-url", default="")
     parser.add_argument("--webhook-secret", default="")
     parser.add_argument("--state-file", default="")
+    parser.add_argument("--api-version", default=stripe_contract.API_VERSION)
+    parser.add_argument("--record", default="", help="append the SDK's requests to this file")
+    parser.add_argument("--webhook-delay", type=float, default=1.0)
     args = parser.parse_args()
 
     resources.Store.dump_to_disk = lambda self: None
     resources.Store.try_load_from_disk = lambda self: None
     resources.Charge.outcome = property(_charge_outcome)
     _amounts_received()
-    _stripe_shaped_events()
 
     import localstripe.webhooks as webhooks_module
     from localstripe.server import app
     from localstripe.webhooks import register_webhook
+
+    stripe_peer.install(
+        app,
+        api_version=args.api_version,
+        record_path=Path(args.record) if args.record else None,
+        webhook_delay=args.webhook_delay,
+    )
 
     state_file = Path(args.state_file) if args.state_file else None
     if state_file and state_file.exists():
@@ -126,8 +126,14 @@ def main() -> None:
         if state_file:
             state_file.parent.mkdir(parents=True, exist_ok=True)
             tmp = state_file.with_suffix(".tmp")
+            # Webhook endpoints live as long as the process (devtools/stripe_peer/events.py).
+            kept = {
+                key: obj
+                for key, obj in resources.store.items()
+                if not key.startswith(events.ENDPOINT_PREFIX)
+            }
             with tmp.open("wb") as f:
-                pickle.dump(dict(resources.store), f, protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump(kept, f, protocol=pickle.HIGHEST_PROTOCOL)
             tmp.replace(state_file)
 
     app.on_shutdown.append(save_state)

@@ -1,8 +1,10 @@
 """`make run`: the whole portal on one machine, with nothing configured.
 
-Starts (unless the environment names an external one) Postgres, Redis and localstripe, then
-migrates, seeds the demo, and runs a Celery worker, Celery beat and Django, all on 127.0.0.1 with
-their state under var/. Ctrl-C stops every child. A second run keeps the data.
+Starts (unless the environment names an external one) Postgres, Redis and the Stripe peer
+(localstripe made as strict as Stripe), then migrates, seeds the demo, registers the webhook
+endpoint with `manage.py stripe_webhook_endpoint` as one would at Stripe, and runs a Celery
+worker, Celery beat and Django, all on 127.0.0.1 with their state under var/. Ctrl-C stops every
+child. A second run keeps the data.
 """
 
 from __future__ import annotations
@@ -101,20 +103,18 @@ def main() -> int:
             env_lines["CELERY_BROKER_URL"] = redis.url(0)
             env_lines["CACHE_URL"] = redis.url(1)
 
-        webhook_secret = _webhook_secret()
-        env_lines["STRIPE_WEBHOOK_SECRET"] = webhook_secret
+        peer = None
         if os.environ.get("STRIPE_SECRET_KEY"):
-            say("using the Stripe account in STRIPE_SECRET_KEY (no localstripe)")
+            say("using the Stripe account in STRIPE_SECRET_KEY (no Stripe peer)")
+            env_lines["STRIPE_WEBHOOK_SECRET"] = _webhook_secret()
         else:
-            _require_free(STRIPE_PORT, "localstripe", "PORTAL_LOCALSTRIPE_PORT")
-            stripe = EmbeddedLocalstripe(
+            _require_free(STRIPE_PORT, "the Stripe peer", "PORTAL_LOCALSTRIPE_PORT")
+            stripe = peer = EmbeddedLocalstripe(
                 STRIPE_PORT,
-                webhook_url=f"http://127.0.0.1:{web_port}/webhooks/stripe/",
-                webhook_secret=webhook_secret,
                 state_file=VAR / "localstripe" / "store.pickle",
                 log_path=VAR / "log" / "localstripe.log",
             )
-            say(f"starting localstripe on 127.0.0.1:{STRIPE_PORT}")
+            say(f"starting the Stripe peer (strict localstripe) on 127.0.0.1:{STRIPE_PORT}")
             stripe.start()
             services.append(stripe)
             env_lines["STRIPE_API_BASE"] = stripe.api_base
@@ -133,6 +133,22 @@ def main() -> int:
         subprocess.run([*manage, "migrate", "--noinput"], cwd=ROOT, env=child_env, check=True)
         say("seeding the demo (idempotent)")
         subprocess.run([*manage, "seed_demo"], cwd=ROOT, env=child_env, check=True)
+        if peer is not None:
+            # The same path as against Stripe: the peer makes the endpoint and its secret.
+            say("registering the webhook endpoint (manage.py stripe_webhook_endpoint)")
+            secret_file = RUN / "webhook_secret"
+            secret_file.unlink(missing_ok=True)
+            subprocess.run(
+                [*manage, "stripe_webhook_endpoint", "--secret-file", str(secret_file)],
+                cwd=ROOT,
+                env=child_env,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+            env_lines["STRIPE_WEBHOOK_SECRET"] = child_env["STRIPE_WEBHOOK_SECRET"] = (
+                secret_file.read_text().strip()
+            )
+            SERVICES_ENV.write_text("".join(f"{k}={v}\n" for k, v in env_lines.items()))
 
         def spawn(name: str, args: list[str]) -> None:
             log = open(VAR / "log" / f"{name}.log", "ab")  # noqa: SIM115 (child's lifetime)

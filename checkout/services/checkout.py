@@ -18,7 +18,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from checkout.models import Offer, Order, Subscription
@@ -144,7 +146,8 @@ def checkout_customer(*, order: Order, proven_email: str = "") -> Customer:
                 )
                 locked.save(update_fields=["customer", "updated_at"])
             order.customer = locked.customer
-    return customer_stripe_ensure(order.customer, metadata={"order_id": str(order.pk)})
+    order.customer = customer_stripe_ensure(order.customer, metadata={"order_id": str(order.pk)})
+    return order.customer
 
 
 def checkout_setup_start(*, order: Order, proven_email: str = "") -> str:
@@ -247,6 +250,9 @@ def checkout_pay(
             _block(order, velocity.reason)
 
     hold = order.offer.billing_type == Offer.BillingType.HOLD
+    return_url = settings.PORTAL_BASE_URL.rstrip("/") + reverse(
+        "checkout:return", kwargs={"slug": order.offer.slug, "token": order.checkout_token}
+    )
     payment = payment_start(
         idempotency_key=key,
         amount=order.amount_due_now,
@@ -262,6 +268,7 @@ def checkout_pay(
             "buyer_ip": ip or "",
             "card_key": card,
         },
+        return_url=return_url,
     )
     return checkout_after_payment(order_id=order.pk, payment=payment)
 

@@ -146,8 +146,9 @@ BALANCE_BELOW_CARD_MINIMUM = (
 )
 
 
-def order_balance_pay(*, order: Order, customer: Customer) -> Payment:
-    """Pay the order's balance with the saved card, once per attempt.
+def order_balance_pay(*, order: Order, customer: Customer, return_url: str = "") -> Payment:
+    """Pay the order's balance with the saved card, once per attempt, on-session (`return_url`
+    is where the bank sends the buyer back after a check that leaves the page).
 
     What is owed is computed under the order's lock from the payments themselves, not from the
     cached `order.balance`, which lags behind a payment that succeeded (a webhook after 3DS)
@@ -195,6 +196,7 @@ def order_balance_pay(*, order: Order, customer: Customer) -> Payment:
         payment_method_id=in_flight.payment_method_id if in_flight else customer.payment_method_id,
         attempt_kind=Payment.AttemptKind.BALANCE,
         order_id=order.pk,
+        return_url=return_url,
     )
     if payment.status in (Payment.Status.SUCCEEDED, Payment.Status.FAILED):
         order_payment_record(payment_id=payment.pk)

@@ -2,8 +2,8 @@
 
 A charge is one Payment row per attempt, keyed by a deterministic idempotency key that the
 caller builds from its own rows (e.g. f"order:{order.pk}:checkout"). The row is created first
-and locked while Stripe is called, so concurrent "Pay" clicks make exactly one PaymentIntent,
-even against localstripe, which ignores idempotency keys.
+and locked while Stripe is called, so concurrent "Pay" clicks make exactly one PaymentIntent
+without leaning on Stripe's idempotency layer (which answers a concurrent duplicate with 409).
 """
 
 from __future__ import annotations
@@ -204,8 +204,12 @@ def payment_start(
     off_session: bool = False,
     order_id: int | None = None,
     metadata: dict[str, str] | None = None,
+    return_url: str = "",
 ) -> Payment:
     """Create and confirm one PaymentIntent for this attempt, exactly once.
+
+    An on-session charge passes `return_url`: the page where the buyer lands after an
+    authentication that redirects to the bank, which then shows the order.
 
     Calling it again with the same key returns the same Payment without touching Stripe, with
     one exception: an intent that is still waiting to be confirmed (the confirm's answer was
@@ -261,7 +265,7 @@ def payment_start(
             return payment  # created and confirmed in one call: nothing to resume
 
     # Phase 2: confirm. The intent id is committed, so a crash here leaves a findable intent.
-    return _payment_confirm(payment)
+    return _payment_confirm(payment, return_url=return_url)
 
 
 def _intent_create(
@@ -354,7 +358,7 @@ def payment_abandon(*, payment: Payment) -> Payment:
     return payment
 
 
-def _payment_confirm(payment: Payment) -> Payment:
+def _payment_confirm(payment: Payment, *, return_url: str = "") -> Payment:
     """Confirm the payment's intent under its row lock, if it still waits for that."""
     with transaction.atomic():
         payment = Payment.objects.select_for_update().get(pk=payment.pk)
@@ -366,6 +370,7 @@ def _payment_confirm(payment: Payment) -> Payment:
             result = gateway.payment_intent_confirm(
                 payment.stripe_payment_intent_id,
                 idempotency_key=f"payment:{payment.pk}:confirm" + (f":{tries}" if tries else ""),
+                return_url=return_url,
             )
         except gateway.GatewayUnavailable as exc:
             return payment_mark_unknown(

@@ -25,6 +25,18 @@ class RefundFailed(Exception):
     """Stripe refused the refund, or could not be reached (then it may still have happened)."""
 
 
+def stripe_refund_reason(reason: str) -> str:
+    """Stripe's `reason` for our free text: `duplicate` or `fraudulent` when staff say so,
+    otherwise `requested_by_customer`. Stripe adds the card and email of a `fraudulent` refund
+    to the account's Radar block lists, so only an explicit mention of fraud chooses it."""
+    words = reason.lower()
+    if "fraud" in words:
+        return "fraudulent"
+    if "duplicate" in words or "charged twice" in words or "double charge" in words:
+        return "duplicate"
+    return "requested_by_customer"
+
+
 def _refunded_status(*, total_refunded: int, charged: int) -> str:
     if total_refunded >= charged:
         return Payment.Status.REFUNDED
@@ -42,9 +54,9 @@ def payment_refund(
     """Refund all (`amount=None`) or part of a payment, exactly once per `request_key`.
 
     `request_key` identifies the staff request (the admin form carries one), so a double submit
-    returns the first refund. The payment row stays locked while Stripe is called: localstripe
-    ignores idempotency keys, so two concurrent calls must never both reach it. The reason is kept
-    on our side only (localstripe refuses Stripe's `reason`).
+    returns the first refund. The payment row stays locked while Stripe is called, so two
+    concurrent calls never both reach it. Stripe gets its own `reason` (`stripe_refund_reason`);
+    our words stay in our Refund row and go in the refund's metadata.
     """
     reason = (reason or "").strip()
     if not reason:
@@ -79,7 +91,13 @@ def payment_refund(
                 payment_intent_id=payment.stripe_payment_intent_id,
                 amount=refund.amount,
                 idempotency_key=f"refund:{refund.pk}",
-                metadata={"refund_id": str(refund.pk), "payment_id": str(payment.pk)},
+                metadata={
+                    "refund_id": str(refund.pk),
+                    "payment_id": str(payment.pk),
+                    # Stripe keeps at most 500 characters per metadata value.
+                    "reason": refund.reason[:500],
+                },
+                reason=stripe_refund_reason(refund.reason),
             )
         except gateway.GatewayUnavailable as exc:
             # It may have happened: the row stays pending and counts against what is left.

@@ -185,10 +185,11 @@ def _payment_apply_intent(
     actor: Any,
 ) -> tuple[Payment, str]:
     to_status = _status_from_intent(result)
-    fields: dict[str, Any] = {
-        "stripe_payment_intent_id": result.id,
-        "payment_method_id": result.payment_method or "",
-    }
+    fields: dict[str, Any] = {"stripe_payment_intent_id": result.id}
+    if result.payment_method:
+        # Stripe clears an intent's payment method after a decline: keep the card that was
+        # tried (checkout compares it to tell a retry with another card from a double click).
+        fields["payment_method_id"] = result.payment_method
     if to_status == Payment.Status.FAILED:
         fields.update(
             failure_code=result.last_error_code[:100],

@@ -221,3 +221,22 @@ def test_the_portal_card_update_accepts_only_the_card_its_own_setup_saved(client
     subscription.refresh_from_db()
     assert subscription.payment_method_id == own.payment_method  # renewals use the new card
     assert subscription.customer.email_verified
+
+
+def test_a_card_attached_to_another_customer_is_never_taken_over(localstripe):
+    order_a = _order("a@example.com")
+    order_b = _order("b@example.com")
+    card_a = card_saved(order_a, VISA)  # its SetupIntent attached it to A's customer
+    card_saved(order_b, VISA)
+
+    with pytest.raises(gateway.GatewayError):
+        gateway.payment_method_attach(
+            card_a.payment_method,
+            customer=order_b.customer.stripe_customer_id,
+            idempotency_key="takeover",
+        )
+    assert _attached_to(card_a.payment_method) == order_a.customer.stripe_customer_id
+    # Attaching it again to its own customer is fine (Stripe's SetupIntent already did).
+    gateway.payment_method_attach(
+        card_a.payment_method, customer=order_a.customer.stripe_customer_id, idempotency_key="own"
+    )
