@@ -21,12 +21,13 @@ import time
 import unicodedata
 from datetime import timedelta
 
+from asgiref.sync import sync_to_async
+from axes.backends import AxesStandaloneBackend
 from axes.handlers.database import AxesDatabaseHandler
 from axes.models import AccessAttempt
 from axes.signals import user_locked_out
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.backends import BaseBackend
 from django.db.models import Sum
 from django.dispatch import receiver
 from django.http import HttpRequest
@@ -135,7 +136,16 @@ def login_guess_delay(*, username: str) -> float:
     return min(delay, settings.ADMIN_LOGIN_DELAY_MAX_SECONDS)
 
 
-class LoginGuessDelayBackend(BaseBackend):
+class LoginLockoutBackend(AxesStandaloneBackend):
+    """axes' check, first in AUTHENTICATION_BACKENDS, on the async path too
+    (axes.backends.AxesBackend would inherit ModelBackend's own async password check, which
+    skips the lockout). No get_user: sessions belong to ModelBackend, which logs people in."""
+
+    async def aauthenticate(self, request, **credentials):
+        return await sync_to_async(self.authenticate)(request, **credentials)
+
+
+class LoginGuessDelayBackend:
     """Authenticates nobody: it makes an attempt at a username that many clients have failed
     wait before Django checks the password (the next backend). The wait comes before the check,
     so an attacker cannot learn the answer sooner by giving up early; the real user still gets
@@ -149,3 +159,6 @@ class LoginGuessDelayBackend(BaseBackend):
                 logger.info("Login attempt at a much-guessed username waits %.1f s", delay)
                 time.sleep(delay)
         return None
+
+    async def aauthenticate(self, request, **credentials):
+        return await sync_to_async(self.authenticate)(request, **credentials)

@@ -8,7 +8,7 @@ env = environ.Env()
 # axes refuses a locked-out client before anyone checks the password; then the growing delay
 # for a username guessed at from many clients; then Django's own password check.
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesBackend",
+    "config.auth.LoginLockoutBackend",
     "config.auth.LoginGuessDelayBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
