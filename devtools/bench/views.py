@@ -1,0 +1,55 @@
+"""The bench's baselines, mounted only by devtools/bench/urls.py."""
+
+import hashlib
+
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from leads.models import ConsentRecord, Lead, Touchpoint
+
+PURPOSES = ["terms", "marketing_email", "sms"]
+
+
+def bench_bare(request: HttpRequest) -> HttpResponse:
+    """A bare view: the ceiling of the server itself."""
+    return HttpResponse(b"ok", content_type="text/plain")
+
+
+@require_POST
+def bench_lead_baseline(request: HttpRequest) -> HttpResponse:
+    """The lead form's writes in the plainest ORM code: the same POST (CSRF checked by the same
+    middleware), get or create the lead, one touchpoint, three consent records, one
+    transaction, a 303. No validation, limits, risk, readiness, SLA or intake."""
+    data = request.POST
+    now = timezone.now()
+    with transaction.atomic():
+        lead, _ = Lead.objects.select_for_update().get_or_create(
+            email=data["email"].strip().lower(), defaults={"name": data.get("name", "")}
+        )
+        Touchpoint.objects.create(
+            lead=lead,
+            created_at=now,
+            source_form="bench",
+            utm_source=data.get("utm_source", ""),
+            utm_medium=data.get("utm_medium", ""),
+            landing_page=data.get("landing_page", ""),
+            ip=request.META.get("REMOTE_ADDR"),
+        )
+        ConsentRecord.objects.bulk_create(
+            ConsentRecord(
+                lead=lead,
+                sequence=lead.consent_chain_length + n,
+                purpose=purpose,
+                decision="granted" if data.get(f"consent_{purpose}") else "not_given",
+                method="form",
+                consent_text_id=int(data[f"consent_text_{purpose}"]),
+                created_at=now,
+                record_hash=hashlib.sha256(f"{lead.pk}:{n}:{now}".encode()).hexdigest(),
+            )
+            for n, purpose in enumerate(PURPOSES, start=1)
+        )
+    response = HttpResponseRedirect("/start/thanks/")
+    response.status_code = 303
+    return response
