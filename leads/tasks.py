@@ -1,10 +1,12 @@
-"""Celery tasks: take ids, call one service, safe to run twice."""
+"""Celery tasks: take ids, call one service, safe to run twice. Services import this module to
+enqueue, so the tasks import their services when they run."""
 
 from datetime import timedelta
 
 from django.utils import timezone
 
 from config.celery import app
+from leads.selectors import consent_confirmations_unsent, sla_events_unsent
 
 
 @app.task(name="leads.consent_confirmation_send")
@@ -48,7 +50,6 @@ def lead_sla_breaches_process_task() -> int:
 @app.task(name="leads.outbox_sweep")
 def leads_outbox_sweep_task() -> int:
     """Beat: re-drive emails whose enqueue was lost (the rows are the outbox)."""
-    from leads.selectors import consent_confirmations_unsent, sla_events_unsent
     from leads.services.consent import consent_confirmation_send
     from leads.services.sla import lead_sla_event_notify
 
