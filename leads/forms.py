@@ -58,6 +58,11 @@ def _raise_as_validation_error(step, field: str):
         raise forms.ValidationError(messages) from None
 
 
+def _country_options() -> list[tuple[str, str]]:
+    # A callable: Django builds the ~250 options only when the form is rendered.
+    return [("", "Choose your country"), *country_choices()]
+
+
 class LeadForm(forms.Form):
     email = forms.CharField(
         label="Email",
@@ -95,7 +100,7 @@ class LeadForm(forms.Form):
         required=False,
         max_length=2,
         help_text="So we show prices, taxes and payment options that apply to you.",
-        widget=forms.Select(attrs={"autocomplete": "country"}),
+        widget=forms.Select(attrs={"autocomplete": "country"}, choices=_country_options),
     )
     # Hidden: what was rendered, when, and where the visitor came from.
     started = forms.CharField(required=False, widget=forms.HiddenInput)
@@ -103,16 +108,17 @@ class LeadForm(forms.Form):
     # whether it is empty matters, so it has no length to exceed.
     website = forms.CharField(required=False)
 
-    def __init__(self, *args, consent_texts: dict[str, ConsentText], **kwargs):
+    def __init__(self, *args, consent_texts: dict[str, ConsentText] | None = None, **kwargs):
+        """`consent_texts` (purpose -> the wording) labels the checkboxes; a form that is only
+        validated, never shown, needs none."""
         super().__init__(*args, **kwargs)
-        self.fields["country"].widget.choices = [("", "Choose your country"), *country_choices()]
         self.fields[HONEYPOT_FIELD].widget.attrs.update({"autocomplete": "off", "tabindex": "-1"})
         self.consent_texts = consent_texts
         for purpose in LEAD_FORM_PURPOSES:
-            text = consent_texts[purpose]
+            text = (consent_texts or {}).get(purpose)
             required = purpose == ConsentPurpose.TERMS
             self.fields[f"consent_{purpose}"] = forms.BooleanField(
-                label=text.text,
+                label=text.text if text else "",
                 required=required,
                 error_messages={
                     "required": "Tick this box to agree to the terms, so we can reply to you."
@@ -121,7 +127,7 @@ class LeadForm(forms.Form):
             # Which wording was shown; lead_capture checks it (a forged or stale id is "this form
             # is out of date", never an error on a field the visitor cannot see).
             self.fields[f"consent_text_{purpose}"] = forms.CharField(
-                required=False, widget=forms.HiddenInput, initial=text.pk
+                required=False, widget=forms.HiddenInput, initial=text.pk if text else None
             )
         for name, field in self.fields.items():
             if name != HONEYPOT_FIELD and not field.widget.is_hidden:

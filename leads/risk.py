@@ -79,8 +79,9 @@ def is_disposable_domain(domain: str) -> bool:
 
 @dataclass(frozen=True)
 class Velocity:
-    """Submissions within LEADS_VELOCITY_WINDOW_SECONDS, this one included; None when not known
-    (no IP, or the cache could not be reached)."""
+    """Submissions from the client within LEADS_VELOCITY_WINDOW_SECONDS and for the email within
+    LEADS_RATE_LIMIT_EMAIL_WINDOW_SECONDS (an hour each by default), this one included; None when
+    not known (no IP, or the cache could not be reached)."""
 
     ip: int | None
     email: int | None

@@ -13,7 +13,7 @@ from django.http import HttpRequest
 
 from config.http import ip_network
 from config.limits import client_key, limit_usage
-from leads.risk import UNKNOWN_VELOCITY, Velocity
+from leads.risk import Velocity
 
 TOO_MANY_FROM_HERE = (
     "You have sent this form several times in a short while. Please wait a minute, then try again."
@@ -48,26 +48,23 @@ def lead_submission_ip_check(request: HttpRequest) -> bool:
 
 
 def lead_submission_count(*, ip: str | None, email: str) -> Velocity:
-    """Count one valid submission for `email` against LEADS_RATE_LIMIT_PER_EMAIL (raises
-    SubmissionRefused over it) and on the velocity counters; the velocity, unknown when the
-    cache cannot be reached. `ip` is the client's address as capture records it."""
-    rate = (settings.LEADS_RATE_LIMIT_PER_EMAIL, settings.LEADS_RATE_LIMIT_EMAIL_WINDOW_SECONDS)
-    count = limit_usage(None, group="leads.submit.email", key=_email_key(email), rate=rate)
-    if count is None:
-        return UNKNOWN_VELOCITY
-    if count > rate[0]:
+    """Count one valid submission (velocity_count) and refuse it (SubmissionRefused) over
+    LEADS_RATE_LIMIT_PER_EMAIL; the velocity, unknown when the cache cannot be reached. `ip` is
+    the client's address as capture records it."""
+    velocity = velocity_count(ip=ip, email=email)
+    if velocity.email is not None and velocity.email > settings.LEADS_RATE_LIMIT_PER_EMAIL:
         raise SubmissionRefused(TOO_MANY_FOR_EMAIL)
-    return velocity_count(ip=ip, email=email)
+    return velocity
 
 
 def velocity_count(*, ip: str | None, email: str) -> Velocity:
-    """Count one submission on the velocity counters (per client and per email, within
-    LEADS_VELOCITY_WINDOW_SECONDS) and return the counts, this one included."""
-    window = settings.LEADS_VELOCITY_WINDOW_SECONDS
-    rate = (settings.LEADS_VELOCITY_EMAIL_THRESHOLD, window)
-    by_email = limit_usage(None, group="leads.velocity.email", key=_email_key(email), rate=rate)
+    """Count one submission for `email` (the counter LEADS_RATE_LIMIT_PER_EMAIL limits, per
+    LEADS_RATE_LIMIT_EMAIL_WINDOW_SECONDS) and for the client (per
+    LEADS_VELOCITY_WINDOW_SECONDS), and return both counts, this one included."""
+    rate = (settings.LEADS_RATE_LIMIT_PER_EMAIL, settings.LEADS_RATE_LIMIT_EMAIL_WINDOW_SECONDS)
+    by_email = limit_usage(None, group="leads.submit.email", key=_email_key(email), rate=rate)
     if by_email is None or ip is None:
         return Velocity(ip=None, email=by_email)
-    rate = (settings.LEADS_VELOCITY_IP_THRESHOLD, window)
+    rate = (settings.LEADS_VELOCITY_IP_THRESHOLD, settings.LEADS_VELOCITY_WINDOW_SECONDS)
     by_ip = limit_usage(None, group="leads.velocity.ip", key=ip_network(ip), rate=rate)
     return Velocity(ip=by_ip, email=by_email)

@@ -58,25 +58,33 @@ def lead_start(request: HttpRequest) -> HttpResponse:
         return render(request, "leads/start.html", {"form": form})
 
     context = capture_context(request, source_form="lead_form", method=ConsentRecord.Method.FORM)
-    form = LeadForm(request.POST, consent_texts=_form_texts())
+    # The wording is read only to show the form again.
+    form = LeadForm(request.POST)
     try:
         # Every POST counts against the client's limit, valid or not.
         lead_submission_ip_check(request)
         if not form.is_valid():
-            return render(request, "leads/start.html", {"form": form}, status=400)
+            return _form_again(request)
         kwargs = form.capture_kwargs()
         velocity = lead_submission_count(ip=context.ip, email=kwargs["email"])
         lead_capture(**kwargs, context=context, velocity=velocity)
     except SubmissionRefused as refused:
         return _too_many(request, refused.message)
     except LeadInputError as exc:
-        for field, messages in exc.errors.items():
-            form.add_error(field if field in form.fields else None, messages)
-        return render(request, "leads/start.html", {"form": form}, status=400)
+        return _form_again(request, errors=exc.errors)
     url = reverse("leads:start-thanks")
     if kwargs["consents"].get(ConsentPurpose.MARKETING_EMAIL):
         url += "?confirm=email"
     return _see_other(url)
+
+
+def _form_again(request: HttpRequest, errors: dict | None = None) -> HttpResponse:
+    """The submitted form with its messages (400), labelled with the wording to show."""
+    form = LeadForm(request.POST, consent_texts=_form_texts())
+    form.is_valid()
+    for field, messages in (errors or {}).items():
+        form.add_error(field if field in form.fields else None, messages)
+    return render(request, "leads/start.html", {"form": form}, status=400)
 
 
 def _form_texts() -> dict:
