@@ -20,15 +20,16 @@ def bench_bare(request: HttpRequest) -> HttpResponse:
 @require_POST
 def bench_lead_baseline(request: HttpRequest) -> HttpResponse:
     """The lead form's writes in the plainest ORM code: the same POST (CSRF checked by the same
-    middleware), get or create the lead, one touchpoint, three consent records, one
-    transaction, a 303. No validation, limits, risk, readiness, SLA or intake."""
+    middleware), get or create the lead, one touchpoint, three consent records and the lead's
+    pointers to them saved, in one transaction, then a 303. No validation, limits, consent
+    wording or policy read, risk, readiness, SLA or intake."""
     data = request.POST
     now = timezone.now()
     with transaction.atomic():
         lead, _ = Lead.objects.select_for_update().get_or_create(
             email=data["email"].strip().lower(), defaults={"name": data.get("name", "")}
         )
-        Touchpoint.objects.create(
+        touchpoint = Touchpoint.objects.create(
             lead=lead,
             created_at=now,
             source_form="bench",
@@ -37,7 +38,7 @@ def bench_lead_baseline(request: HttpRequest) -> HttpResponse:
             landing_page=data.get("landing_page", ""),
             ip=request.META.get("REMOTE_ADDR"),
         )
-        ConsentRecord.objects.bulk_create(
+        records = ConsentRecord.objects.bulk_create(
             ConsentRecord(
                 lead=lead,
                 sequence=lead.consent_chain_length + n,
@@ -50,6 +51,12 @@ def bench_lead_baseline(request: HttpRequest) -> HttpResponse:
             )
             for n, purpose in enumerate(PURPOSES, start=1)
         )
+        lead.first_touch = lead.first_touch or touchpoint
+        lead.last_touch = touchpoint
+        lead.submissions += 1
+        lead.consent_chain_length += len(records)
+        lead.consent_chain_head = records[-1].record_hash
+        lead.save()
     response = HttpResponseRedirect("/start/thanks/")
     response.status_code = 303
     return response

@@ -114,6 +114,11 @@ def run(bench) -> None:
         )
     for result in [*bare, *baselines, *forms, *apis]:
         bench.results.pop(result.name)
+        print(
+            f"bench:   {result.name:52} {result.requests_per_second:7.0f} req/s, "
+            f"p99 {result.p99_ms:6.1f} ms",
+            flush=True,
+        )
     base = _median_result(BASELINE, baselines, baselines, "303; the same writes, plain ORM")
     base.baseline, base.ratio = (
         "bare view",
