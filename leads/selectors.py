@@ -118,10 +118,6 @@ def consent_chains_verify(
     return checked, problems
 
 
-def leads_for_owner(*, owner_id: int) -> QuerySet[Lead]:
-    return Lead.objects.filter(owner_id=owner_id, status__in=OPEN_STATUSES)
-
-
 def leads_sla_overdue(*, now: datetime | None = None) -> QuerySet[Lead]:
     """Leads still waiting for a first response after their due time."""
     now = now or timezone.now()
