@@ -44,7 +44,7 @@ from checkout.services.orders import (
 )
 from checkout.services.pricing import ChargeBelowMinimum, PricingError, price_quote
 from config.http import client_ip
-from config.ratelimit import ratelimit_hit
+from config.limits import client_key, limit_exceeded
 from payments import gateway
 from payments.models import Payment
 from payments.services import CardNotProven
@@ -268,10 +268,11 @@ def _next_charge(order: Order):
 
 
 def _json_guard(request: HttpRequest, slug: str, token: str):
-    if not ratelimit_hit(
-        key=f"checkout:ip:{client_ip(request)}",
-        limit=settings.CHECKOUT_REQUESTS_PER_IP_PER_MINUTE,
-        window_seconds=60,
+    if limit_exceeded(
+        request,
+        group="checkout.json",
+        key=client_key,
+        rate=(settings.CHECKOUT_REQUESTS_PER_IP_PER_MINUTE, 60),
     ):
         return None, JsonResponse(
             {

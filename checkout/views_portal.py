@@ -41,7 +41,7 @@ from checkout.services.portal import (
     portal_token_email,
 )
 from config.celery import enqueue_on_commit
-from config.http import client_ip
+from config.http import client_network
 from payments import gateway
 from payments.models import OPEN_STATUSES, Payment
 from payments.services import CardNotProven, PaymentMismatch, payment_refresh
@@ -67,8 +67,8 @@ def _private(response: HttpResponse) -> HttpResponse:
 
 
 def _client_ip(request: HttpRequest) -> str:
-    # Behind the proxy every visitor has its address: the one our proxies saw is the client's.
-    return client_ip(request) or "unknown"
+    # The client as limits count it (an IPv6 /64 as one), behind TRUSTED_PROXY_COUNT proxies.
+    return client_network(request) or "unknown"
 
 
 @require_http_methods(["GET", "POST"])

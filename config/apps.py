@@ -10,6 +10,7 @@ class PortalConfig(AppConfig):
     verbose_name = "Portal"
 
     def ready(self) -> None:
+        from config import auth  # noqa: F401 (connects the login lockout's audit receiver)
         from config.staff import staff_groups_sync
 
         post_migrate.connect(staff_groups_sync, dispatch_uid="portal.staff_groups_sync")

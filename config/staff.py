@@ -35,6 +35,9 @@ STAFF_GROUPS: dict[str, list[str]] = {
     "Admin": [
         "auth.*",
         "portal.*",
+        # Login lockouts: see who is locked out, and clear a lock by deleting its attempts.
+        "axes.view_*",
+        "axes.delete_accessattempt",
         "leads.*",
         "checkout.*",
         "payments.*",

@@ -18,7 +18,6 @@ urlpatterns = [
         name="api-docs",
     ),
     path("dev/outbox/", views.dev_outbox, name="dev-outbox"),
-    path("bench/bare/", views.bench_bare, name="bench-bare"),
     path("", include("payments.urls")),
     path("", include("leads.urls")),
     path("", include("checkout.urls")),

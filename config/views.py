@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.cache import cache
 from django.db import connection
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -63,13 +63,6 @@ def healthz(request):
         },
         status=200 if healthy else 503,
     )
-
-
-def bench_bare(request):
-    """A bare view: the baseline every benchmark is a ratio against."""
-    if not settings.BENCH_VIEWS_ENABLED:
-        raise Http404
-    return HttpResponse(b"ok", content_type="text/plain")
 
 
 def _outbox_items() -> list[dict]:

@@ -12,24 +12,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from leads.context import capture_context, client_ip
+from leads.context import capture_context
 from leads.models import (
     COMPANY_MAX_LENGTH,
     EMAIL_MAX_LENGTH,
     NAME_MAX_LENGTH,
     PHONE_INPUT_MAX_LENGTH,
-    URL_MAX_LENGTH,
     ConsentPurpose,
     ConsentRecord,
 )
-from leads.normalise import PERSON_FIELDS, TOUCH_FIELDS, LeadInputError, lead_input_clean
+from leads.normalise import TOUCH_FIELDS, LeadInputError, lead_input_clean
 from leads.services import consent_texts_current, lead_capture
-from leads.throttling import (
-    TOO_MANY_FROM_HERE,
-    SubmissionRefused,
-    lead_submission_count_begin,
-    lead_submission_ip_allowed,
-)
+from leads.throttling import SubmissionRefused, lead_submission_count, lead_submission_ip_check
 
 TOO_LARGE = "The request body is too large."
 
@@ -60,6 +54,18 @@ def _body_too_large(request: HttpRequest) -> bool:
         return True
 
 
+class JsonBooleanField(serializers.BooleanField):
+    """A JSON `true` or `false` and nothing else: a consent is given by `true`, never by
+    "true", 1 or "on" (DRF's BooleanField takes those, as a form would)."""
+
+    default_error_messages = {"invalid": "Must be true or false."}
+
+    def to_internal_value(self, data):
+        if data is True or data is False:
+            return data
+        self.fail("invalid", input=data)
+
+
 class LeadCaptureRequestSerializer(serializers.Serializer):
     email = serializers.CharField(max_length=EMAIL_MAX_LENGTH)
     name = serializers.CharField(max_length=NAME_MAX_LENGTH)
@@ -77,7 +83,7 @@ class LeadCaptureRequestSerializer(serializers.Serializer):
         max_length=2, required=False, allow_blank=True, default="", help_text="ISO 3166-1 alpha-2"
     )
     consents = serializers.DictField(
-        child=serializers.BooleanField(),
+        child=JsonBooleanField(),
         help_text=(
             "One entry per checkbox the visitor saw: purpose -> ticked. Purposes: "
             + ", ".join(ConsentPurpose.values)
@@ -98,17 +104,14 @@ class LeadCaptureRequestSerializer(serializers.Serializer):
         required=False,
         allow_blank=True,
         default="",
-        max_length=URL_MAX_LENGTH,
         help_text="Honeypot: render it hidden and leave it empty.",
     )
 
     def get_fields(self):
         fields = super().get_fields()
-        for name, max_length in TOUCH_FIELDS.items():
-            # Generous: metadata is cut to fit by the service, never refused.
-            fields[name] = serializers.CharField(
-                required=False, allow_blank=True, default="", max_length=max_length * 4
-            )
+        for name in TOUCH_FIELDS:
+            # Metadata is cut to fit by the service, never refused (the body's size is capped).
+            fields[name] = serializers.CharField(required=False, allow_blank=True, default="")
         return fields
 
     def validate(self, attrs):
@@ -124,7 +127,7 @@ class LeadCaptureRequestSerializer(serializers.Serializer):
             )
         except LeadInputError as exc:
             raise serializers.ValidationError(exc.errors) from None
-        if not attrs["consents"].get(ConsentPurpose.TERMS):
+        if attrs["consents"].get(ConsentPurpose.TERMS) is not True:
             raise serializers.ValidationError(
                 {"consents": ["The visitor must tick the box agreeing to the terms."]}
             )
@@ -144,80 +147,6 @@ def _capture_kwargs(data) -> dict:
         "touch": {field: data.get(field, "") for field in TOUCH_FIELDS},
         "started_at": data.get("started_at"),
         "honeypot": data.get("website", ""),
-    }
-
-
-class _Unsure(Exception):
-    pass
-
-
-def _quick_text(data: dict, name: str, max_length: int, *, required: bool = False) -> str:
-    """What the serializer's CharField gives for a plain string: stripped, not blank when
-    required, within max_length, without NUL or lone surrogates."""
-    if name not in data:
-        if required:
-            raise _Unsure
-        return ""
-    value = data[name]
-    if type(value) is not str:
-        raise _Unsure
-    value = value.strip()
-    if (required and not value) or len(value) > max_length or "\x00" in value:
-        raise _Unsure
-    if not value.isascii():
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:  # a lone surrogate, which JSON can carry
-            raise _Unsure from None
-    return value
-
-
-def _quick_map(data: dict, name: str, kind: type) -> dict | None:
-    value = data.get(name)
-    if name in data and (
-        type(value) is not dict or any(type(item) is not kind for item in value.values())
-    ):
-        raise _Unsure
-    return value
-
-
-def lead_api_quick_clean(data) -> dict | None:
-    """What LeadCaptureRequestSerializer gives (as lead_capture's arguments) for a body that is
-    plainly valid: plain JSON types only (strings, real booleans and integers, no started_at),
-    without building the serializer, which costs more than the capture's own Python work. None
-    for anything else; the serializer then judges it and explains, field by field.
-
-    It never accepts what the serializer refuses (tests/leads/test_api_quick.py compares the two).
-    """
-    if type(data) is not dict:
-        return None
-    try:
-        person = {
-            field: _quick_text(data, field, max_length, required=required)
-            for field, (max_length, required) in PERSON_FIELDS.items()
-        }
-        if "consents" not in data:
-            raise _Unsure
-        consents = _quick_map(data, "consents", bool)
-        if consents.get(ConsentPurpose.TERMS) is not True:
-            raise _Unsure
-        text_ids = _quick_map(data, "consent_text_ids", int)
-        if text_ids is not None and any(abs(pk) >= 2**31 for pk in text_ids.values()):
-            raise _Unsure
-        if data.get("started_at") is not None:  # a date to parse: the serializer's work
-            raise _Unsure
-        honeypot = _quick_text(data, "website", URL_MAX_LENGTH)
-        touch = {f: _quick_text(data, f, limit * 4) for f, limit in TOUCH_FIELDS.items()}
-        cleaned = lead_input_clean(**person)
-    except (_Unsure, LeadInputError):
-        return None
-    return {
-        **cleaned,
-        "consents": dict(consents),
-        "consent_text_ids": dict(text_ids) if text_ids is not None else None,
-        "touch": touch,
-        "started_at": None,
-        "honeypot": honeypot,
     }
 
 
@@ -270,29 +199,18 @@ class LeadCaptureAPI(APIView):
         # Refused before request.data parses it, and not counted: it costs us nothing to say no.
         if _body_too_large(request._request):
             return Response({"detail": TOO_LARGE}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
-        ip = client_ip(request._request)
-        kwargs = lead_api_quick_clean(request.data)
-        person_cleaned = kwargs is not None  # lead_input_clean's output
-        if kwargs is None:
+        context = capture_context(
+            request._request, source_form="api", method=ConsentRecord.Method.API
+        )
+        try:
+            # Every POST counts against the client's limit, valid or not.
+            lead_submission_ip_check(request._request)
             serializer = LeadCaptureRequestSerializer(data=request.data)
             if not serializer.is_valid():
-                # Every POST counts against the IP's limit, valid or not.
-                if not lead_submission_ip_allowed(ip=ip):
-                    return _too_many(TOO_MANY_FROM_HERE)
                 return Response(serializer.errors, status=status.HTTP_400_BAD_REQUEST)
             kwargs = _capture_kwargs(serializer.validated_data)
-        # Counted in Redis while capture builds the rows, as on the form (leads.views).
-        counting = lead_submission_count_begin(ip=ip, email=kwargs["email"])
-        try:
-            with counting:
-                lead_capture(
-                    **kwargs,
-                    person_cleaned=person_cleaned,
-                    context=capture_context(
-                        request._request, source_form="api", method=ConsentRecord.Method.API
-                    ),
-                    velocity=counting.velocity_within_limits,
-                )
+            velocity = lead_submission_count(ip=context.ip, email=kwargs["email"])
+            lead_capture(**kwargs, context=context, velocity=velocity)
         except SubmissionRefused as refused:
             return _too_many(refused.message)
         except LeadInputError as exc:

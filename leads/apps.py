@@ -16,15 +16,9 @@ def _defaults_ensure(**kwargs) -> None:
     (and again after a test flush)."""
     from django.db import connections
 
-    from leads.services.consent import consent_text_caches_clear, consent_texts_ensure_defaults
-    from leads.services.readiness import (
-        readiness_policy_cache_clear,
-        readiness_policy_ensure_default,
-    )
+    from leads.services.consent import consent_texts_ensure_defaults
+    from leads.services.readiness import readiness_policy_ensure_default
 
-    # A migrate or a test flush may have replaced every row.
-    consent_text_caches_clear()
-    readiness_policy_cache_clear()
     tables = set(connections[kwargs.get("using", "default")].introspection.table_names())
     if not {"leads_consenttext", "leads_readinesspolicy"} <= tables:
         return  # leads is migrated back to zero

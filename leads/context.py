@@ -5,7 +5,7 @@ import re
 from django.conf import settings
 from django.http import HttpRequest
 
-from config.http import client_ip as client_ip  # re-exported: leads' public name
+from config.http import client_ip
 from leads.normalise import LeadInputError, country_normalise
 from leads.types import CaptureContext
 

@@ -118,8 +118,7 @@ class ConsentText(models.Model):
 class Lead(models.Model):
     """One person. The email is stored normalised and is unique (dedupe key)."""
 
-    # Unique by the constraint in Meta (a plain unique=True would add a LIKE index too).
-    email = models.EmailField(max_length=EMAIL_MAX_LENGTH)
+    email = models.EmailField(max_length=EMAIL_MAX_LENGTH, unique=True)
     name = models.CharField(max_length=NAME_MAX_LENGTH)
     company = models.CharField(max_length=COMPANY_MAX_LENGTH, blank=True)
     phone = models.CharField(max_length=20, blank=True, help_text="E.164, e.g. +442079460958")
@@ -131,21 +130,22 @@ class Lead(models.Model):
         default=TenderType.CARD,
         help_text="How the buyer intends to pay.",
     )
-    # Indexes on a lead are paid by every capture, so only the ones a query uses exist (see
-    # Meta.indexes). A FK column without one is never deleted from in practice (touchpoints are
-    # kept, users are deactivated rather than deleted).
-    status = models.CharField(max_length=16, choices=LeadStatus.choices, default=LeadStatus.NEW)
+    status = models.CharField(
+        max_length=16, choices=LeadStatus.choices, default=LeadStatus.NEW, db_index=True
+    )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="owned_leads",
-        db_index=False,  # (owner, status) below serves it
+        # The (owner, status) index in Meta starts with owner_id, so it serves every lookup by
+        # owner (and the SET NULL when a user is deleted); an index of its own would repeat it.
+        db_index=False,
     )
 
     # Readiness ("payment-ready lead"), evaluated by lead_readiness_refresh().
-    is_ready = models.BooleanField("payment ready", default=False)
+    is_ready = models.BooleanField("payment ready", default=False, db_index=True)
     readiness_checklist = models.JSONField(default=list, blank=True)
     readiness_evaluated_at = models.DateTimeField(null=True, blank=True)
     risk_score = models.IntegerField(default=0)
@@ -160,22 +160,16 @@ class Lead(models.Model):
     consent_chain_head = models.CharField(max_length=64, blank=True)
 
     first_touch = models.ForeignKey(
-        "leads.Touchpoint",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        db_index=False,
+        "leads.Touchpoint", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     last_touch = models.ForeignKey(
-        "leads.Touchpoint",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        db_index=False,
+        "leads.Touchpoint", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     submissions = models.PositiveIntegerField(default=0)
+    # What a later submission said that differs from what we hold (field -> value, and "at"):
+    # a repeat submission never overwrites a known detail, since anyone can type anyone's email.
+    # The owner sees it in the admin and accepts it, or not.
+    submitted_details = models.JSONField(default=dict, blank=True, editable=False)
 
     # First-response SLA.
     first_response_due_at = models.DateTimeField(null=True, blank=True)
@@ -186,13 +180,13 @@ class Lead(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
-        db_index=False,
     )
     sla_state = models.CharField(
         "first response",
         max_length=16,
         choices=SlaState.choices,
         default=SlaState.NONE,
+        db_index=True,
     )
     sla_level = models.PositiveSmallIntegerField(
         default=0, help_text="Escalation steps taken so far."
@@ -210,7 +204,6 @@ class Lead(models.Model):
     class Meta:
         ordering = ["-created_at"]
         permissions = [("erase_lead", "Can erase a lead's personal data")]
-        constraints = [models.UniqueConstraint(fields=["email"], name="lead_email_unique")]
         indexes = [
             # The SLA sweeper's claim query.
             models.Index(
@@ -284,19 +277,19 @@ class ConsentRecord(models.Model):
         ADMIN = "admin", "Staff in the admin"
         WITHDRAWAL_LINK = "withdrawal_link", "Withdrawal link"
 
-    # Every capture writes three of these: only the indexes a query or constraint needs. The
-    # (lead, sequence) constraint serves the lead FK; consent texts are never deleted (a trigger
-    # forbids it) and staff users are deactivated, not deleted.
     lead = models.ForeignKey(
-        Lead, on_delete=models.PROTECT, related_name="consent_records", db_index=False
+        Lead,
+        on_delete=models.PROTECT,
+        related_name="consent_records",
+        # The unique (lead, sequence) constraint in Meta starts with lead_id, so its index serves
+        # every lookup by lead; an index of its own would repeat it.
+        db_index=False,
     )
     sequence = models.PositiveIntegerField()
     purpose = models.CharField(max_length=32, choices=ConsentPurpose.choices)
     decision = models.CharField(max_length=24, choices=Decision.choices)
     method = models.CharField(max_length=24, choices=Method.choices)
-    consent_text = models.ForeignKey(
-        ConsentText, on_delete=models.PROTECT, related_name="+", db_index=False
-    )
+    consent_text = models.ForeignKey(ConsentText, on_delete=models.PROTECT, related_name="+")
     text_sha256 = models.CharField(max_length=64)
     # Keyed hash of the normalised email at the time: identifies the person even after the
     # lead's personal data is pseudonymised on an erasure request.
@@ -312,14 +305,9 @@ class ConsentRecord(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
-        db_index=False,
     )
     prev_hash = models.CharField(max_length=64, blank=True)
-    # Unique by construction, not by an index: it covers the lead and the sequence, which are unique
-    # together (Meta.constraints), so two records cannot share one. Its unique index cost every
-    # capture three inserts into a btree of random 64-character keys, for nothing the chain
-    # check needs (consent_chain_verify recomputes every hash).
-    record_hash = models.CharField(max_length=64)
+    record_hash = models.CharField(max_length=64, unique=True)
 
     class Meta:
         ordering = ["lead_id", "sequence"]

@@ -183,16 +183,6 @@ TOUCH_FIELDS = {
     "landing_page": URL_MAX_LENGTH,
 }
 
-# A submission's person fields as typed: (longest accepted, required). The quick checks of the
-# form and the API read them this way before lead_input_clean.
-PERSON_FIELDS = {
-    "email": (EMAIL_MAX_LENGTH, True),
-    "name": (NAME_MAX_LENGTH, True),
-    "company": (COMPANY_MAX_LENGTH, False),
-    "phone": (PHONE_INPUT_MAX_LENGTH, False),
-    "country": (2, False),
-}
-
 
 def lead_input_clean(
     *, email: str, name: str, company: str = "", phone: str = "", country: str = ""

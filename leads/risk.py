@@ -1,13 +1,11 @@
 """Explainable risk rules. Each rule that fires adds its points and says why, in words a
 salesperson understands; the lead keeps every contribution (Lead.risk_factors)."""
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
 
-from config.ratelimit import ratelimit_usage_many
 from leads.normalise import country_name, email_domain, phone_country
 
 # Well-known throwaway-inbox domains. Extend with LEADS_DISPOSABLE_EMAIL_DOMAINS_EXTRA.
@@ -59,7 +57,6 @@ class RiskFactor:
     reason: str
 
     def as_dict(self) -> dict:
-        # Not dataclasses.asdict, which deep-copies field by field at ten times the cost.
         return {"rule": self.rule, "points": self.points, "reason": self.reason}
 
 
@@ -82,30 +79,15 @@ def is_disposable_domain(domain: str) -> bool:
 
 @dataclass(frozen=True)
 class Velocity:
-    """Submissions within LEADS_VELOCITY_WINDOW_SECONDS, this one included (None: no IP)."""
+    """Submissions from the client within LEADS_VELOCITY_WINDOW_SECONDS and for the email within
+    LEADS_RATE_LIMIT_EMAIL_WINDOW_SECONDS (an hour each by default), this one included; None when
+    not known (no IP, or the cache could not be reached)."""
 
     ip: int | None
-    email: int
+    email: int | None
 
 
-def velocity_counters(*, ip: str | None, email: str) -> list[tuple[str, int]]:
-    """The rate counters behind Velocity, as (key, window) for config.ratelimit: the IP's
-    first when there is an IP, then the email's (hashed: no addresses in Redis keys)."""
-    window = settings.LEADS_VELOCITY_WINDOW_SECONDS
-    email_key = hashlib.sha256(email.encode()).hexdigest()[:32]
-    counters = [(f"leads:velocity:ip:{ip}", window)] if ip else []
-    return [*counters, (f"leads:velocity:email:{email_key}", window)]
-
-
-def velocity_from_counts(*, ip: str | None, counts: list[int]) -> Velocity:
-    """The Velocity for the counts of velocity_counters(ip=ip, ...), in the same order."""
-    return Velocity(ip=counts[0], email=counts[1]) if ip else Velocity(ip=None, email=counts[0])
-
-
-def velocity_count(*, ip: str | None, email: str) -> Velocity:
-    """Count one submission (one Redis round trip) and return the velocity with it."""
-    counts = ratelimit_usage_many(counters=velocity_counters(ip=ip, email=email))
-    return velocity_from_counts(ip=ip, counts=counts)
+UNKNOWN_VELOCITY = Velocity(ip=None, email=None)
 
 
 def submission_risk_factors(
@@ -113,13 +95,9 @@ def submission_risk_factors(
     honeypot: str,
     started_at: datetime | None,
     now: datetime,
-    ip: str | None,
-    email: str,
-    velocity: Velocity | None = None,
+    velocity: Velocity,
 ) -> list[RiskFactor]:
-    """Rules about one submission. Without `velocity` (already counted by the caller, see
-    leads.throttling.lead_submission_count_begin), counting it is a side effect: each call is a
-    hit."""
+    """Rules about one submission; `velocity` is its count (leads.throttling)."""
     factors: list[RiskFactor] = []
     if honeypot.strip():
         factors.append(
@@ -141,8 +119,6 @@ def submission_risk_factors(
                     f"(people take at least {minimum:g} s).",
                 )
             )
-    if velocity is None:
-        velocity = velocity_count(ip=ip, email=email)
     if velocity.ip is not None and velocity.ip > settings.LEADS_VELOCITY_IP_THRESHOLD:
         factors.append(
             RiskFactor(
@@ -152,7 +128,7 @@ def submission_risk_factors(
                 f"(more than {settings.LEADS_VELOCITY_IP_THRESHOLD} is unusual).",
             )
         )
-    if velocity.email > settings.LEADS_VELOCITY_EMAIL_THRESHOLD:
+    if velocity.email is not None and velocity.email > settings.LEADS_VELOCITY_EMAIL_THRESHOLD:
         factors.append(
             RiskFactor(
                 "email_velocity",

@@ -1,14 +1,34 @@
-"""Reads: consent history and chain verification, work queues."""
+"""Reads: consent history and chain verification, work queues, sales staff, outboxes."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from leads.models import ConsentRecord, Lead, LeadStatus, SlaState
-from leads.services.consent import consent_record_hash, consent_text_sha256
+from leads.hashing import consent_record_hash, consent_text_sha256
+from leads.models import (
+    ConsentConfirmation,
+    ConsentRecord,
+    Lead,
+    LeadStatus,
+    SalesOwner,
+    SlaEvent,
+    SlaState,
+)
+
+SALES_GROUP = "Sales"
+OPEN_STATUSES = [LeadStatus.NEW, LeadStatus.CONTACTED]
+# What routing needs of an owner and their user (not the password hash and the rest).
+ROUTING_OWNER_FIELDS = [
+    "capacity",
+    "user__username",
+    "user__first_name",
+    "user__last_name",
+    "user__email",
+]
 
 
 @dataclass(frozen=True)
@@ -98,10 +118,6 @@ def consent_chains_verify(
     return checked, problems
 
 
-def leads_for_owner(*, owner_id: int) -> QuerySet[Lead]:
-    return Lead.objects.filter(owner_id=owner_id, status__in=[LeadStatus.NEW, LeadStatus.CONTACTED])
-
-
 def leads_sla_overdue(*, now: datetime | None = None) -> QuerySet[Lead]:
     """Leads still waiting for a first response after their due time."""
     now = now or timezone.now()
@@ -110,4 +126,54 @@ def leads_sla_overdue(*, now: datetime | None = None) -> QuerySet[Lead]:
         first_response_due_at__lte=now,
         sla_state__in=[SlaState.PENDING, SlaState.BREACHED],
         status=LeadStatus.NEW,
+    )
+
+
+def sales_owners_eligible() -> QuerySet[SalesOwner]:
+    """Owners who may hold leads: active Sales staff users."""
+    return SalesOwner.objects.filter(
+        is_active=True,
+        user__is_active=True,
+        user__is_staff=True,
+        user__groups__name=SALES_GROUP,
+    ).select_related("user")
+
+
+def sales_users() -> QuerySet:
+    return get_user_model().objects.filter(is_active=True, is_staff=True, groups__name=SALES_GROUP)
+
+
+def sales_owner_open_leads(*, owner: SalesOwner) -> int:
+    return Lead.objects.filter(owner_id=owner.user_id, status__in=OPEN_STATUSES).count()
+
+
+def consent_confirmations_unsent(
+    *, older_than: timedelta, now: datetime | None = None
+) -> list[int]:
+    """Double opt-in emails whose enqueue was lost: open, unsent, older than `older_than`."""
+    now = now or timezone.now()
+    return list(
+        ConsentConfirmation.objects.filter(
+            sent_at__isnull=True, confirmed_at__isnull=True, created_at__lte=now - older_than
+        ).values_list("pk", flat=True)[:500]
+    )
+
+
+def sla_events_unsent(*, older_than: timedelta, now: datetime | None = None) -> list[int]:
+    """Escalation emails whose enqueue was lost."""
+    now = now or timezone.now()
+    return list(
+        SlaEvent.objects.filter(notified_at__isnull=True, created_at__lte=now - older_than)
+        .exclude(recipients=[])
+        .values_list("pk", flat=True)[:500]
+    )
+
+
+def leads_intake_pending(*, older_than: timedelta, now: datetime | None = None, limit: int = 500):
+    """Captured leads whose intake has waited longer than `older_than`, oldest first."""
+    now = now or timezone.now()
+    return list(
+        Lead.objects.filter(intake_pending_since__lte=now - older_than)
+        .order_by("intake_pending_since")
+        .values_list("pk", flat=True)[:limit]
     )

@@ -1,11 +1,12 @@
-"""Celery tasks: take ids, call one service, safe to run twice."""
+"""Celery tasks: take ids, call one service, safe to run twice. Services import this module to
+enqueue, so the tasks import their services when they run."""
 
 from datetime import timedelta
 
 from django.utils import timezone
 
 from config.celery import app
-from leads.models import ConsentConfirmation
+from leads.selectors import consent_confirmations_unsent, sla_events_unsent
 
 
 @app.task(name="leads.consent_confirmation_send")
@@ -16,16 +17,16 @@ def consent_confirmation_send_task(confirmation_id: int) -> bool:
 
 
 @app.task(name="leads.intake")
-def leads_intake_task(lead_ids: list[int]) -> int:
-    """Right after capture: route new leads and open double opt-in confirmations."""
-    from leads.services.intake import leads_intake_run
+def lead_intake_task(lead_id: int) -> bool:
+    """Right after capture: route a new lead and open its double opt-in confirmation."""
+    from leads.services.intake import lead_intake_process
 
-    return leads_intake_run(lead_ids=lead_ids)
+    return lead_intake_process(lead_id=lead_id)
 
 
 @app.task(name="leads.intake_sweep")
 def leads_intake_sweep_task() -> int:
-    """Beat: intake for captured leads whose publish was lost (the rows are the outbox)."""
+    """Beat: intake for captured leads whose enqueue was lost (the rows are the outbox)."""
     from leads.services.intake import leads_intake_sweep
 
     return leads_intake_sweep()
@@ -50,14 +51,11 @@ def lead_sla_breaches_process_task() -> int:
 def leads_outbox_sweep_task() -> int:
     """Beat: re-drive emails whose enqueue was lost (the rows are the outbox)."""
     from leads.services.consent import consent_confirmation_send
-    from leads.services.sla import lead_sla_event_notify, sla_events_unsent
+    from leads.services.sla import lead_sla_event_notify
 
     now = timezone.now()
     sent = 0
-    unsent = ConsentConfirmation.objects.filter(
-        sent_at__isnull=True, confirmed_at__isnull=True, created_at__lte=now - timedelta(minutes=2)
-    ).values_list("pk", flat=True)[:500]
-    for confirmation_id in unsent:
+    for confirmation_id in consent_confirmations_unsent(older_than=timedelta(minutes=2), now=now):
         sent += consent_confirmation_send(confirmation_id=confirmation_id)
     for event_id in sla_events_unsent(older_than=timedelta(minutes=2), now=now):
         sent += lead_sla_event_notify(event_id=event_id)
@@ -68,4 +66,4 @@ def leads_outbox_sweep_task() -> int:
 def leads_readiness_reevaluate_task() -> int:
     from leads.services.readiness import leads_readiness_reevaluate_all
 
-    return leads_readiness_reevaluate_all(settle=True)
+    return leads_readiness_reevaluate_all()

@@ -1,12 +1,19 @@
-"""Abuse limits for public lead submissions (the form and the JSON API), on config.ratelimit."""
+"""Abuse limits for public lead submissions (the form and the JSON API) and the velocity that
+risk scoring reads, on django-ratelimit through config.limits (one call per counter).
+
+Every limit fails open: with the cache down, the submission is stored without them, and once
+one counter has failed the rest of the submission's are not tried (each would wait out the
+cache's socket timeout again).
+"""
 
 import hashlib
-from dataclasses import dataclass
 
 from django.conf import settings
+from django.http import HttpRequest
 
-from config.ratelimit import CountsInFlight, ratelimit_hit, ratelimit_usage_many_begin
-from leads.risk import Velocity, velocity_counters, velocity_from_counts
+from config.http import ip_network
+from config.limits import client_key, limit_usage
+from leads.risk import Velocity
 
 TOO_MANY_FROM_HERE = (
     "You have sent this form several times in a short while. Please wait a minute, then try again."
@@ -17,26 +24,6 @@ TOO_MANY_FOR_EMAIL = (
 )
 
 
-def _ip_counter(ip: str | None) -> tuple[str, int]:
-    return f"leads:submit:ip:{ip or 'unknown'}", settings.LEADS_RATE_LIMIT_IP_WINDOW_SECONDS
-
-
-def _email_counter(email: str) -> tuple[str, int]:
-    # Hashed: no addresses in Redis keys.
-    digest = hashlib.sha256(email.encode()).hexdigest()[:32]
-    return f"leads:submit:email:{digest}", settings.LEADS_RATE_LIMIT_EMAIL_WINDOW_SECONDS
-
-
-def lead_submission_ip_allowed(*, ip: str | None) -> bool:
-    key, window = _ip_counter(ip)
-    return ratelimit_hit(key=key, limit=settings.LEADS_RATE_LIMIT_PER_IP, window_seconds=window)
-
-
-def lead_submission_email_allowed(*, email: str) -> bool:
-    key, window = _email_counter(email)
-    return ratelimit_hit(key=key, limit=settings.LEADS_RATE_LIMIT_PER_EMAIL, window_seconds=window)
-
-
 class SubmissionRefused(Exception):
     """Over an abuse limit: answer 429 with `message` and write nothing."""
 
@@ -45,60 +32,39 @@ class SubmissionRefused(Exception):
         self.message = message
 
 
-@dataclass(frozen=True)
-class SubmissionCount:
-    ip_allowed: bool
-    email_allowed: bool
-    velocity: Velocity
-
-    def velocity_within_limits(self) -> Velocity:
-        """The velocity, or SubmissionRefused (the IP's limit first, then the email's)."""
-        if not self.ip_allowed:
-            raise SubmissionRefused(TOO_MANY_FROM_HERE)
-        if not self.email_allowed:
-            raise SubmissionRefused(TOO_MANY_FOR_EMAIL)
-        return self.velocity
+def _email_key(email: str) -> str:
+    # Hashed: no addresses in Redis keys.
+    return hashlib.sha256(email.encode()).hexdigest()[:32]
 
 
-def lead_submission_count_begin(
-    *, ip: str | None, email: str, count_ip: bool = True
-) -> "SubmissionCounting":
-    """Count one valid submission against the abuse limits and the risk velocity counters, in
-    one Redis round trip, sent now and read later: the form and the API send it, capture builds
-    the lead's rows while Redis answers, then reads it (lead_capture's velocity). `count_ip=False`
-    when the IP's hit was already counted (by lead_submission_ip_allowed). Use it as a context
-    manager, so an answer that is never read is discarded."""
-    counters = [_email_counter(email), *velocity_counters(ip=ip, email=email)]
-    if count_ip:
-        counters.insert(0, _ip_counter(ip))
-    return SubmissionCounting(
-        ratelimit_usage_many_begin(counters=counters), ip=ip, count_ip=count_ip
-    )
+def lead_submission_ip_check(request: HttpRequest) -> bool:
+    """Count one POST from the client (valid or not) against LEADS_RATE_LIMIT_PER_IP.
+    Raises SubmissionRefused over the limit; False when the cache cannot be reached."""
+    rate = (settings.LEADS_RATE_LIMIT_PER_IP, settings.LEADS_RATE_LIMIT_IP_WINDOW_SECONDS)
+    count = limit_usage(request, group="leads.submit.ip", key=client_key, rate=rate)
+    if count is not None and count > rate[0]:
+        raise SubmissionRefused(TOO_MANY_FROM_HERE)
+    return count is not None
 
 
-class SubmissionCounting:
-    """A submission's count in flight (lead_submission_count_begin); `.result()` reads it."""
+def lead_submission_count(*, ip: str | None, email: str) -> Velocity:
+    """Count one valid submission (velocity_count) and refuse it (SubmissionRefused) over
+    LEADS_RATE_LIMIT_PER_EMAIL; the velocity, unknown when the cache cannot be reached. `ip` is
+    the client's address as capture records it."""
+    velocity = velocity_count(ip=ip, email=email)
+    if velocity.email is not None and velocity.email > settings.LEADS_RATE_LIMIT_PER_EMAIL:
+        raise SubmissionRefused(TOO_MANY_FOR_EMAIL)
+    return velocity
 
-    def __init__(self, counting: CountsInFlight, *, ip: str | None, count_ip: bool) -> None:
-        self._counting = counting
-        self._ip = ip
-        self._count_ip = count_ip
 
-    def result(self) -> SubmissionCount:
-        counts = list(self._counting.result())
-        ip_allowed = counts.pop(0) <= settings.LEADS_RATE_LIMIT_PER_IP if self._count_ip else True
-        return SubmissionCount(
-            ip_allowed=ip_allowed,
-            email_allowed=counts[0] <= settings.LEADS_RATE_LIMIT_PER_EMAIL,
-            velocity=velocity_from_counts(ip=self._ip, counts=counts[1:]),
-        )
-
-    def velocity_within_limits(self) -> Velocity:
-        """The submission's velocity, for lead_capture; SubmissionRefused over a limit."""
-        return self.result().velocity_within_limits()
-
-    def __enter__(self) -> "SubmissionCounting":
-        return self
-
-    def __exit__(self, *_exc) -> None:
-        self._counting.close()
+def velocity_count(*, ip: str | None, email: str) -> Velocity:
+    """Count one submission for `email` (the counter LEADS_RATE_LIMIT_PER_EMAIL limits, per
+    LEADS_RATE_LIMIT_EMAIL_WINDOW_SECONDS) and for the client (per
+    LEADS_VELOCITY_WINDOW_SECONDS), and return both counts, this one included."""
+    rate = (settings.LEADS_RATE_LIMIT_PER_EMAIL, settings.LEADS_RATE_LIMIT_EMAIL_WINDOW_SECONDS)
+    by_email = limit_usage(None, group="leads.submit.email", key=_email_key(email), rate=rate)
+    if by_email is None or ip is None:
+        return Velocity(ip=None, email=by_email)
+    rate = (settings.LEADS_VELOCITY_IP_THRESHOLD, settings.LEADS_VELOCITY_WINDOW_SECONDS)
+    by_ip = limit_usage(None, group="leads.velocity.ip", key=ip_network(ip), rate=rate)
+    return Velocity(ip=by_ip, email=by_email)

@@ -1,23 +1,14 @@
 """Public pages: the lead form, double opt-in confirmation and one-click withdrawal."""
 
-import functools
-
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils.cache import add_never_cache_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from leads.context import capture_context, client_ip, country_default
-from leads.forms import (
-    LEAD_FORM_PURPOSES,
-    TOUCH_FIELDS,
-    LeadForm,
-    form_started_token,
-    lead_form_quick_clean,
-)
+from leads.context import capture_context, country_default
+from leads.forms import LEAD_FORM_PURPOSES, TOUCH_FIELDS, LeadForm, form_started_token
 from leads.models import ConsentPurpose, ConsentRecord
 from leads.services import (
     ConsentLinkExpired,
@@ -29,23 +20,12 @@ from leads.services import (
     lead_capture,
 )
 from leads.services.consent import consent_confirmation_from_token, consent_withdrawal_target
-from leads.throttling import (
-    TOO_MANY_FROM_HERE,
-    SubmissionRefused,
-    lead_submission_count_begin,
-    lead_submission_ip_allowed,
-)
+from leads.throttling import SubmissionRefused, lead_submission_count, lead_submission_ip_check
 
 
 def _too_many(request: HttpRequest, message: str) -> HttpResponse:
     response = render(request, "leads/too_many.html", {"message": message}, status=429)
     response["Retry-After"] = "60"
-    return response
-
-
-def _see_other(url: str) -> HttpResponse:
-    response = HttpResponse(status=303)
-    response["Location"] = url
     return response
 
 
@@ -62,22 +42,14 @@ def _initial(request: HttpRequest) -> dict:
     return initial
 
 
-def _never_cache_pages(view):
-    """never_cache for the pages a view renders (they carry a CSRF token and what the visitor
-    typed), not for its redirects: a 303 carries neither and no cache keeps one without being
-    told to (RFC 9111), so the lead form's answer skips building the headers."""
-
-    @functools.wraps(view)
-    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        response = view(request, *args, **kwargs)
-        if not 300 <= response.status_code < 400:
-            add_never_cache_headers(response)
-        return response
-
-    return wrapped
+def _see_other(url: str) -> HttpResponse:
+    """303: the browser follows with a GET, so a reload does not send the form again."""
+    response = HttpResponseRedirect(url)
+    response.status_code = 303
+    return response
 
 
-@_never_cache_pages
+@never_cache
 @require_http_methods(["GET", "POST"])
 def lead_start(request: HttpRequest) -> HttpResponse:
     """The public lead form at /start/. Works without JavaScript; CSRF-protected."""
@@ -85,54 +57,38 @@ def lead_start(request: HttpRequest) -> HttpResponse:
         form = LeadForm(initial=_initial(request), consent_texts=_form_texts())
         return render(request, "leads/start.html", {"form": form})
 
-    ip = client_ip(request)
-    form = None
-    kwargs = lead_form_quick_clean(request.POST)
-    if kwargs is None:
-        # Not plainly valid: the form judges it and explains. Every POST counts against the
-        # IP's limit, valid or not.
-        if not lead_submission_ip_allowed(ip=ip):
-            return _too_many(request, TOO_MANY_FROM_HERE)
-        form = LeadForm(request.POST, consent_texts=_form_texts())
-        if not form.is_valid():
-            return render(request, "leads/start.html", {"form": form}, status=400)
-        kwargs = form.capture_kwargs()
-    # The counters go to Redis now and are read when capture has built the lead's rows, so
-    # the worker does not sit out the round trip (see lead_capture's velocity).
-    counting = lead_submission_count_begin(ip=ip, email=kwargs["email"], count_ip=form is None)
+    context = capture_context(request, source_form="lead_form", method=ConsentRecord.Method.FORM)
+    # The wording is read only to show the form again.
+    form = LeadForm(request.POST)
     try:
-        with counting:
-            lead_capture(
-                **kwargs,
-                person_cleaned=form is None,  # lead_form_quick_clean's output
-                velocity=counting.velocity_within_limits,
-                context=capture_context(
-                    request, source_form="lead_form", method=ConsentRecord.Method.FORM
-                ),
-            )
+        # Every POST counts against the client's limit, valid or not.
+        lead_submission_ip_check(request)
+        if not form.is_valid():
+            return _form_again(request)
+        kwargs = form.capture_kwargs()
+        velocity = lead_submission_count(ip=context.ip, email=kwargs["email"])
+        lead_capture(**kwargs, context=context, velocity=velocity)
     except SubmissionRefused as refused:
         return _too_many(request, refused.message)
     except LeadInputError as exc:
-        if form is None:
-            form = LeadForm(request.POST, consent_texts=_form_texts())
-            form.is_valid()
-        for field, messages in exc.errors.items():
-            form.add_error(field if field in form.fields else None, messages)
-        return render(request, "leads/start.html", {"form": form}, status=400)
-    url = _thanks_url()
+        return _form_again(request, errors=exc.errors)
+    url = reverse("leads:start-thanks")
     if kwargs["consents"].get(ConsentPurpose.MARKETING_EMAIL):
         url += "?confirm=email"
     return _see_other(url)
 
 
+def _form_again(request: HttpRequest, errors: dict | None = None) -> HttpResponse:
+    """The submitted form with its messages (400), labelled with the wording to show."""
+    form = LeadForm(request.POST, consent_texts=_form_texts())
+    form.is_valid()
+    for field, messages in (errors or {}).items():
+        form.add_error(field if field in form.fields else None, messages)
+    return render(request, "leads/start.html", {"form": form}, status=400)
+
+
 def _form_texts() -> dict:
-    """The wording the form shows (only a page the view renders needs it)."""
     return consent_texts_current(purposes=LEAD_FORM_PURPOSES)
-
-
-@functools.cache
-def _thanks_url() -> str:
-    return reverse("leads:start-thanks")
 
 
 @require_http_methods(["GET"])

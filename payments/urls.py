@@ -10,5 +10,4 @@ urlpatterns = [
     # here: otherwise CommonMiddleware's APPEND_SLASH answers 301, which Stripe counts as a
     # failed delivery, so every event would be lost.
     path("webhooks/stripe", views.stripe_webhook, name="stripe-webhook-no-slash"),
-    path("bench/webhook-minimal/", views.bench_webhook_minimal, name="bench-webhook-minimal"),
 ]

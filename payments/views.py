@@ -2,11 +2,11 @@ import logging
 
 from django.conf import settings
 from django.db import transaction
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from payments import gateway, webhooks
+from payments import webhooks
 from payments.gateway import InvalidWebhook
 
 logger = logging.getLogger(__name__)
@@ -34,23 +34,4 @@ def stripe_webhook(request):
     except InvalidWebhook as exc:
         logger.warning("webhook refused: %s", exc)
         return JsonResponse({"error": str(exc)}, status=400)
-    return HttpResponse(b"", status=200)
-
-
-@csrf_exempt
-@require_POST
-@transaction.non_atomic_requests
-def bench_webhook_minimal(request):
-    """Bench baseline: the least a durable acknowledgement can do. It verifies the signature and
-    inserts into the same inbox table (`ON CONFLICT DO NOTHING`), and nothing else: no size
-    check, no enqueue. Only when BENCH_VIEWS_ENABLED (404 otherwise)."""
-    if not settings.BENCH_VIEWS_ENABLED:
-        raise Http404
-    try:
-        payload = gateway.webhook_payload_verify(
-            payload=request.body, signature_header=request.headers.get("Stripe-Signature", "")
-        )
-    except InvalidWebhook:
-        return HttpResponse(b"", status=400)
-    webhooks.webhook_event_store(payload=payload, body=request.body)
     return HttpResponse(b"", status=200)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from config.settings.csp import content_security_policy
 from devtools.embedded import (
     EmbeddedLocalstripe,
     EmbeddedPostgres,
@@ -113,6 +114,9 @@ def localstripe(localstripe_server, settings):
     localstripe_server.flush()
     settings.STRIPE_API_BASE = localstripe_server.api_base
     settings.STRIPE_JS_URL = localstripe_server.js_url
+    settings.CONTENT_SECURITY_POLICY = content_security_policy(
+        stripe_js_url=settings.STRIPE_JS_URL, extra_sources=settings.CSP_EXTRA_SOURCES
+    )
     settings.STRIPE_SECRET_KEY = "sk_test_portal_tests"
     settings.STRIPE_PUBLISHABLE_KEY = "pk_test_portal_tests"
     return localstripe_server

@@ -17,6 +17,7 @@ from django.urls import reverse
 
 from checkout.models import Order
 from checkout.services.pricing import charge_minimum
+from config.limits import limit_exceeded
 from payments.models import OPEN_STATUSES, PAID_STATUSES, Customer, Payment
 from payments.services import (
     customer_card_prove,
@@ -218,6 +219,4 @@ def portal_link_request_allowed(*, email: str, ip: str) -> bool:
 
 
 def _hit(key: str, limit: int, window: int) -> bool:
-    from config.ratelimit import ratelimit_hit
-
-    return ratelimit_hit(key=f"portal-link:{key}", limit=limit, window_seconds=window)
+    return not limit_exceeded(None, group="portal-link", key=key, rate=(limit, window))

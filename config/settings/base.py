@@ -4,7 +4,7 @@ from pathlib import Path
 
 import environ
 
-from config.csp import csp_extra_sources_parse
+from config.settings.csp import content_security_policy, csp_extra_sources_parse
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -29,6 +29,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "corsheaders",
+    "csp",
+    "django_ratelimit",
+    "axes",
     # The portal, lowest floor first (DESIGN.md §2b).
     "config.apps.PortalConfig",
     "leads.apps.LeadsConfig",
@@ -42,18 +45,18 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "config.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "config.middleware.ContentSecurityPolicyMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.common.CommonMiddleware",
-    # Before the first reader of request.POST (the CSRF check).
-    "config.middleware.FormBodyMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "payments.middleware.StripeCallBudgetMiddleware",
+    # Last: it turns a login refused by a lockout (config/settings/auth.py) into its page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -79,35 +82,15 @@ TEMPLATES = [
 
 
 # Postgres only. A new connection per request costs ~7x in throughput (notes/environment.md §5),
-# so connections persist and are health-checked so a Postgres restart heals on its own.
-def _prepare_threshold(value: str) -> int | None:
-    if value.strip().lower() in {"", "none", "off"}:
-        return None
-    threshold = int(value)
-    if threshold < 0:
-        raise ValueError(f"DB_PREPARE_THRESHOLD must be 0 or more, or none; got {value!r}")
-    return threshold
-
-
+# so connections persist, and are health-checked so a Postgres restart heals on its own.
 def database_settings(database: dict) -> dict:
     """`database` (from env.db) with the portal's connection settings."""
-    database = {**database, "CONN_MAX_AGE": env.int("DB_CONN_MAX_AGE", default=60)}
-    database["CONN_HEALTH_CHECKS"] = True
-    if database["ENGINE"] == "django.db.backends.postgresql":
-        # The same backend, with a health check that asks the socket instead of the server.
-        database["ENGINE"] = "config.db"
-    database["OPTIONS"] = {
-        "connect_timeout": 5,
-        # psycopg's own default, which Django turns off: a server-side-binding statement run 5
-        # times on a connection is prepared, then only bound and run. Django's cursors bind on
-        # the client and are never prepared; config.rows binds on the server, and preparing its
-        # lead-capture statement saves Postgres parsing and planning it on every submission
-        # (0.28 ms, more than running it). Behind pgbouncer in transaction mode (before 1.21)
-        # set DB_PREPARE_THRESHOLD=none.
-        "prepare_threshold": _prepare_threshold(env.str("DB_PREPARE_THRESHOLD", default="5")),
-        **database.get("OPTIONS", {}),
+    return {
+        **database,
+        "CONN_MAX_AGE": env.int("DB_CONN_MAX_AGE", default=60),
+        "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": {"connect_timeout": 5, **database.get("OPTIONS", {})},
     }
-    return database
 
 
 DATABASES = {
@@ -141,15 +124,35 @@ STORAGES = {
 
 LOGIN_URL = "admin:login"
 
-# Shared cache (rate limits, heartbeats) on the same Redis as the broker, its own db index.
+# Shared cache (request limits, heartbeats) on the same Redis as the broker, its own db index.
+# Short socket timeouts: a hung Redis must cost a request a fraction of a second, not redis-py's
+# default of 5 s per command, because every limit fails open on a cache error (config/limits.py).
+CACHE_SOCKET_TIMEOUT = env.float("CACHE_SOCKET_TIMEOUT", default=0.25)
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": env("CACHE_URL", default=""),
         "KEY_PREFIX": "portal",
         "TIMEOUT": 300,
+        "OPTIONS": {
+            "socket_timeout": CACHE_SOCKET_TIMEOUT,
+            "socket_connect_timeout": CACHE_SOCKET_TIMEOUT,
+        },
     }
 }
+# django-ratelimit: counters on that cache, keys hashed, and the limits fail open on a cache
+# error (config/limits.py catches it; the library's own fail-open covers only memcached).
+RATELIMIT_USE_CACHE = "default"
+RATELIMIT_FAIL_OPEN = True
+# django-ratelimit lists django-redis but not Django's own RedisCache, which is as good for it:
+# add is SET NX EX and incr an atomic INCRBY. A counter's key names its window and lives 5 s past
+# the window's end, so a key that expires between incr's EXISTS and INCRBY is one nobody reads.
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
+
+# How many reverse proxies in front of gunicorn append to X-Forwarded-For (a load balancer and
+# nginx: 2). 0 trusts REMOTE_ADDR only. Everything that reads a client address uses it through
+# config.http.client_ip: request limits, admin login lockouts, checkout velocity, consent records.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 # Stripe's webhook payloads fit comfortably; the webhook view enforces its own 1 MB cap.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
@@ -173,8 +176,8 @@ SPECTACULAR_SETTINGS = {
 }
 CORS_URLS_REGEX = r"^/api/v1/.*$"
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
-# Sources added to the Content-Security-Policy (config/csp.py), which otherwise allows only our
-# own origin and Stripe.js. A JSON object, e.g. '{"img-src": ["https://cdn.example.com"]}'.
+# Sources added to the Content-Security-Policy (config/settings/csp.py), which otherwise allows
+# only our own origin and Stripe.js. A JSON object, e.g. '{"img-src": ["https://cdn.example.com"]}'.
 CSP_EXTRA_SOURCES = csp_extra_sources_parse(env.str("CSP_EXTRA_SOURCES", default=""))
 
 # The portal's own knobs.
@@ -189,8 +192,6 @@ SELLER_SUPPORT_EMAIL = env("SELLER_SUPPORT_EMAIL", default="support@example.com"
 DEMO_STAFF_PASSWORD = None
 # The staff-only /dev/outbox/ page; only local settings switch it on.
 DEV_OUTBOX_ENABLED = False
-# Bench-only views (a bare view for baselines); switched on by the bench script only.
-BENCH_VIEWS_ENABLED = env.bool("PORTAL_BENCH_VIEWS", default=False)
 
 from config.settings.auth import *  # noqa: E402, F403
 from config.settings.celery import *  # noqa: E402, F403
@@ -201,6 +202,11 @@ from config.settings.leads import *  # noqa: E402, F403
 from config.settings.logging import *  # noqa: E402, F403
 from config.settings.payments import *  # noqa: E402, F403
 from config.settings.stripe import *  # noqa: E402, F403
+from config.settings.stripe import STRIPE_JS_URL  # noqa: E402
+
+CONTENT_SECURITY_POLICY = content_security_policy(
+    stripe_js_url=STRIPE_JS_URL, extra_sources=CSP_EXTRA_SOURCES
+)
 
 if not CACHES["default"]["LOCATION"]:
     CACHES["default"]["LOCATION"] = CELERY_BROKER_URL.rsplit("/", 1)[0] + "/1"

@@ -34,10 +34,6 @@ LEADS_RATE_LIMIT_EMAIL_WINDOW_SECONDS = env.int(
 # its max_length, in ASCII) about 25 kB; Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB, sized for
 # Stripe's webhooks) would otherwise let JSON of that size be parsed on a public endpoint.
 LEADS_API_MAX_BODY_BYTES = env.int("LEADS_API_MAX_BODY_BYTES", default=64 * 1024)
-# How many reverse proxies in front of us append to X-Forwarded-For. 0 trusts REMOTE_ADDR only.
-# It describes the deployment, so config.http.client_ip reads it for every app (the admin login
-# limits too), not only for leads.
-LEADS_TRUSTED_PROXY_COUNT = env.int("LEADS_TRUSTED_PROXY_COUNT", default=0)
 # A request header set by the CDN with the visitor's country, e.g. CF-IPCountry. Empty = none.
 LEADS_GEO_COUNTRY_HEADER = env("LEADS_GEO_COUNTRY_HEADER", default="")
 # Used when neither the geo header nor the browser language names a country.
@@ -62,16 +58,9 @@ LEADS_VELOCITY_EMAIL_THRESHOLD = env.int("LEADS_VELOCITY_EMAIL_THRESHOLD", defau
 LEADS_SPAM_RISK_SCORE = env.int("LEADS_SPAM_RISK_SCORE", default=100)
 LEADS_DISPOSABLE_EMAIL_DOMAINS_EXTRA = env.list("LEADS_DISPOSABLE_EMAIL_DOMAINS_EXTRA", default=[])
 
-# Each process keeps the active readiness policy this long (the capture path reads it on every
-# submission); a policy change re-evaluates every lead after this delay.
-LEADS_POLICY_CACHE_SECONDS = env.float("LEADS_POLICY_CACHE_SECONDS", default=2.0)
-
 # Intake (routing, the double opt-in email) runs in a worker right after capture; the sweeper
-# picks up a lead still waiting this long after capture (its publish was lost).
+# picks up a lead still waiting this long after capture (its enqueue was lost).
 LEADS_INTAKE_SWEEP_AFTER_SECONDS = env.int("LEADS_INTAKE_SWEEP_AFTER_SECONDS", default=30)
-# After a failed publish, each process stops asking the broker for this long (the sweeper has
-# the leads meanwhile), so a broker outage costs captures nothing.
-LEADS_INTAKE_BREAKER_SECONDS = env.float("LEADS_INTAKE_BREAKER_SECONDS", default=10.0)
 
 # Double opt-in for marketing email: how long the confirmation link works.
 LEADS_DOUBLE_OPT_IN_MAX_AGE_HOURS = env.int("LEADS_DOUBLE_OPT_IN_MAX_AGE_HOURS", default=72)

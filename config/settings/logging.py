@@ -30,5 +30,7 @@ LOGGING = {
         "stripe": {"level": "WARNING"},
         "weasyprint": {"level": "ERROR"},
         "fontTools": {"level": "WARNING"},
+        # axes logs every login attempt at INFO; config.auth warns once per lock.
+        "axes": {"level": "WARNING"},
     },
 }

@@ -2,8 +2,9 @@
 in the same run against the same gunicorn server.
 
 The harness starts a throwaway embedded Postgres and Redis, migrates a bench database, and runs
-gunicorn (sync workers, production settings, persistent DB connections) with the bench-only bare
-view switched on. Each module in devtools/bench/scenarios/ exposes
+gunicorn (sync workers, production settings, persistent DB connections) with the bench's own
+URLconf (devtools/bench/urls.py: a bare view and the lead baseline) in front of the portal's.
+Each module in devtools/bench/scenarios/ exposes
 
     def run(bench: Bench) -> list[Result]
 

@@ -114,7 +114,8 @@ def start_stack(workdir: Path) -> tuple[EmbeddedPostgres, EmbeddedRedis, dict[st
     redis.start()
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        # Production settings with the bench's own URLs (the baselines).
+        "DJANGO_SETTINGS_MODULE": "devtools.bench.settings",
         "DJANGO_SECRET_KEY": "bench-only-" + "k9" * 30,
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DJANGO_SECURE_SSL_REDIRECT": "false",
@@ -126,7 +127,6 @@ def start_stack(workdir: Path) -> tuple[EmbeddedPostgres, EmbeddedRedis, dict[st
         "STRIPE_WEBHOOK_SECRET": "whsec_bench_secret",
         "DEFAULT_FROM_EMAIL": "Bench <bench@example.com>",
         "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
-        "PORTAL_BENCH_VIEWS": "1",
         # One loopback client posts hundreds of leads a second; the limiter must count, not
         # refuse (devtools/bench/scenarios/leads.py).
         "LEADS_RATE_LIMIT_PER_IP": "1000000000",

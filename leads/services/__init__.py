@@ -22,9 +22,10 @@ from leads.services.consent import (
     marketing_email_build,
 )
 from leads.services.lead import (
-    LeadStatusRefused,
     lead_erase,
     lead_status_change,
+    lead_submitted_details_accept,
+    lead_submitted_details_dismiss,
     lead_update,
 )
 from leads.services.readiness import (
@@ -35,6 +36,7 @@ from leads.services.readiness import (
 )
 from leads.services.routing import AssignmentRefused, lead_assign, lead_route
 from leads.services.sla import lead_first_contact_log, lead_sla_breaches_process
+from leads.services.status import LeadStatusRefused
 from leads.types import CaptureContext, ReadinessResult
 
 __all__ = [
@@ -62,6 +64,8 @@ __all__ = [
     "lead_route",
     "lead_sla_breaches_process",
     "lead_status_change",
+    "lead_submitted_details_accept",
+    "lead_submitted_details_dismiss",
     "lead_update",
     "marketing_email_build",
     "readiness_policy_active",

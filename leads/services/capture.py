@@ -1,16 +1,13 @@
 """lead_capture: a first (or repeat) touch becomes one lead, its consents and a touchpoint."""
 
-import logging
-from collections.abc import Callable
-from dataclasses import dataclass, replace
 from datetime import datetime
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from config.rows import IdBlocks, model_new, rows_insert_if_new
 from leads.models import (
+    SOURCE_FORM_MAX_LENGTH,
     USER_AGENT_MAX_LENGTH,
     ConsentPurpose,
     ConsentRecord,
@@ -30,93 +27,45 @@ from leads.normalise import (
     url_clean,
 )
 from leads.risk import Velocity, risk_total, submission_risk_factors
-from leads.services.consent import (
-    PURPOSES,
-    ConsentEntry,
-    consent_records_append_locked,
-    consent_rows_build,
-    consent_text_by_pk,
-    consent_texts_current,
-)
+from leads.services.consent.ledger import ConsentEntry, consent_records_append_locked
+from leads.services.consent.texts import PURPOSES, consent_texts_current
 from leads.services.intake import lead_intake_schedule
-from leads.services.lead import lead_status_set
+from leads.services.lead import SUBMITTED_DETAIL_FIELDS
 from leads.services.readiness import lead_readiness_apply, readiness_policy_active
-from leads.services.sla import lead_sla_start
+from leads.services.sla_clock import lead_sla_start
+from leads.services.status import lead_status_set
+from leads.throttling import velocity_count
 from leads.types import CaptureContext
 
-logger = logging.getLogger(__name__)
-
 Decision = ConsentRecord.Decision
-
-_lead_ids = IdBlocks(Lead)
-_touchpoint_ids = IdBlocks(Touchpoint)
+OUT_OF_DATE = "This form is out of date. Reload the page and send it again."
 
 
-def _consent_entries(
+def _consent_texts(
     consents: dict[str, bool], consent_text_ids: dict[str, int] | None
 ) -> list[tuple[str, bool, ConsentText]]:
+    """(purpose, ticked, the wording shown) per checkbox shown, in a stable order."""
     unknown = set(consents) - set(PURPOSES)
     if unknown:
         # The unknown keys are not echoed back: they are attacker-controlled text.
         allowed = ", ".join(PURPOSES)
         raise LeadInputError({"consents": [f"Unknown consent purpose. Use one of: {allowed}."]})
-    entries = []
     shown = [purpose for purpose in PURPOSES if purpose in consents]
-    without_id = [p for p in shown if (consent_text_ids or {}).get(p) is None]
-    current = consent_texts_current(purposes=without_id) if without_id else {}
-    for purpose in shown:  # a stable order in the chain
-        text_id = (consent_text_ids or {}).get(purpose)
-        if text_id is None:
-            text = current[purpose]
-        else:
-            try:
-                text = consent_text_by_pk(int(text_id))
-            except (TypeError, ValueError):
-                text = None
+    ids = {p: (consent_text_ids or {}).get(p) for p in shown}
+    without_id = [p for p in shown if ids[p] is None]
+    texts = consent_texts_current(purposes=without_id) if without_id else {}
+    try:
+        by_pk = ConsentText.objects.in_bulk([int(pk) for pk in ids.values() if pk is not None])
+    except (TypeError, ValueError):
+        raise LeadInputError({"consents": [OUT_OF_DATE]}) from None
+    for purpose in shown:
+        if ids[purpose] is not None:
+            text = by_pk.get(int(ids[purpose]))
             # A forged or mismatched version: record nothing rather than the wrong words.
             if text is None or text.purpose != purpose:
-                raise LeadInputError(
-                    {"consents": ["This form is out of date. Reload the page and send it again."]}
-                )
-        entries.append((purpose, bool(consents[purpose]), text))
-    return entries
-
-
-def _touch_clean(touch: dict[str, str] | None) -> dict[str, str]:
-    touch = touch or {}
-    return {
-        field: url_clean(str(touch.get(field) or ""), max_length=max_length)
-        for field, max_length in TOUCH_FIELDS.items()
-    }
-
-
-def _lead_lock_or_create(*, email: str, defaults: dict, now: datetime) -> tuple[Lead, bool]:
-    """The lead for `email`, row-locked, created if new, in one statement.
-
-    INSERT … ON CONFLICT (email) DO UPDATE either inserts the row or locks the existing one;
-    a concurrent first submission of the same email waits for the first to commit and then
-    takes the existing row, so parallel submissions always end in one lead. `xmax = 0` is
-    Postgres's way of saying the row was inserted by this statement. `last_touch_at` is the
-    lead's latest touch's time (None without one), read under the same lock.
-    """
-    lead = Lead(email=email, created_at=now, updated_at=now, **defaults)
-    fields = [field for field in Lead._meta.concrete_fields if not field.primary_key]
-    quote = connection.ops.quote_name
-    table, touches = quote(Lead._meta.db_table), quote(Touchpoint._meta.db_table)
-    # Only identifiers from the model's own metadata go into the text; values are parameters.
-    sql = (
-        f"INSERT INTO {table} "  # noqa: S608
-        f"({', '.join(quote(field.column) for field in fields)}) "
-        f"VALUES ({', '.join(['%s'] * len(fields))}) "
-        f"ON CONFLICT ({quote('email')}) DO UPDATE SET {quote('updated_at')} = "
-        f"EXCLUDED.{quote('updated_at')} "
-        "RETURNING *, (xmax = 0) AS inserted, "
-        f"(SELECT t.{quote('created_at')} FROM {touches} t "
-        f"WHERE t.{quote('id')} = {table}.{quote('last_touch_id')}) AS last_touch_at"
-    )
-    params = [field.get_db_prep_save(getattr(lead, field.attname), connection) for field in fields]
-    lead = next(iter(Lead.objects.raw(sql, params)))
-    return lead, bool(lead.inserted)
+                raise LeadInputError({"consents": [OUT_OF_DATE]})
+            texts[purpose] = text
+    return [(purpose, bool(consents[purpose]), texts[purpose]) for purpose in shown]
 
 
 def _decision(purpose: str, ticked: bool, lead: Lead) -> str:
@@ -132,38 +81,23 @@ def _decision(purpose: str, ticked: bool, lead: Lead) -> str:
     return Decision.GRANTED
 
 
-def _person_fields(cleaned: dict[str, str]) -> dict[str, str]:
-    """A new lead's details from a cleaned submission (the email aside)."""
-    return {
-        "name": cleaned["name"],
-        "company": cleaned["company"],
-        "phone": cleaned["phone"],
-        "country": cleaned["country"],
-        "segment": Segment.BUSINESS if cleaned["company"] else Segment.CONSUMER,
-    }
-
-
-@dataclass(frozen=True)
-class _Submission:
-    """One submission, cleaned and scored, ready to be written."""
-
-    cleaned: dict[str, str]
-    entries: list[tuple[str, bool, ConsentText]]
-    touch: dict  # Touchpoint field values
-    factors: list[dict]
-    context: CaptureContext
-    now: datetime
-
-
-@dataclass(frozen=True)
-class _NewLeadRows:
-    """What a first submission writes (see _lead_insert_if_new), built before the submission is
-    scored: the lead with its id, chain head and consent states, its touchpoint's ids and its
-    consent records, hashed. Risk, readiness and the SLA clock are added once it is scored."""
-
-    lead: Lead
-    touchpoint: dict  # id and lead_id; the submission's touch values join them
-    records: list[dict]
+def _details_merge(lead: Lead, cleaned: dict[str, str], now: datetime) -> None:
+    """A repeat submission's details: an empty field on the lead is filled; one that differs
+    from what we hold is kept aside for the owner (Lead.submitted_details), never written over:
+    anyone who knows an email address could otherwise rewrite that person's record."""
+    differences = {}
+    for field in SUBMITTED_DETAIL_FIELDS:
+        submitted, held = cleaned[field], getattr(lead, field)
+        if not submitted or submitted == held:
+            continue
+        if held:
+            differences[field] = submitted
+        else:
+            setattr(lead, field, submitted)
+            if field == "company":
+                lead.segment = Segment.BUSINESS
+    if differences:
+        lead.submitted_details = {**lead.submitted_details, **differences, "at": now.isoformat()}
 
 
 def lead_capture(
@@ -179,8 +113,7 @@ def lead_capture(
     context: CaptureContext,
     started_at: datetime | None = None,
     honeypot: str = "",
-    velocity: Velocity | Callable[[], Velocity] | None = None,
-    person_cleaned: bool = False,
+    velocity: Velocity | None = None,
 ) -> Lead:
     """Record one submission: dedupe by normalised email (concurrency-safe), append a
     ConsentRecord per checkbox shown (`consents`: purpose -> ticked), store a Touchpoint, score
@@ -188,196 +121,89 @@ def lead_capture(
     opt-in email follow in a worker as soon as this commits (leads.services.intake).
 
     A ticked marketing_email box is recorded as pending until the person confirms the link in
-    the email we send (double opt-in). Bad input raises LeadInputError and writes nothing.
+    the email we send (double opt-in). A known lead keeps its details: empty ones are filled,
+    differing ones wait for the owner (Lead.submitted_details). Bad input raises
+    LeadInputError and writes nothing.
 
-    `velocity` is the submission as counted by the caller (leads.throttling), or a callable
-    that gives it: capture calls it once, after the input is checked and the rows are built but
-    before anything is written, so a caller can count in Redis while capture works (and may
-    raise from it to refuse the submission: nothing is written then). None counts it here.
-
-    `person_cleaned` says email, name, company, phone and country are lead_input_clean's output
-    already (the form's and the API's quick checks run it to answer field by field), so they
-    are not cleaned twice.
+    `velocity` is the submission as counted by the caller (leads.throttling); None counts it
+    here.
     """
-    person = {"email": email, "name": name, "company": company, "phone": phone, "country": country}
-    cleaned = person if person_cleaned else lead_input_clean(**person)
-    entries = _consent_entries(consents, consent_text_ids)
-    now = timezone.now()
+    cleaned = lead_input_clean(
+        email=email, name=name, company=company, phone=phone, country=country
+    )
+    texts = _consent_texts(consents, consent_text_ids)
     ip = ip_normalise(context.ip)
+    if velocity is None:
+        velocity = velocity_count(ip=ip, email=cleaned["email"])
+    policy = readiness_policy_active()
+    touch = touch or {}
     touch_values = {
-        "created_at": now,
-        "source_form": url_clean(context.source_form or "", max_length=64),
+        "source_form": url_clean(context.source_form or "", max_length=SOURCE_FORM_MAX_LENGTH),
         "ip": ip,
         "ip_country": text_clean(context.ip_country or "").upper()[:2],
         "user_agent": url_clean(context.user_agent or "", max_length=USER_AGENT_MAX_LENGTH),
-        **_touch_clean(touch),
-    }
-    new_rows = _new_lead_rows(cleaned=cleaned, entries=entries, context=context, now=now)
-    if callable(velocity):
-        velocity = velocity()
-    factors = [
-        factor.as_dict()
-        for factor in submission_risk_factors(
-            honeypot=honeypot or "",
-            started_at=started_at,
-            now=now,
-            ip=ip,
-            email=cleaned["email"],
-            velocity=velocity,
-        )
-    ]
-    touch_values["risk_score"] = risk_total(factors)
-    touch_values["risk_factors"] = factors
-    submission = _Submission(
-        cleaned=cleaned,
-        entries=entries,
-        touch=touch_values,
-        factors=factors,
-        context=context,
-        now=now,
-    )
-    policy = readiness_policy_active()
-    lead = _lead_insert_if_new(submission, new_rows, policy)
-    if lead is None:
-        lead = _lead_capture_locked(submission, policy)
-    if lead.intake_pending_since is not None:
-        lead_intake_schedule(lead_id=lead.pk)
-    return lead
-
-
-def _submission_records(
-    write,
-    lead: Lead,
-    *,
-    entries: list[tuple[str, bool, ConsentText]],
-    context: CaptureContext,
-    now: datetime,
-) -> list:
-    """The submission's checkboxes on `lead`'s chain, through `write`: consent_rows_build
-    (rows, which the one-statement insert saves) or consent_records_append_locked."""
-    return write(
-        lead=lead,
-        entries=[
-            ConsentEntry(purpose, _decision(purpose, ticked, lead), text)
-            for purpose, ticked, text in entries
-        ],
-        method=context.method,
-        context=context,
-        now=now,
-    )
-
-
-def _new_lead_rows(
-    *,
-    cleaned: dict[str, str],
-    entries: list[tuple[str, bool, ConsentText]],
-    context: CaptureContext,
-    now: datetime,
-) -> _NewLeadRows:
-    """The rows a first submission writes, as far as they do not depend on its score.
-
-    The ids come from per-process blocks of the tables' sequences, so the records' hashes (which
-    cover the lead id) and the lead's first and last touch are known before anything is written.
-    A repeat submission never uses them (its ids are simply never stored).
-    """
-    lead = model_new(
-        Lead,
-        {
-            "id": _lead_ids.take(),
-            "email": cleaned["email"],
-            **_person_fields(cleaned),
-            "submissions": 1,
-            "intake_pending_since": now,
-            "created_at": now,
-            "updated_at": now,
+        **{
+            field: url_clean(str(touch.get(field) or ""), max_length=max_length)
+            for field, max_length in TOUCH_FIELDS.items()
         },
-    )
-    touchpoint = {"id": _touchpoint_ids.take(), "lead_id": lead.pk}
-    lead.first_touch_id = lead.last_touch_id = touchpoint["id"]
-    records = _submission_records(
-        consent_rows_build, lead, entries=entries, context=context, now=now
-    )
-    return _NewLeadRows(lead=lead, touchpoint=touchpoint, records=records)
-
-
-def _lead_insert_if_new(submission: _Submission, rows: _NewLeadRows, policy) -> Lead | None:
-    """The common case, a first submission, in one INSERT statement: the lead, its touchpoint
-    and its consent records together, or nothing if the email is already known.
-
-    `ON CONFLICT (email) DO NOTHING` makes the statement insert nothing at all for a known email
-    (or one being inserted by a concurrent request, which it waits for): the caller then takes
-    the locked path. Suspected spam also takes it, for its audited quarantine.
-    """
-    lead, now = rows.lead, submission.now
-    # As the locked path: a submission's rules are kept when they score.
-    lead.submission_risk_factors = submission.factors if risk_total(submission.factors) > 0 else []
-    # The touchpoint and the records go in as rows, not model instances (see rows_insert_if_new).
-    touchpoint = {**submission.touch, **rows.touchpoint}
-    result = lead_readiness_apply(
-        lead=lead, now=now, policy=policy, ip_country=touchpoint["ip_country"]
-    )
-    if result.risk_score >= settings.LEADS_SPAM_RISK_SCORE:
-        return None
-    lead_sla_start(lead=lead, now=now)
-    inserted = rows_insert_if_new(
-        parent=lead,
-        conflict_field="email",
-        dependents=[(Touchpoint, [touchpoint]), (ConsentRecord, rows.records)],
-    )
-    if not inserted:
-        return None
-    lead._state.adding, lead._state.db = False, connection.alias  # stored, as if saved
-    return lead
-
-
-def _lead_capture_locked(submission: _Submission, policy) -> Lead:
-    """A repeat submission (or a new lead that looks like spam), under the lead's row lock.
-
-    What it writes is dated when the lock is held, not when the request came in: parallel
-    submissions of one email take the lock in their own order, and a touch recorded after
-    another must not look older than it (first_touch would then be later than last_touch). Nor
-    is it dated before the lead's last touch, whatever this server's clock says.
-    """
-    cleaned = submission.cleaned
+    }
     with transaction.atomic():
-        lead, created = _lead_lock_or_create(
+        now = timezone.now()
+        # The row lock serialises submissions of one email: a concurrent first submission waits
+        # for the other to commit and then takes the lead it created.
+        lead, created = Lead.objects.select_for_update().get_or_create(
             email=cleaned["email"],
-            defaults=_person_fields(cleaned),
-            now=submission.now,
+            defaults={
+                **{field: cleaned[field] for field in SUBMITTED_DETAIL_FIELDS},
+                "segment": Segment.BUSINESS if cleaned["company"] else Segment.CONSUMER,
+                "created_at": now,
+            },
         )
-        if not created:  # a new lead is dated as the one-statement path dates it
-            now = timezone.now()
-            if lead.last_touch_at is not None and lead.last_touch_at > now:
-                now = lead.last_touch_at  # the server that wrote it has a clock ahead of ours
-            submission = replace(submission, now=now, touch={**submission.touch, "created_at": now})
-        now = submission.now
         if lead.status == LeadStatus.ERASED:  # only if someone typed the pseudonym itself
             raise LeadInputError({"email": ["Enter an email address like name@example.com."]})
         if not created:
-            # Newer details win; an empty optional field does not wipe what we know.
-            lead.name = cleaned["name"]
-            for field in ("company", "phone", "country"):
-                if cleaned[field]:
-                    setattr(lead, field, cleaned[field])
-            if cleaned["company"]:
-                lead.segment = Segment.BUSINESS
+            # Dated when the lock is held, and never before the lead's last touch, whatever
+            # this server's clock says: first_touch must not come after last_touch.
+            now = timezone.now()
+            last_touch_at = lead.last_touch.created_at if lead.last_touch_id else None
+            if last_touch_at is not None and last_touch_at > now:
+                now = last_touch_at
+            _details_merge(lead, cleaned, now)
 
-        touchpoint = Touchpoint.objects.create(lead=lead, **submission.touch)
+        factors = [
+            factor.as_dict()
+            for factor in submission_risk_factors(
+                honeypot=honeypot or "", started_at=started_at, now=now, velocity=velocity
+            )
+        ]
+        touchpoint = Touchpoint.objects.create(
+            lead=lead,
+            created_at=now,
+            risk_score=risk_total(factors),
+            risk_factors=factors,
+            **touch_values,
+        )
         if lead.first_touch_id is None:
             lead.first_touch = touchpoint
         lead.last_touch = touchpoint
         lead.submissions += 1
-        if risk_total(submission.factors) > risk_total(lead.submission_risk_factors):
-            lead.submission_risk_factors = submission.factors
+        # The riskiest submission so far stays part of the score.
+        if risk_total(factors) > risk_total(lead.submission_risk_factors):
+            lead.submission_risk_factors = factors
 
-        records = _submission_records(
-            consent_records_append_locked,
-            lead,
-            entries=submission.entries,
-            context=submission.context,
+        records = consent_records_append_locked(
+            lead=lead,
+            entries=[
+                ConsentEntry(purpose, _decision(purpose, ticked, lead), text)
+                for purpose, ticked, text in texts
+            ],
+            method=context.method,
+            context=context,
             now=now,
         )
-        result = lead_readiness_apply(lead=lead, now=now, policy=policy)
+        result = lead_readiness_apply(
+            lead=lead, now=now, policy=policy, ip_country=touchpoint.ip_country
+        )
         if created:
             if result.risk_score >= settings.LEADS_SPAM_RISK_SCORE:
                 # Quarantine: nobody's time is spent on it and no email goes out.
@@ -386,7 +212,9 @@ def _lead_capture_locked(submission: _Submission, policy) -> Lead:
                     to=LeadStatus.SPAM,
                     reason=f"Risk score at capture: {result.risk_score}",
                 )
-                lead_readiness_apply(lead=lead, now=now, policy=policy)
+                lead_readiness_apply(
+                    lead=lead, now=now, policy=policy, ip_country=touchpoint.ip_country
+                )
             else:
                 lead_sla_start(lead=lead, now=now)
         if lead.status != LeadStatus.SPAM and (
@@ -395,5 +223,6 @@ def _lead_capture_locked(submission: _Submission, policy) -> Lead:
             # Routing a new lead, or a double opt-in email to send: intake's work. Suspected
             # spam gets neither.
             lead.intake_pending_since = lead.intake_pending_since or now
+            lead_intake_schedule(lead_id=lead.pk)
         lead.save()
     return lead

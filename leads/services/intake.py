@@ -6,10 +6,10 @@ rest, which needs locks and reads that would serialise captures: routing a new l
 owner (the rule's turn counter is one row every capture would queue on), and opening the
 double opt-in confirmation for a pending marketing consent, which sends its email.
 
-A captured lead carries `intake_pending_since`. The capturing process hands the id to its
-background publisher (config.publisher) and a worker runs `lead_intake_process`, which clears
-the mark in the same transaction as its work, so running it twice does nothing the second
-time. A publish lost to a crash or a broker outage is found by `leads_intake_sweep` (beat).
+A captured lead carries `intake_pending_since`, and capture enqueues `lead_intake_task` on
+commit. The worker's `lead_intake_process` clears the mark in the same transaction as its work,
+so running it twice does nothing the second time. An enqueue lost to a crash or a broker outage
+is found by `leads_intake_sweep` (beat): the marked rows are the outbox.
 """
 
 import logging
@@ -19,43 +19,19 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from config.publisher import BackgroundPublisher
+from config.celery import enqueue_on_commit
 from leads.models import ConsentPurpose, ConsentRecord, ConsentState, Lead, LeadStatus
-from leads.services.consent import consent_confirmation_open
+from leads.selectors import leads_intake_pending
+from leads.services.consent.double_opt_in import consent_confirmation_open
 from leads.services.routing import lead_route
+from leads.tasks import lead_intake_task
 
 logger = logging.getLogger(__name__)
 
 
-def _publish(lead_ids: list[int]) -> None:
-    from leads.tasks import leads_intake_task
-
-    leads_intake_task.apply_async(args=(list(lead_ids),))
-
-
-# A quarter of a second between publishes: a new lead gets its owner a moment later, and a busy
-# form sends one message for many leads. Each publish costs about as much as a capture's own
-# Python work, and while it runs the request thread and this one trade the GIL back and forth
-# (a few dozen futex calls each time), so fewer, larger publishes leave more for the requests.
-_publisher = BackgroundPublisher(
-    "lead-intake-publisher",
-    _publish,
-    linger_seconds=0.25,
-    breaker_seconds=lambda: settings.LEADS_INTAKE_BREAKER_SECONDS,
-)
-
-
 def lead_intake_schedule(*, lead_id: int) -> None:
-    """Run intake for `lead_id` in a worker once the current transaction (if any) commits.
-
-    The request thread only hands the id over; eager mode (tests) runs intake inline.
-    """
-    from config.celery import app
-
-    if app.conf.task_always_eager:
-        transaction.on_commit(lambda: _publish([lead_id]))
-    else:
-        transaction.on_commit(lambda: _publisher.submit(lead_id))
+    """Run intake for `lead_id` in a worker once the current transaction commits."""
+    enqueue_on_commit(lead_intake_task, lead_id)
 
 
 def lead_intake_process(*, lead_id: int, now: datetime | None = None) -> bool:
@@ -115,13 +91,11 @@ def leads_intake_run(*, lead_ids: list[int]) -> int:
 
 
 def leads_intake_sweep(*, now: datetime | None = None, batch_size: int = 500) -> int:
-    """Intake for leads whose publish was lost (older than LEADS_INTAKE_SWEEP_AFTER_SECONDS)."""
-    now = now or timezone.now()
-    cutoff = now - timedelta(seconds=settings.LEADS_INTAKE_SWEEP_AFTER_SECONDS)
-    lead_ids = list(
-        Lead.objects.filter(intake_pending_since__lte=cutoff)
-        .order_by("intake_pending_since")
-        .values_list("pk", flat=True)[:batch_size]
+    """Intake for leads whose enqueue was lost (older than LEADS_INTAKE_SWEEP_AFTER_SECONDS)."""
+    lead_ids = leads_intake_pending(
+        older_than=timedelta(seconds=settings.LEADS_INTAKE_SWEEP_AFTER_SECONDS),
+        now=now,
+        limit=batch_size,
     )
     if lead_ids:
         logger.info("intake sweep: %s leads were never processed", len(lead_ids))

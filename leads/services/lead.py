@@ -1,6 +1,5 @@
-"""Changes to a lead after capture: status, staff edits and erasure."""
+"""Changes to a lead after capture: status, staff edits, submitted details and erasure."""
 
-import logging
 from datetime import datetime
 from typing import Any
 
@@ -9,7 +8,6 @@ from django.utils import timezone
 
 from config.services import audit_log_record
 from leads.models import (
-    LEAD_STATUS_TRANSITIONS,
     ConsentPurpose,
     ConsentRecord,
     ConsentState,
@@ -27,43 +25,23 @@ from leads.normalise import (
     name_clean,
     phone_normalise,
 )
-from leads.services.consent import ConsentEntry, _latest_text_for, consent_records_append_locked
+from leads.services.consent.ledger import (
+    ConsentEntry,
+    consent_latest_text,
+    consent_records_append_locked,
+)
 from leads.services.readiness import lead_readiness_apply
+from leads.services.routing import lead_route
+from leads.services.sla_clock import lead_sla_start, lead_sla_stop
+from leads.services.status import LeadStatusRefused, lead_status_set
 from leads.types import CaptureContext
 
-logger = logging.getLogger(__name__)
-
-
-class LeadStatusRefused(ValueError):
-    pass
-
-
-def lead_status_set(*, lead: Lead, to: str, actor: Any = None, reason: str = "") -> None:
-    """The one place a lead's status changes. The caller holds the lock and saves the lead.
-    An illegal move is refused and logged."""
-    if to == lead.status:
-        return
-    if to not in LEAD_STATUS_TRANSITIONS.get(lead.status, set()):
-        logger.warning("refused lead %s status %s -> %s", lead.pk, lead.status, to)
-        raise LeadStatusRefused(
-            f"A {LeadStatus(lead.status).label.lower()} lead cannot become "
-            f"{LeadStatus(to).label.lower()}."
-        )
-    previous = lead.status
-    lead.status = to
-    audit_log_record(
-        actor=actor,
-        action="leads.status_changed",
-        target=lead,
-        detail={"from": previous, "to": to, "reason": reason[:500]},
-    )
+# Details a repeat submission may bring that differ from what we hold (Lead.submitted_details).
+SUBMITTED_DETAIL_FIELDS = ("name", "company", "phone", "country")
 
 
 def lead_status_change(*, lead: Lead, to: str, actor: Any, reason: str = "") -> Lead:
     """Staff move a lead to another status (locks it, re-evaluates readiness)."""
-    from leads.services.routing import lead_route
-    from leads.services.sla import lead_sla_start, lead_sla_stop
-
     if to == LeadStatus.ERASED:
         raise LeadStatusRefused("Erase a lead with lead_erase, which removes the personal data.")
     with transaction.atomic():
@@ -134,6 +112,14 @@ def lead_update(*, lead: Lead, actor: Any, **changes: str) -> Lead:
         before = {field: getattr(locked, field) for field in cleaned}
         for field, value in cleaned.items():
             setattr(locked, field, value)
+        # A submitted detail that the record now holds is settled.
+        locked.submitted_details = {
+            field: value
+            for field, value in locked.submitted_details.items()
+            if field == "at" or getattr(locked, field, None) != value
+        }
+        if set(locked.submitted_details) <= {"at"}:
+            locked.submitted_details = {}
         lead_readiness_apply(lead=locked)
         locked.save()
         # Personal details are named, not copied: the audit log is append-only, and an erasure
@@ -175,7 +161,9 @@ def lead_erase(*, lead: Lead, actor: Any, reason: str = "", now: datetime | None
         )
         entries = [
             ConsentEntry(
-                purpose, ConsentRecord.Decision.WITHDRAWN, _latest_text_for(locked, purpose)
+                purpose,
+                ConsentRecord.Decision.WITHDRAWN,
+                consent_latest_text(lead=locked, purpose=purpose),
             )
             for purpose in (ConsentPurpose.MARKETING_EMAIL, ConsentPurpose.SMS)
             if locked.consents.get(purpose) in {ConsentState.GRANTED, ConsentState.PENDING}
@@ -197,6 +185,7 @@ def lead_erase(*, lead: Lead, actor: Any, reason: str = "", now: datetime | None
         locked.sla_state = SlaState.NONE
         locked.sla_next_check_at = None
         locked.submission_risk_factors = []
+        locked.submitted_details = {}
         lead_readiness_apply(lead=locked, now=now)
         locked.risk_factors = []
         locked.readiness_checklist = [["Erased on request", False]]
@@ -217,5 +206,36 @@ def lead_erase(*, lead: Lead, actor: Any, reason: str = "", now: datetime | None
             target=locked,
             detail={"reason": reason[:500]},
         )
+    lead.refresh_from_db()
+    return lead
+
+
+def lead_submitted_details_accept(*, lead: Lead, actor: Any) -> Lead:
+    """The owner takes what a repeat submission said (Lead.submitted_details) as the lead's
+    details, cleaned and audited as any staff edit. Raises LeadInputError."""
+    with transaction.atomic():
+        locked = Lead.objects.select_for_update().get(pk=lead.pk)
+        changes = {
+            field: value
+            for field, value in locked.submitted_details.items()
+            if field in SUBMITTED_DETAIL_FIELDS
+        }
+        if changes.get("company"):
+            changes["segment"] = Segment.BUSINESS
+        if changes:
+            lead_update(lead=locked, actor=actor, **changes)
+        Lead.objects.filter(pk=locked.pk).update(submitted_details={})
+    lead.refresh_from_db()
+    return lead
+
+
+def lead_submitted_details_dismiss(*, lead: Lead, actor: Any) -> Lead:
+    """The owner keeps the lead's details as they are and forgets what was submitted."""
+    with transaction.atomic():
+        locked = Lead.objects.select_for_update().get(pk=lead.pk)
+        if locked.submitted_details:
+            locked.submitted_details = {}
+            locked.save(update_fields=["submitted_details", "updated_at"])
+            audit_log_record(actor=actor, action="leads.submitted_details_dismissed", target=locked)
     lead.refresh_from_db()
     return lead

@@ -1,11 +1,9 @@
 """Payment readiness: is this lead ready to be sent a checkout link, and if not, why not."""
 
-import time
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from config.celery import enqueue_on_commit
@@ -20,6 +18,7 @@ from leads.models import (
 )
 from leads.normalise import country_name
 from leads.risk import lead_risk_factors, risk_total
+from leads.tasks import leads_readiness_reevaluate_task
 from leads.types import ReadinessResult
 
 DEFAULT_POLICY = {
@@ -41,26 +40,10 @@ def readiness_policy_ensure_default(**_kwargs) -> None:
         ReadinessPolicy.objects.create(is_active=True, **DEFAULT_POLICY)
 
 
-# The active policy is read on every capture; each process keeps it for
-# LEADS_POLICY_CACHE_SECONDS. Only a policy read outside a transaction is kept (it is
-# committed), and the re-evaluation after a policy change waits out this cache first.
-_policy_cache: list[tuple[float, ReadinessPolicy]] = []
-
-
-def readiness_policy_cache_clear(**_kwargs) -> None:
-    _policy_cache.clear()
-
-
 def readiness_policy_active() -> ReadinessPolicy:
-    moment = time.monotonic()
-    if _policy_cache and _policy_cache[0][0] > moment:
-        return _policy_cache[0][1]
     policy = ReadinessPolicy.objects.filter(is_active=True).first()
     # With no active policy every lead is judged by the defaults rather than by nothing.
-    policy = policy or ReadinessPolicy(is_active=True, **DEFAULT_POLICY)
-    if not connection.in_atomic_block and settings.LEADS_POLICY_CACHE_SECONDS > 0:
-        _policy_cache[:] = [(moment + settings.LEADS_POLICY_CACHE_SECONDS, policy)]
-    return policy
+    return policy or ReadinessPolicy(is_active=True, **DEFAULT_POLICY)
 
 
 def lead_readiness(
@@ -163,16 +146,9 @@ def lead_readiness_refresh(*, lead: Lead, policy: ReadinessPolicy | None = None)
     return result
 
 
-def leads_readiness_reevaluate_all(*, batch_size: int = 500, settle: bool = False) -> int:
-    """Re-evaluate every lead that is not erased (after the policy changed).
-
-    With `settle`, first wait until no process can still be using the previous policy from its
-    cache, so no lead captured in the meantime keeps a verdict from the old rules.
-    """
-    if settle and settings.LEADS_POLICY_CACHE_SECONDS > 0:
-        time.sleep(settings.LEADS_POLICY_CACHE_SECONDS + 0.5)
-    readiness_policy_cache_clear()
-    policy = ReadinessPolicy.objects.filter(is_active=True).first() or readiness_policy_active()
+def leads_readiness_reevaluate_all(*, batch_size: int = 500) -> int:
+    """Re-evaluate every lead that is not erased (after the policy changed)."""
+    policy = readiness_policy_active()
     count = 0
     ids = Lead.objects.exclude(status=LeadStatus.ERASED).values_list("pk", flat=True)
     for lead_id in ids.iterator(chunk_size=batch_size):
@@ -183,8 +159,6 @@ def leads_readiness_reevaluate_all(*, batch_size: int = 500, settle: bool = Fals
 
 def readiness_policy_save(*, policy: ReadinessPolicy, actor: Any = None) -> ReadinessPolicy:
     """Save a policy edit, then re-evaluate every lead in the background."""
-    from leads.tasks import leads_readiness_reevaluate_task
-
     with transaction.atomic():
         if policy.is_active:
             # One active policy (a partial unique index): activating this one retires the rest.
@@ -196,7 +170,6 @@ def readiness_policy_save(*, policy: ReadinessPolicy, actor: Any = None) -> Read
         )
         policy.updated_by = actor if getattr(actor, "pk", None) else None
         policy.save()
-        transaction.on_commit(readiness_policy_cache_clear)
         audit_log_record(
             actor=actor,
             action="leads.readiness_policy_saved",

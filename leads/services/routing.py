@@ -6,18 +6,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.db import connection, transaction
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef
 from django.utils import timezone
 
 from config.services import audit_log_record
 from leads.models import Assignment, Lead, LeadStatus, OutOfOffice, RoutingRule, SalesOwner
+from leads.selectors import OPEN_STATUSES, ROUTING_OWNER_FIELDS, sales_owners_eligible, sales_users
+from leads.services.sla_clock import SLA_CLOCK_FIELDS, lead_sla_restart
 
 logger = logging.getLogger(__name__)
-
-SALES_GROUP = "Sales"
-OPEN_STATUSES = [LeadStatus.NEW, LeadStatus.CONTACTED]
 
 
 class AssignmentRefused(ValueError):
@@ -29,30 +27,6 @@ class RoutingChoice:
     owner: SalesOwner
     rule: RoutingRule | None
     reason: str
-
-
-# What routing needs of an owner and their user (not the password hash and the rest).
-ROUTING_OWNER_FIELDS = [
-    "capacity",
-    "user__username",
-    "user__first_name",
-    "user__last_name",
-    "user__email",
-]
-
-
-def sales_owners_eligible():
-    """Owners who may hold leads: active Sales staff users."""
-    return SalesOwner.objects.filter(
-        is_active=True,
-        user__is_active=True,
-        user__is_staff=True,
-        user__groups__name=SALES_GROUP,
-    ).select_related("user")
-
-
-def sales_users():
-    return get_user_model().objects.filter(is_active=True, is_staff=True, groups__name=SALES_GROUP)
 
 
 def _absent_now(now: datetime) -> Exists:
@@ -238,8 +212,6 @@ def lead_assign(
 ) -> Lead:
     """Staff give `lead` to `owner` (a Sales staff user). While the lead is new and nobody has
     logged a first contact, the new owner gets a fresh first-response clock."""
-    from leads.services.sla import SLA_CLOCK_FIELDS, lead_sla_restart
-
     if not sales_users().filter(pk=owner.pk).exists():
         raise AssignmentRefused(f"{owner} is not an active Sales staff member.")
     with transaction.atomic():
@@ -270,14 +242,3 @@ def lead_assign(
         )
     lead.refresh_from_db()
     return lead
-
-
-def sales_owner_open_leads(*, owner: SalesOwner) -> int:
-    return Lead.objects.filter(owner_id=owner.user_id, status__in=OPEN_STATUSES).count()
-
-
-def sales_owner_is_away(*, owner: SalesOwner, now: datetime | None = None) -> bool:
-    now = now or timezone.now()
-    return OutOfOffice.objects.filter(
-        Q(owner=owner) & Q(starts_at__lte=now) & Q(ends_at__gt=now)
-    ).exists()

@@ -1,13 +1,12 @@
-"""First-response SLAs: the due time, the escalation ladder and first contact.
+"""First-response SLAs: the escalation ladder and first contact (the clock itself is in
+leads.services.sla_clock).
 
-Work due later is a column (`Lead.sla_next_check_at`) that the beat task claims with
-SELECT … FOR UPDATE SKIP LOCKED, never a broker countdown. Every function takes `now` so tests
-move the clock instead of sleeping.
+Due leads are claimed with SELECT … FOR UPDATE SKIP LOCKED by the beat task. Every function
+takes `now` so tests move the clock instead of sleeping.
 """
 
-import functools
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -20,66 +19,21 @@ from django.utils import timezone
 
 from config.celery import enqueue_on_commit
 from config.services import audit_log_record
-from leads.business_hours import BusinessHours
 from leads.models import Lead, LeadStatus, SalesOwner, SlaEvent, SlaState
+from leads.selectors import sales_users
+from leads.services.routing import lead_route
+from leads.services.sla_clock import (
+    SLA_CLOCK_FIELDS,
+    ladder_check_at,
+    lead_sla_restart,
+    sla_ladder,
+)
+from leads.services.status import lead_status_set
+from leads.tasks import lead_sla_event_notify_task
 
 logger = logging.getLogger(__name__)
 
 Action = SlaEvent.Action
-
-
-def sla_ladder() -> list[tuple[str, int]]:
-    return list(_ladder(tuple(tuple(step) for step in settings.LEADS_SLA_LADDER)))
-
-
-@functools.lru_cache(maxsize=16)
-def _ladder(steps: tuple) -> tuple[tuple[str, int], ...]:
-    # Read on every capture: checked once per distinct configuration (tests override it).
-    ladder = tuple((action, int(minutes)) for action, minutes in steps)
-    for action, _ in ladder:
-        if action not in Action.values:
-            raise ValueError(f"LEADS_SLA_LADDER has an unknown action {action!r}")
-    return ladder
-
-
-def _ladder_check_at(lead: Lead, level: int, hours: BusinessHours | None = None) -> datetime | None:
-    """When step `level` (0-based) of the ladder is due for `lead`, or None after the last."""
-    ladder = sla_ladder()
-    if level >= len(ladder) or lead.first_response_due_at is None:
-        return None
-    hours = hours or BusinessHours.from_settings()
-    return hours.add(lead.first_response_due_at, ladder[level][1])
-
-
-# The lead's columns that lead_sla_start writes, for callers that save with update_fields.
-SLA_CLOCK_FIELDS = ["first_response_due_at", "sla_state", "sla_level", "sla_next_check_at"]
-
-
-def lead_sla_start(*, lead: Lead, now: datetime) -> None:
-    """Start the first-response clock on a new lead (the caller saves it)."""
-    hours = BusinessHours.from_settings()
-    lead.first_response_due_at = hours.add(now, settings.LEADS_SLA_FIRST_RESPONSE_MINUTES)
-    lead.sla_state = SlaState.PENDING
-    lead.sla_level = 0
-    lead.sla_next_check_at = _ladder_check_at(lead, 0, hours)
-
-
-def lead_sla_restart(*, lead: Lead, now: datetime) -> bool:
-    """Give the lead's new owner a fresh first-response clock, from the bottom of the ladder.
-
-    Only while the lead is new and no first contact is logged: after that there is no clock to
-    restart. The caller holds the lead's lock and saves SLA_CLOCK_FIELDS. The SlaEvents of
-    earlier owners stay as history (see _sla_event_level_next). Returns whether it restarted.
-    """
-    if lead.status != LeadStatus.NEW or lead.first_contacted_at is not None:
-        return False
-    lead_sla_start(lead=lead, now=now)
-    return True
-
-
-def lead_sla_stop(*, lead: Lead) -> None:
-    lead.sla_state = SlaState.NONE
-    lead.sla_next_check_at = None
 
 
 def _owner_profile(user_id: int | None) -> SalesOwner | None:
@@ -89,8 +43,6 @@ def _owner_profile(user_id: int | None) -> SalesOwner | None:
 
 
 def _sales_group_emails() -> list[str]:
-    from leads.services.routing import sales_users
-
     return [email for email in sales_users().values_list("email", flat=True) if email]
 
 
@@ -109,8 +61,6 @@ def _sla_event_level_next(lead: Lead) -> int:
 
 
 def _escalate(lead: Lead, now: datetime) -> SlaEvent | None:
-    from leads.services.routing import lead_route
-
     ladder = sla_ladder()
     level = lead.sla_level
     if level >= len(ladder):
@@ -185,10 +135,8 @@ def _escalate(lead: Lead, now: datetime) -> SlaEvent | None:
     else:
         lead.sla_state = SlaState.BREACHED
         lead.sla_level = level + 1
-        lead.sla_next_check_at = _ladder_check_at(lead, level + 1)
+        lead.sla_next_check_at = ladder_check_at(lead, level + 1)
     if event is not None and recipients:
-        from leads.tasks import lead_sla_event_notify_task
-
         enqueue_on_commit(lead_sla_event_notify_task, event.pk)
     return event
 
@@ -251,21 +199,10 @@ def lead_sla_event_notify(*, event_id: int, now: datetime | None = None) -> bool
     return True
 
 
-def sla_events_unsent(*, older_than: timedelta, now: datetime | None = None) -> list[int]:
-    now = now or timezone.now()
-    return list(
-        SlaEvent.objects.filter(notified_at__isnull=True, created_at__lte=now - older_than)
-        .exclude(recipients=[])
-        .values_list("pk", flat=True)[:500]
-    )
-
-
 def lead_first_contact_log(
     *, lead: Lead, actor: Any, at: datetime | None = None, note: str = ""
 ) -> Lead:
     """Record the first contact with `lead`; this stops the SLA clock. Idempotent."""
-    from leads.services.lead import lead_status_set
-
     at = at or timezone.now()
     with transaction.atomic():
         locked = Lead.objects.select_for_update().get(pk=lead.pk)

@@ -62,7 +62,7 @@ def test_link_requests_are_rate_limited_per_email(client, settings, celery_eager
 def test_link_requests_are_limited_per_visitor_behind_the_proxy(client, settings, celery_eager):
     """Behind our proxy every request comes from its address: the limit must count the
     visitor the proxy saw, or one busy IP would lock everybody out."""
-    settings.LEADS_TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXY_COUNT = 1
     settings.PORTAL_LINK_REQUESTS_PER_IP = 2
     settings.PORTAL_LINK_REQUESTS_PER_EMAIL = 100
 

@@ -80,22 +80,38 @@ def _database_settings(**env: str) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def test_production_database_persists_checks_and_prepares_connections():
+def test_production_database_is_the_stock_backend_with_persistent_checked_connections():
     database = _database_settings()
 
-    assert database["ENGINE"] == "config.db"
+    assert database["ENGINE"] == "django.db.backends.postgresql"
     assert (database["HOST"], database["NAME"]) == ("db.internal", "portal")
     assert database["CONN_MAX_AGE"] == 60
     assert database["CONN_HEALTH_CHECKS"] is True
-    assert database["OPTIONS"] == {"connect_timeout": 5, "prepare_threshold": 5}
+    assert database["OPTIONS"] == {"connect_timeout": 5}
 
 
-def test_prepared_statements_can_be_turned_off_for_a_transaction_pooler():
-    assert _database_settings(DB_PREPARE_THRESHOLD="none")["OPTIONS"]["prepare_threshold"] is None
-    assert _database_settings(DB_PREPARE_THRESHOLD="0")["OPTIONS"]["prepare_threshold"] == 0
+def _production_setting(expression: str, **env: str) -> str:
+    result = _manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        f"from django.conf import settings as s; print(repr({expression}))",
+        env={**PRODUCTION_ENV, **env},
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
 
 
-def test_a_nonsense_prepare_threshold_stops_startup():
-    result = _manage("check", env={**PRODUCTION_ENV, "DB_PREPARE_THRESHOLD": "-1"})
-    assert result.returncode != 0
-    assert "DB_PREPARE_THRESHOLD" in result.stderr
+def test_the_proxy_ssl_header_is_trusted_only_behind_trusted_proxies():
+    assert _production_setting("(s.TRUSTED_PROXY_COUNT, s.SECURE_PROXY_SSL_HEADER)") == "(0, None)"
+    assert (
+        _production_setting(
+            "(s.TRUSTED_PROXY_COUNT, s.SECURE_PROXY_SSL_HEADER)", TRUSTED_PROXY_COUNT="2"
+        )
+        == "(2, ('HTTP_X_FORWARDED_PROTO', 'https'))"
+    )
+
+
+def test_the_cache_gives_up_on_redis_within_a_fraction_of_a_second():
+    options = _production_setting("s.CACHES['default']['OPTIONS']")
+    assert options == "{'socket_timeout': 0.25, 'socket_connect_timeout': 0.25}"

@@ -251,7 +251,7 @@ def test_policy_edits_are_validated_and_saved_through_the_service(
     policy.refresh_from_db()
     assert policy.allowed_billing_countries == ["DE", "GB"]
     assert policy.updated_by == admin_staff
-    assert len(callbacks) == 2  # the policy cache, the re-evaluation
+    assert len(callbacks) == 1  # the re-evaluation
 
 
 def test_other_apps_can_add_lead_actions():

@@ -100,7 +100,9 @@ def test_marketing_email_is_pending_and_the_caller_is_told(client):
         ({"consents": {"terms": True, "spam": True}}, "consents"),
         ({"consents": {"terms": True}, "consent_text_ids": {"terms": 99999}}, "consents"),
         ({"consents": "yes"}, "consents"),
-        ({"utm_source": "u" * 5000}, "utm_source"),
+        ({"consents": {"terms": "true"}}, "consents"),
+        ({"consents": {"terms": 1}}, "consents"),
+        ({"consents": {"terms": True, "marketing_email": "on"}}, "consents"),
     ],
 )
 def test_bad_input_is_a_400_with_per_field_errors_and_no_rows(client, overrides, field):
@@ -247,3 +249,10 @@ def test_the_endpoint_is_in_the_openapi_schema_and_swagger(client):
     assert body.endswith("LeadCaptureRequest")
     assert "/api/v1/leads/consent-texts/" in paths
     assert client.get("/api/docs/").status_code == 200
+
+
+def test_over_long_metadata_is_cut_to_fit_not_refused(client):
+    response = _post(client, _payload(email="meta@example.com", utm_source="u" * 5000))
+
+    assert response.status_code == 201
+    assert Touchpoint.objects.get(lead__email="meta@example.com").utm_source == "u" * 200

@@ -3,7 +3,13 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from leads.risk import is_disposable_domain, lead_risk_factors, submission_risk_factors
+from leads.risk import (
+    UNKNOWN_VELOCITY,
+    is_disposable_domain,
+    lead_risk_factors,
+    submission_risk_factors,
+)
+from leads.throttling import velocity_count
 
 
 def _rules(factors):
@@ -48,19 +54,19 @@ def test_no_rule_fires_for_a_consistent_person():
 def test_submission_rules_honeypot_and_fill_time(settings):
     now = timezone.now()
     factors = submission_risk_factors(
-        honeypot="x", started_at=now - timedelta(seconds=0.4), now=now, ip=None, email="a@b.co"
+        honeypot="x", started_at=now - timedelta(seconds=0.4), now=now, velocity=UNKNOWN_VELOCITY
     )
     assert _rules(factors) == ["honeypot", "too_fast"]
     assert "0.4 s" in factors[1].reason
     assert (
         submission_risk_factors(
-            honeypot="", started_at=now - timedelta(seconds=5), now=now, ip=None, email="c@b.co"
+            honeypot="", started_at=now - timedelta(seconds=5), now=now, velocity=UNKNOWN_VELOCITY
         )
         == []
     )
     # Unknown render time: the rule cannot judge, so it does not fire.
     assert (
-        submission_risk_factors(honeypot="", started_at=None, now=now, ip=None, email="d@b.co")
+        submission_risk_factors(honeypot="", started_at=None, now=now, velocity=UNKNOWN_VELOCITY)
         == []
     )
 
@@ -72,8 +78,9 @@ def test_velocity_per_ip_and_per_email(settings):
     now = timezone.now()
 
     def submit(ip, email):
+        velocity = velocity_count(ip=ip, email=email)
         return _rules(
-            submission_risk_factors(honeypot="", started_at=None, now=now, ip=ip, email=email)
+            submission_risk_factors(honeypot="", started_at=None, now=now, velocity=velocity)
         )
 
     assert submit("192.0.2.1", "one@example.com") == []

@@ -98,7 +98,10 @@ def test_a_repeat_submission_updates_the_same_lead_and_adds_a_touchpoint():
 
     assert second.pk == first.pk
     assert Lead.objects.count() == 1
-    assert second.name == "Sam Smith"
+    # Anyone can type anyone's email: a known lead's name is not rewritten, the owner is shown
+    # what the repeat said.
+    assert second.name == "Sam"
+    assert second.submitted_details["name"] == "Sam Smith"
     assert second.submissions == 2
     assert second.first_touch.utm_source == "newsletter"
     assert second.last_touch.utm_source == "linkedin"
@@ -300,29 +303,14 @@ def test_a_repeat_submission_keeps_the_owner_and_the_clock():
     assert again.assignments.count() == 1
 
 
-@pytest.mark.parametrize("repeat", [False, True], ids=["new lead", "repeat submission"])
-def test_velocity_given_as_a_callable_is_asked_once_and_may_refuse_with_nothing_written(repeat):
-    from leads.risk import Velocity
-    from leads.throttling import SubmissionRefused
+def test_a_repeat_fills_empty_details_and_keeps_differing_ones_for_the_owner():
+    capture_lead(email="pat@example.com", name="Pat", company="", phone="+44 20 7946 0958")
+    lead = capture_lead(
+        email="pat@example.com", name="Mallory", company="Evil Ltd", phone="+44 20 7946 0000"
+    )
 
-    if repeat:
-        capture_lead(email="asked@example.com")
-    before = _row_counts()
-    asked = []
-
-    def refuse():
-        asked.append(_row_counts())
-        raise SubmissionRefused("Too many.")
-
-    with pytest.raises(SubmissionRefused):
-        capture_lead(email="asked@example.com", velocity=refuse)
-    assert asked == [before]  # asked once, before anything was written
-    assert _row_counts() == before
-
-    def busy():
-        asked.append("busy")
-        return Velocity(ip=99, email=1)
-
-    lead = capture_lead(email="asked@example.com", velocity=busy)
-    assert asked[1:] == ["busy"]
-    assert "ip_velocity" in {factor["rule"] for factor in lead.risk_factors}
+    assert (lead.name, lead.company, lead.phone) == ("Pat", "Evil Ltd", "+442079460958")
+    assert lead.segment == "business"  # filled: the company was empty
+    differing = {k: v for k, v in lead.submitted_details.items() if k != "at"}
+    assert differing == {"name": "Mallory", "phone": "+442079460000"}
+    assert lead.touchpoints.count() == 2

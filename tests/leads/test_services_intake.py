@@ -1,23 +1,18 @@
-"""Capture's fast path and intake (routing and the double opt-in, after capture commits).
+"""Intake (routing and the double opt-in, after capture commits).
 
-- A first submission is one INSERT statement, and stores exactly what the locked path stores.
-- Capture leaves intake pending; intake does its work once; spam gets none.
-- A lost publish, or a broker that is down, loses nothing: the sweeper finds the lead.
-- End to end: capture, the background publisher, the real broker, a real worker.
+- Capture leaves intake pending and enqueues it on commit; intake does its work once; spam gets
+  none.
+- A lost enqueue, or a broker that is down, loses nothing: the sweeper finds the lead.
+- End to end: capture, enqueue_on_commit, the real broker, a real worker.
 """
 
-import dataclasses
 import logging
 import re
 import time
 from datetime import datetime, timedelta
-from io import StringIO
 
 import pytest
 from django.core import mail
-from django.core.management import call_command
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from config.celery import app as celery_app
@@ -28,12 +23,10 @@ from leads.models import (
     ConsentRecord,
     Lead,
     LeadStatus,
-    SlaState,
     Touchpoint,
 )
-from leads.risk import Velocity
 from leads.selectors import consent_chains_verify
-from leads.services import capture, intake, lead_capture
+from leads.services import intake
 from leads.services.intake import lead_intake_process, leads_intake_run, leads_intake_sweep
 from tests.conftest import wait_until
 from tests.leads.factories import (
@@ -50,15 +43,6 @@ START = "/start/"
 WRITE = re.compile(r"\b(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
 
 
-@pytest.fixture(autouse=True)
-def _intake_breaker_closed():
-    """The intake publisher is one per process: a test that opens its breaker must not make
-    the next test's publishes vanish."""
-    intake._publisher.breaker_reset()
-    yield
-    intake._publisher.breaker_reset()
-
-
 @pytest.fixture
 def owner():
     owner = SalesOwnerFactory()
@@ -70,137 +54,7 @@ def _later(lead: Lead, seconds: float) -> datetime:
     return lead.intake_pending_since + timedelta(seconds=seconds)
 
 
-# The fast path --------------------------------------------------------------------------------
-
-
-def test_a_first_submission_is_written_by_one_insert_statement():
-    capture_lead(intake=False)  # warms the id blocks (a refill is a SELECT nextval, not a write)
-
-    with CaptureQueriesContext(connection) as queries:
-        lead = capture_lead(
-            intake=False, consents={"terms": True, "marketing_email": True, "sms": False}
-        )
-
-    statements = [q["sql"] for q in queries]
-    writes = [sql for sql in statements if WRITE.search(sql)]
-    assert len(writes) == 1, writes
-    assert writes[0].startswith('WITH parent AS (INSERT INTO "leads_lead"')
-    # No transaction of its own: the statement is atomic by itself.
-    assert not [sql for sql in statements if "SAVEPOINT" in sql]
-    assert all(sql.lstrip().upper().startswith("SELECT") for sql in statements if sql not in writes)
-    # And that one statement wrote the whole graph.
-    assert Touchpoint.objects.filter(lead_id=lead.pk).count() == 1
-    assert ConsentRecord.objects.filter(lead_id=lead.pk).count() == 3
-    assert Lead.objects.get(pk=lead.pk).first_touch_id == lead.first_touch_id
-
-
-def _values(obj, *, ignore: set[str]) -> dict:
-    return {
-        field.attname: getattr(obj, field.attname)
-        for field in obj._meta.concrete_fields
-        if field.attname not in ignore
-    }
-
-
-LEAD_OWN = {"id", "email", "consent_chain_head", "first_touch_id", "last_touch_id", "updated_at"}
-TOUCH_OWN = {"id", "lead_id"}
-RECORD_OWN = {"id", "lead_id", "subject_digest", "prev_hash", "record_hash"}
-
-
-@pytest.mark.parametrize(
-    "case",
-    [
-        "clean",
-        "risky, not spam",
-        "a rule worth no points",
-    ],
-)
-def test_the_fast_path_stores_exactly_what_the_locked_path_stores(monkeypatch, settings, case):
-    """The same submission, once through the one-statement insert and once through the
-    row-locked ORM path: every stored field agrees but the lead's identity (id, email and the
-    hashes that cover them)."""
-    started_at = None
-    if case != "clean":
-        started_at = timezone.now() - timedelta(seconds=0.5)  # the too_fast rule
-    if case == "a rule worth no points":
-        settings.LEADS_RISK_POINTS = {**settings.LEADS_RISK_POINTS, "too_fast": 0}
-    seen = []
-    fast_path = capture._lead_insert_if_new
-
-    def spy(submission, rows, policy):
-        lead = fast_path(submission, rows, policy)
-        seen.append((submission, policy, lead))
-        return lead
-
-    monkeypatch.setattr(capture, "_lead_insert_if_new", spy)
-
-    returned = lead_capture(
-        email="Ada.Fast@Example.com",
-        name="  Ada   Lovelace ",
-        company="Analytical Engines Ltd",
-        phone="020 7946 0958",
-        country="gb",
-        consents={"terms": True, "marketing_email": True, "sms": False},
-        touch={
-            "utm_source": "google",
-            "utm_medium": "cpc",
-            "utm_campaign": "spring",
-            "utm_term": "billing portal",
-            "utm_content": "ad-a",
-            "referrer": "https://www.google.com/",
-            "landing_page": "https://portal.example.com/start/?utm_source=google",
-            "gclid": "Cj0KCQ",
-            "fbclid": "",
-        },
-        context=capture_context(ip="2001:DB8::0:7", ip_country="gb"),
-        started_at=started_at,
-        velocity=Velocity(ip=1, email=1),
-    )
-    ((submission, policy, inserted),) = seen
-    assert inserted is not None  # it did take the fast path
-    # The same submission, straight into the locked path under another email.
-    locked = capture._lead_capture_locked(
-        dataclasses.replace(
-            submission, cleaned={**submission.cleaned, "email": "ada.locked@example.com"}
-        ),
-        policy,
-    )
-
-    fast = Lead.objects.get(pk=returned.pk)
-    locked = Lead.objects.get(pk=locked.pk)
-    assert (fast.email, locked.email) == ("ada.fast@example.com", "ada.locked@example.com")
-    assert _values(fast, ignore=LEAD_OWN) == _values(locked, ignore=LEAD_OWN)
-    assert fast.intake_pending_since is not None
-    assert fast.sla_state == SlaState.PENDING
-    # What the caller got back is what was stored.
-    assert _values(returned, ignore=set()) == _values(fast, ignore=set())
-
-    for lead in (fast, locked):
-        assert lead.first_touch_id == lead.last_touch_id
-        assert list(lead.touchpoints.values_list("pk", flat=True)) == [lead.first_touch_id]
-    assert _values(fast.first_touch, ignore=TOUCH_OWN) == _values(
-        locked.first_touch, ignore=TOUCH_OWN
-    )
-    fast_records = list(fast.consent_records.order_by("sequence"))
-    locked_records = list(locked.consent_records.order_by("sequence"))
-    assert [r.decision for r in fast_records] == ["granted", "pending_confirmation", "not_given"]
-    assert [_values(r, ignore=RECORD_OWN) for r in fast_records] == [
-        _values(r, ignore=RECORD_OWN) for r in locked_records
-    ]
-    assert fast.consent_chain_head == fast_records[-1].record_hash
-
-    out = StringIO()
-    call_command("consent_chain_verify", "--lead", fast.pk, "--lead", locked.pk, stdout=out)
-    assert "2 consent chain(s) verified, all intact." in out.getvalue()
-
-    # And intake treats them alike.
-    owner = SalesOwnerFactory()
-    RoutingRuleFactory(members=[owner])
-    assert leads_intake_run(lead_ids=[fast.pk, locked.pk]) == 2
-    for lead in (fast, locked):
-        lead.refresh_from_db()
-        assert (lead.owner, lead.intake_pending_since) == (owner.user, None)
-        assert lead.confirmations.count() == 1
+# What capture stores ----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -237,7 +91,7 @@ def test_capture_leaves_intake_pending_and_intake_routes_the_lead_once(
     with django_capture_on_commit_callbacks() as callbacks:
         captured = capture_lead(intake=False)
 
-    assert len(callbacks) == 1  # the hand-over to the publisher, once the capture commits
+    assert len(callbacks) == 1  # intake's enqueue, once the capture commits
     lead = Lead.objects.get(pk=captured.pk)
     assert lead.intake_pending_since == lead.created_at
     assert lead.owner is None
@@ -357,10 +211,10 @@ def test_one_lead_failing_intake_keeps_its_mark_and_does_not_stop_the_others(own
     assert Lead.objects.get(pk=broken.pk).owner == owner.user
 
 
-# A lost publish -------------------------------------------------------------------------------
+# A lost enqueue -------------------------------------------------------------------------------
 
 
-def test_the_sweeper_routes_a_lead_whose_publish_was_lost_and_leaves_newer_ones(
+def test_the_sweeper_routes_a_lead_whose_enqueue_was_lost_and_leaves_newer_ones(
     owner, settings, monkeypatch, django_capture_on_commit_callbacks
 ):
     after = settings.LEADS_INTAKE_SWEEP_AFTER_SECONDS
@@ -371,7 +225,7 @@ def test_the_sweeper_routes_a_lead_whose_publish_was_lost_and_leaves_newer_ones(
         with monkeypatch.context() as patch:
             patch.setattr(timezone, "now", lambda: later)
             newer = capture_lead(intake=False)
-    assert len(callbacks) == 2  # the publishes, never run: lost
+    assert len(callbacks) == 2  # the enqueues, never run: lost
     assert newer.intake_pending_since == later
 
     assert leads_intake_sweep(now=_later(older, after - 1)) == 0
@@ -415,9 +269,9 @@ def test_with_the_broker_down_the_form_still_answers_and_the_sweeper_does_intake
     client, owner, dead_broker, settings, caplog, django_capture_on_commit_callbacks
 ):
     assert not celery_app.conf.task_always_eager
-    settings.LEADS_INTAKE_BREAKER_SECONDS = 42.0
-    caplog.set_level(logging.WARNING, logger="config.publisher")
+    caplog.set_level(logging.WARNING, logger="config.celery")
 
+    started = time.monotonic()
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         response = client.post(
             START, lead_form_data(consent_marketing_email="on"), REMOTE_ADDR="192.0.2.10"
@@ -425,20 +279,12 @@ def test_with_the_broker_down_the_form_still_answers_and_the_sweeper_does_intake
 
     assert response.status_code == 303
     assert response["Location"] == "/start/thanks/?confirm=email"
+    assert time.monotonic() - started < 5  # one refused connection, one quick retry
     assert len(callbacks) == 1
     lead = Lead.objects.get(email="grace@example.com")
     assert lead.intake_pending_since is not None
     assert lead.consent_records.count() == 3
-    # The publisher's own thread met the dead broker (not the request), and gave up.
-    failure = wait_until(
-        lambda: [r for r in caplog.records if f"publishing [{lead.pk}] failed" in r.getMessage()],
-        timeout=15,
-        message="the publisher never tried the broker",
-    )
-    assert failure[0].threadName == "lead-intake-publisher"
-    # The breaker is open for LEADS_INTAKE_BREAKER_SECONDS: later leads skip the broker.
-    assert 30 < intake._publisher._open_until - time.monotonic() <= 42
-    assert intake._publisher.publish_now([lead.pk]) is False
+    assert f"enqueue of leads.intake({lead.pk},) failed" in caplog.text
     lead.refresh_from_db()
     assert lead.owner is None
     assert not ConsentConfirmation.objects.exists()
@@ -455,13 +301,13 @@ def test_with_the_broker_down_the_form_still_answers_and_the_sweeper_does_intake
 
 @pytest.mark.e2e
 @pytest.mark.django_db(transaction=True)
-def test_captured_leads_are_routed_by_a_real_worker_through_the_background_publisher(
+def test_captured_leads_are_routed_by_a_real_worker(
     celery_worker,
 ):
     owner = SalesOwnerFactory()
     RoutingRuleFactory(members=[owner])
 
-    # No test transaction here: each capture commits, and its on_commit hands the id over.
+    # No test transaction here: each capture commits, and its on_commit enqueues intake.
     leads = [capture_lead(intake=False) for _ in range(4)]
     leads.append(capture_lead(intake=False, consents={"terms": True, "marketing_email": True}))
     ids = [lead.pk for lead in leads]

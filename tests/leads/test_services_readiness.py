@@ -81,7 +81,7 @@ def test_saving_the_policy_re_evaluates_every_lead(django_capture_on_commit_call
 
     with django_capture_on_commit_callbacks() as callbacks:
         readiness_policy_save(policy=policy, actor=SalesUserFactory())
-    assert len(callbacks) == 2  # drop the cached policy, then enqueue the re-evaluation
+    assert len(callbacks) == 1  # enqueue the re-evaluation
     assert ReadinessPolicy.objects.get(pk=policy.pk).allowed_billing_countries == ["DE", "FR"]
 
     # The worker's task body:
@@ -105,15 +105,3 @@ def test_refresh_stores_the_result():
     result = lead_readiness_refresh(lead=lead)
     assert result.ready and lead.is_ready
     assert len(lead.readiness_checklist) == 5
-
-
-def test_the_policy_is_cached_briefly_and_dropped_when_saved(settings, transactional_db):
-    settings.LEADS_POLICY_CACHE_SECONDS = 60
-    first = readiness_policy_active()
-    ReadinessPolicy.objects.filter(pk=first.pk).update(max_risk_score=7)
-    assert readiness_policy_active().max_risk_score == first.max_risk_score  # cached
-
-    policy = ReadinessPolicy.objects.get(pk=first.pk)
-    policy.max_risk_score = 9
-    readiness_policy_save(policy=policy, actor=None)
-    assert readiness_policy_active().max_risk_score == 9

@@ -10,7 +10,8 @@ from django.utils import timezone
 from leads.business_hours import BusinessHours
 from leads.models import LeadStatus, SlaEvent, SlaState
 from leads.services import lead_first_contact_log, lead_sla_breaches_process
-from leads.services.sla import lead_sla_event_notify, lead_sla_start
+from leads.services.sla import lead_sla_event_notify
+from leads.services.sla_clock import lead_sla_start
 from leads.tasks import leads_outbox_sweep_task
 from tests.leads.factories import RoutingRuleFactory, SalesOwnerFactory, capture_lead
 

@@ -40,8 +40,7 @@ def test_a_lost_confirmation_email_is_re_driven_once():
     assert [m.to for m in mail.outbox] == [[lead.email]]
 
 
-def test_the_sweep_task_and_reevaluation_task_run_their_services(settings):
-    settings.LEADS_POLICY_CACHE_SECONDS = 0  # nothing to wait out
+def test_the_sweep_task_and_reevaluation_task_run_their_services():
     capture_lead()
     assert lead_sla_breaches_process_task() == 0
     assert leads_readiness_reevaluate_task() == 1

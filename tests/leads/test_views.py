@@ -244,7 +244,7 @@ def test_the_proxy_address_is_used_only_when_configured(client, settings):
         START, lead_form_data(), REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.9"
     )
     assert Touchpoint.objects.get().ip == "10.0.0.1"
-    settings.LEADS_TRUSTED_PROXY_COUNT = 1
+    settings.TRUSTED_PROXY_COUNT = 1
     client.post(
         START,
         lead_form_data(email="proxied@example.com"),
@@ -316,15 +316,29 @@ def test_a_tampered_withdrawal_link_records_nothing(client):
     assert lead.consent_records.filter(decision="withdrawn").count() == 0
 
 
-def test_form_pages_are_never_cached_but_the_redirect_after_a_post_needs_no_headers(
-    client, settings
-):
+def test_form_pages_and_their_answers_are_never_cached(client, settings):
     page = client.get(START)
     assert "no-store" in page["Cache-Control"]
     bad = client.post(START, lead_form_data(email="not an email"))
     assert bad.status_code == 400 and "no-store" in bad["Cache-Control"]
-    done = client.post(START, lead_form_data(email="cache@example.com"))
-    assert done.status_code == 303 and "Cache-Control" not in done
     settings.LEADS_RATE_LIMIT_PER_EMAIL = 1
+    done = client.post(START, lead_form_data(email="cache@example.com"))
+    assert done.status_code == 303 and "no-store" in done["Cache-Control"]
     refused = client.post(START, lead_form_data(email="cache@example.com"))
     assert refused.status_code == 429 and "no-store" in refused["Cache-Control"]
+
+
+def test_over_long_hidden_fields_are_cut_to_fit_not_refused(client):
+    response = client.post(
+        START,
+        lead_form_data(
+            email="long@example.com",
+            referrer="https://ref.example/?q=" + "r" * 8000,
+            utm_source="s" * 900,
+        ),
+    )
+
+    assert response.status_code == 303
+    touch = Touchpoint.objects.get(lead__email="long@example.com")
+    assert len(touch.referrer) == 2000 and touch.referrer.startswith("https://ref.example/?q=")
+    assert touch.utm_source == "s" * 200
