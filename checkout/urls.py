@@ -1,6 +1,6 @@
 from django.urls import path
 
-from checkout import views
+from checkout import views, views_email
 
 app_name = "checkout"
 
@@ -11,4 +11,6 @@ urlpatterns = [
     path("checkout/<slug:slug>/<uuid:token>/pay/", views.checkout_pay_api, name="pay_api"),
     path("checkout/<slug:slug>/<uuid:token>/status/", views.checkout_status_api, name="status"),
     path("checkout/<slug:slug>/<uuid:token>/done/", views.checkout_done, name="done"),
+    # Bounce reports for the customer emails (the message log's delivery tracking).
+    path("webhooks/email/bounce/", views_email.email_bounce, name="email-bounce"),
 ]

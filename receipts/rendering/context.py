@@ -26,7 +26,7 @@ def date_text(value: str, locale: str) -> str:
 
 
 def moment_text(value: str, *, zone: str, locale: str) -> str:
-    """"23 November 2026, 14:05 (Europe/Berlin)" in the zone, for people."""
+    """ "23 November 2026, 14:05 (Europe/Berlin)" in the zone, for people."""
     moment = datetime.fromisoformat(value).astimezone(ZoneInfo(zone))
     day = format_date(moment.date(), format="long", locale=locale)
     return f"{day}, {format_time(moment.time(), format='HH:mm', locale=locale)} ({zone})"

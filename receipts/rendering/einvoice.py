@@ -37,7 +37,7 @@ UNIT_ONE = "C62"
 
 
 def amount_text(amount: int, exponent: int) -> str:
-    """Minor units as the decimal string the XML carries (12345, 2 -> "123.45"; JPY 500 -> "500")."""
+    """Minor units as the XML's decimal string (12345, 2 -> "123.45"; JPY 500, 0 -> "500")."""
     value = Decimal(amount).scaleb(-exponent)
     return f"{value:.{exponent}f}"
 

@@ -41,4 +41,6 @@ def document_render(snapshot: dict[str, Any]) -> RenderedDocument:
     """PDF/A-3b with its Factur-X XML, from a snapshot alone."""
     xml = facturx_xml(snapshot)
     pdf, refused = html_to_pdf(document_html(snapshot))
-    return RenderedDocument(pdf=facturx_embed(pdf, xml, snapshot=snapshot), xml=xml, refused=refused)
+    return RenderedDocument(
+        pdf=facturx_embed(pdf, xml, snapshot=snapshot), xml=xml, refused=refused
+    )

@@ -19,7 +19,6 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 
-from config.celery import enqueue_on_commit
 from payments.models import PAID_STATUSES, Dispute, Payment, Refund
 from receipts.models import CreditNote, DocumentCounter, Receipt, ReceiptEvent
 from receipts.services.snapshot import credit_note_snapshot_build, receipt_snapshot_build
@@ -51,14 +50,8 @@ def document_number_take(*, series: str, year: int) -> tuple[int, str]:
     return counter.last_number, f"{series}-{year}-{counter.last_number:06d}"
 
 
-def _render_later(document: Receipt | CreditNote) -> None:
-    from receipts.tasks import document_render_enqueue
-
-    transaction.on_commit(lambda: document_render_enqueue(document=document))
-
-
 def receipt_issue(*, payment_id: int, now: datetime | None = None) -> Receipt:
-    """The receipt for a successful payment, issued once. Its PDF is rendered after commit.
+    """The receipt for a successful payment, issued once (its PDF: production.py).
 
     Raises ReceiptNotIssued for a payment that never succeeded.
     """
@@ -87,7 +80,6 @@ def receipt_issue(*, payment_id: int, now: datetime | None = None) -> Receipt:
                 cause="issued",
                 detail={"number": number, "payment": payment.pk},
             )
-            _render_later(receipt)
     except IntegrityError:
         # Another worker issued it first (the unique payment constraint): ours rolled back with
         # its number, so there is no gap.
@@ -164,7 +156,6 @@ def _credit_note_issue(
                 actor=actor if getattr(actor, "pk", None) else None,
                 detail={"number": number, "amount": amount, "reason": reason[:300]},
             )
-            _render_later(note)
     except IntegrityError:
         found = CreditNote.objects.filter(refund=refund) if refund else None
         if found is None:

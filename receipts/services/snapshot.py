@@ -67,14 +67,20 @@ def buyer_snapshot(*, email: str, name: str, country: str, lead_company: str = "
         "vat_id": _text(details.vat_id if details else "", 32),
         "language": language,
         "locale": buyer_locale(language=language, country=country),
-        "time_zone": buyer_time_zone(country=country, preferred=details.time_zone if details else ""),
+        "time_zone": buyer_time_zone(
+            country=country, preferred=details.time_zone if details else ""
+        ),
     }
 
 
 def _issue_moment(now: datetime | None) -> dict[str, Any]:
     now = now or timezone.now()
     local = now.astimezone(ZoneInfo(settings.RECEIPTS_TIME_ZONE))
-    return {"issued_at": now.isoformat(), "issue_date": local.date().isoformat(), "year": local.year}
+    return {
+        "issued_at": now.isoformat(),
+        "issue_date": local.date().isoformat(),
+        "year": local.year,
+    }
 
 
 def _category(rate_bp: int) -> str:
@@ -191,8 +197,12 @@ def _card(payment: Payment) -> dict[str, str]:
     otherwise Stripe's own record of the payment method (best effort: a receipt is never held
     up by Stripe being slow)."""
     customer: Customer | None = payment.customer
-    if customer and customer.card_last4 and (
-        not payment.payment_method_id or customer.payment_method_id == payment.payment_method_id
+    if (
+        customer
+        and customer.card_last4
+        and (
+            not payment.payment_method_id or customer.payment_method_id == payment.payment_method_id
+        )
     ):
         return {"brand": customer.card_brand, "last4": customer.card_last4}
     if payment.payment_method_id:
