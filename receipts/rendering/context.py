@@ -102,7 +102,8 @@ def document_context(snapshot: dict[str, Any]) -> dict[str, Any]:
             "total": money(order["total"]),
             "paid_so_far": money(order["paid_so_far"]),
             "balance": money(order["balance"]),
-            "has_balance": order["balance"] > 0 or order["paid_so_far"] != order["total"],
+            # A part payment (deposit, balance) shows where the order stands.
+            "has_balance": order["balance"] > 0 or order["total"] != snapshot["total"],
         },
         "order_reference": (order or {}).get("reference")
         or (corrects or {}).get("order_reference", ""),

@@ -80,7 +80,8 @@ def facturx_data(snapshot: dict[str, Any]) -> dict[str, Any]:
     is_credit = snapshot["kind"] == "credit_note"
     payment = snapshot["payment"]
     moment = payment.get("refunded_at") if is_credit else payment["paid_at"]
-    paid_on = _local_date(moment)
+    # The day the buyer paid, as the PDF prints it (in the buyer's time zone).
+    paid_on = _local_date(moment, snapshot["buyer"]["time_zone"])
     words = words_for("en")
     data: dict[str, Any] = {
         "BT-1": snapshot["number"],
@@ -142,8 +143,8 @@ def facturx_data(snapshot: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def _local_date(moment: str) -> date:
-    return datetime.fromisoformat(moment).astimezone(ZoneInfo(settings.RECEIPTS_TIME_ZONE)).date()
+def _local_date(moment: str, zone: str) -> date:
+    return datetime.fromisoformat(moment).astimezone(ZoneInfo(zone)).date()
 
 
 def facturx_xml(snapshot: dict[str, Any]) -> bytes:
