@@ -184,6 +184,7 @@ def _producer_matching_xmp(pdf: bytes) -> bytes:
     if producer is None or reader.metadata.get("/Producer") == producer:
         return pdf
     writer = PdfWriter(clone_from=reader)
+    writer.pdf_header = reader.pdf_header  # PDF 1.7, as WeasyPrint wrote it
     writer.add_metadata({"/Producer": producer})
     out = io.BytesIO()
     writer.write(out)

@@ -46,8 +46,12 @@ def xmp_tree(reader: PdfReader):
 
 
 def xmp_value(tree, path: str) -> str:
-    found = tree.xpath(f"string({path})", namespaces=NS)
-    return str(found).strip()
+    """An XMP property, written as an element or as an attribute of rdf:Description (both are
+    RDF/XML for the same thing: the library writes one, WeasyPrint the other)."""
+    found = str(tree.xpath(f"string({path})", namespaces=NS)).strip()
+    if not found and path.startswith("//") and "/" not in path[2:]:
+        found = str(tree.xpath(f"string(//@{path[2:]})", namespaces=NS)).strip()
+    return found
 
 
 def pdfa3b_problems(pdf: bytes, *, with_facturx: bool) -> list[str]:
@@ -84,13 +88,15 @@ def pdfa3b_problems(pdf: bytes, *, with_facturx: bool) -> list[str]:
             font = ref.get_object()
             descendants = [d.get_object() for d in font.get("/DescendantFonts", [])] or [font]
             for d in descendants:
-                descriptor = (d.get("/FontDescriptor") or {}).get_object() if d.get(
-                    "/FontDescriptor"
-                ) else {}
+                descriptor = (
+                    (d.get("/FontDescriptor") or {}).get_object()
+                    if d.get("/FontDescriptor")
+                    else {}
+                )
                 if not any(k in descriptor for k in ("/FontFile", "/FontFile2", "/FontFile3")):
                     problems.append(f"page {number}: font {name} is not embedded")
     info = reader.metadata or {}
-    producer = xmp_value(tree, "//pdf:Producer") or xmp_value(tree, "//@pdf:Producer")
+    producer = xmp_value(tree, "//pdf:Producer")
     if info.get("/Producer") and info.get("/Producer") != producer:
         problems.append(f"/Producer {info.get('/Producer')!r} differs from XMP {producer!r}")
     title = xmp_value(tree, "//dc:title//rdf:li")

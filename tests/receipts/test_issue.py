@@ -45,8 +45,12 @@ def test_fifty_payments_issued_in_parallel_get_fifty_consecutive_numbers_and_rol
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=issue, args=(p,), kwargs={"roll_back": False}) for p in payments]
-    threads += [threading.Thread(target=issue, args=(p,), kwargs={"roll_back": True}) for p in doomed]
+    threads = [
+        threading.Thread(target=issue, args=(p,), kwargs={"roll_back": False}) for p in payments
+    ]
+    threads += [
+        threading.Thread(target=issue, args=(p,), kwargs={"roll_back": True}) for p in doomed
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -101,9 +105,7 @@ def test_each_series_and_year_counts_from_one():
 
 
 def test_checkout_deposit_balance_and_renewal_payments_each_get_one_receipt(celery_eager):
-    order, deposit = paid_order(
-        price=30_000, billing_type=Offer.BillingType.DEPOSIT, deposit=9_000
-    )
+    order, deposit = paid_order(price=30_000, billing_type=Offer.BillingType.DEPOSIT, deposit=9_000)
     balance = pay_order(order, amount=21_000, kind=Payment.AttemptKind.BALANCE)
     _, renewal = paid_order(billing_type=Offer.BillingType.RECURRING)
     renewal2 = pay_order(renewal.order, amount=12_000, kind=Payment.AttemptKind.RENEWAL)
