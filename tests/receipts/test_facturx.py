@@ -169,11 +169,11 @@ def test_the_pdf_is_pdf_a_3b_before_and_after_the_xml_is_embedded(celery_eager):
     # The attached XML is the one built from the snapshot, byte for byte.
     reader = PdfReader(io.BytesIO(after))
     assert reader.attachments["factur-x.xml"] == [facturx_xml(receipt.snapshot)]
-    assert "/UseAttachments" == reader.trailer["/Root"]["/PageMode"]
+    assert reader.trailer["/Root"]["/PageMode"] == "/UseAttachments"
 
 
 def test_a_broken_xml_fails_the_xsd_check():
     """The check the tests rely on can fail: a receipt without its number is refused."""
-    with pytest.raises(Exception, match="(?i)schema|xsd|required"):
+    with pytest.raises(Exception, match=r"(?i)schema|xsd|required"):
         xml_check_xsd(b"<rsm:CrossIndustryInvoice xmlns:rsm='" + NS["rsm"].encode() + b"'/>",
                       flavor="factur-x", level="en16931")  # fmt: skip

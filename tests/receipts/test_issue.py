@@ -23,7 +23,7 @@ class Rollback(Exception):
     pass
 
 
-def test_fifty_payments_issued_in_parallel_get_fifty_consecutive_numbers_and_rollbacks_leave_no_gap():
+def test_fifty_payments_issued_in_parallel_get_consecutive_numbers_and_rollbacks_leave_no_gap():
     payments = [paid_order()[1] for _ in range(50)]
     doomed = [paid_order()[1] for _ in range(10)]
     barrier = threading.Barrier(len(payments) + len(doomed))
@@ -145,9 +145,12 @@ def test_a_redelivered_task_changes_nothing(celery_eager):
 
 
 def _refused(statement: str, *params) -> None:
-    with pytest.raises((IntegrityError, InternalError)), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(statement, params)
+    with (
+        pytest.raises((IntegrityError, InternalError)),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(statement, params)
 
 
 def test_postgres_refuses_changes_to_an_issued_receipt_and_any_delete(celery_eager):

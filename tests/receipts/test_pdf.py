@@ -178,5 +178,5 @@ def test_the_english_and_german_receipts_render_to_png_pages(tmp_path: Path, cel
         from PIL import Image
 
         with Image.open(page) as image:
-            assert image.size == (414, 585)  # A4 (210 × 297 mm) at 50 dpi, rounded up: one page
+            assert image.size == (414, 585)  # A4 (210 by 297 mm) at 50 dpi, rounded up: one page
             assert len(set(image.convert("L").getdata())) > 10  # not blank
