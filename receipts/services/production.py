@@ -18,7 +18,6 @@ from django.db.models import F
 from django.utils import timezone
 
 from receipts.models import CreditNote, Receipt, ReceiptEvent
-from receipts.rendering.pdf import document_render
 from receipts.services.issue import credit_notes_for_payment, receipt_issue
 from receipts.services.transitions import document_transition
 
@@ -44,6 +43,9 @@ def document_render_store(
     if document.status == Receipt.Status.STORED:
         return document
     try:
+        # Imported here, inside the time limit: loading WeasyPrint is part of a cold render.
+        from receipts.rendering.pdf import document_render
+
         rendered = document_render(document.snapshot)
     except BaseException as exc:  # the soft time limit too: recorded, then re-raised
         _render_failed(document, exc)
