@@ -47,11 +47,11 @@ def document_render_store(
         from receipts.rendering.pdf import document_render
 
         rendered = document_render(document.snapshot)
+        storage = documents_storage()
+        name = storage.save(_storage_name(document), ContentFile(rendered.pdf))
     except BaseException as exc:  # the soft time limit too: recorded, then re-raised
         _render_failed(document, exc)
         raise
-    storage = documents_storage()
-    name = storage.save(_storage_name(document), ContentFile(rendered.pdf))
     document, applied = document_transition(
         model=model,
         document_id=document.pk,
