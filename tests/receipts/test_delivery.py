@@ -125,7 +125,7 @@ class FullDisk:
 
 
 def test_a_refund_email_carries_its_credit_note(celery_eager):
-    order, payment = paid_order()
+    _, payment = paid_order()
     mail.outbox.clear()
     refund_succeeded(payment, 4_000)
     note = CreditNote.objects.get()
