@@ -11,7 +11,7 @@ from receipts.selectors import lead_documents
 
 
 @admin.display(description="Receipts kept on erasure")
-def financial_records_kept(lead) -> str:
+def financial_records_kept(modeladmin, lead) -> str:
     receipts = lead_documents(lead=lead)
     count = receipts.count()
     notes = sum(r.credit_notes.count() for r in receipts)
