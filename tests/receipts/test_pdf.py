@@ -179,4 +179,5 @@ def test_the_english_and_german_receipts_render_to_png_pages(tmp_path: Path, cel
 
         with Image.open(page) as image:
             assert image.size == (414, 585)  # A4 (210 by 297 mm) at 50 dpi, rounded up: one page
-            assert len(set(image.convert("L").getdata())) > 10  # not blank
+            low, high = image.convert("L").getextrema()
+            assert high - low > 100  # ink on paper, not a blank page
