@@ -34,6 +34,10 @@ TYPE_CREDIT_NOTE = "381"
 PAYMENT_MEANS_CARD = "48"
 # UN/ECE rec 20 "one" (a unit): a course, an access, a subscription period.
 UNIT_ONE = "C62"
+# The library rewrites the PDF with pypdf and says so in the XMP it writes (pdf:Producer). The
+# PDF is rendered with the same producer in its document information, so the two agree without
+# a second rewrite; `_producer_matching_xmp` still checks, and rewrites if a version differs.
+FINAL_PRODUCER = "pypdf"
 
 
 def amount_text(amount: int, exponent: int) -> str:

@@ -39,12 +39,15 @@ def document_number_take(*, series: str, year: int) -> tuple[int, str]:
     the counter row stays locked until it ends)."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("document_number_take needs the issuing transaction")
-    # INSERT … ON CONFLICT DO NOTHING: the first document of a year creates its counter, and two
-    # first documents at once both find it, whichever inserted it.
-    DocumentCounter.objects.bulk_create(
-        [DocumentCounter(series=series, year=year, last_number=0)], ignore_conflicts=True
-    )
-    counter = DocumentCounter.objects.select_for_update().get(series=series, year=year)
+    counters = DocumentCounter.objects.select_for_update()
+    counter = counters.filter(series=series, year=year).first()
+    if counter is None:
+        # INSERT … ON CONFLICT DO NOTHING: the first document of a year creates its counter,
+        # and two first documents at once both find it, whichever inserted it.
+        DocumentCounter.objects.bulk_create(
+            [DocumentCounter(series=series, year=year, last_number=0)], ignore_conflicts=True
+        )
+        counter = counters.get(series=series, year=year)
     counter.last_number += 1
     counter.save(update_fields=["last_number"])
     return counter.last_number, f"{series}-{year}-{counter.last_number:06d}"

@@ -35,11 +35,16 @@ def _storage_name(document: Receipt | CreditNote) -> str:
 
 
 def document_render_store(
-    *, model: type[Receipt] | type[CreditNote], document_id: int
+    *,
+    model: type[Receipt] | type[CreditNote],
+    document_id: int,
+    document: Receipt | CreditNote | None = None,
 ) -> Receipt | CreditNote:
     """Render and store the document's PDF once. Idempotent: a stored document is returned as
-    it is, and of two concurrent renders only the first to finish is kept."""
-    document = model.objects.get(pk=document_id)
+    it is, and of two concurrent renders only the first to finish is kept (the state move is
+    made under the row lock). `document` is the row when the caller has just read it."""
+    if document is None or document.pk != document_id:
+        document = model.objects.get(pk=document_id)
     if document.status == Receipt.Status.STORED:
         return document
     try:
@@ -91,12 +96,12 @@ def receipt_produce(*, payment_id: int) -> Receipt:
     """The whole job for a successful payment: issue (number and snapshot), render, embed the
     Factur-X XML and store. Safe to run again at any point: each step is idempotent."""
     receipt = receipt_issue(payment_id=payment_id)
-    return document_render_store(model=Receipt, document_id=receipt.pk)
+    return document_render_store(model=Receipt, document_id=receipt.pk, document=receipt)
 
 
 def credit_notes_produce(*, payment_id: int) -> list[CreditNote]:
     """A stored credit note for every succeeded refund of the payment."""
     return [
-        document_render_store(model=CreditNote, document_id=note.pk)
+        document_render_store(model=CreditNote, document_id=note.pk, document=note)
         for note in credit_notes_for_payment(payment_id=payment_id)
     ]
