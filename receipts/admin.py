@@ -16,6 +16,7 @@ from django.utils.html import format_html
 
 from checkout.money import money_format
 from config.admin import HistoryInline
+from config.celery import enqueue_on_commit
 from config.services import audit_log_record
 from receipts.delivery import document_resend
 from receipts.models import (
@@ -183,7 +184,7 @@ class ReceiptAdmin(DocumentAdmin):
                     continue
                 from receipts.tasks import document_render_task
 
-                document_render_task.delay("credit_note", note.pk)
+                enqueue_on_commit(document_render_task, "credit_note", note.pk)
                 self.message_user(request, f"{receipt}: credit note {note.number} issued.")
 
 
