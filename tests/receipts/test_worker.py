@@ -22,9 +22,7 @@ def test_a_paid_order_gets_its_receipt_and_one_email_carrying_it_through_the_wor
 ):
     order, payment = paid_order(email="ada@example.com")
 
-    confirmation = wait_until(
-        lambda: _sent(order, Notification.Kind.PAYMENT_CONFIRMED), timeout=30
-    )
+    confirmation = wait_until(lambda: _sent(order, Notification.Kind.PAYMENT_CONFIRMED), timeout=30)
     receipt = Receipt.objects.get(payment=payment)
     assert receipt.status == Receipt.Status.STORED
     assert [a["document"] for a in confirmation.attachments] == [f"receipt:{receipt.pk}"]
