@@ -211,3 +211,23 @@ def test_later_edits_to_the_offer_order_or_seller_never_change_an_issued_receipt
     assert again == before
     assert "Pottery for beginners" in again and "Renamed offer" not in again
     assert "Demo Seller Ltd" in again and "Another Seller plc" not in again
+
+
+def test_a_payment_without_an_order_gets_a_receipt_for_its_customer(celery_eager):
+    from payments.services import payment_transition
+    from tests.receipts.factories import card_customer
+
+    customer = card_customer("walk-in@example.com")
+    payment = Payment.objects.create(
+        customer=customer, idempotency_key="test:manual:1", amount=4_200, currency="gbp",
+        attempt_kind=Payment.AttemptKind.MANUAL, metadata={"description": "Workshop seat"},
+    )  # fmt: skip
+    payment_transition(
+        payment_id=payment.pk, to_status=Payment.Status.SUCCEEDED, cause="test",
+        fields={"amount_received": 4_200},
+    )  # fmt: skip
+    receipt = Receipt.objects.get(payment=payment)
+    assert receipt.status == Receipt.Status.STORED and receipt.order is None
+    assert receipt.buyer_email == "walk-in@example.com"
+    assert [line["description"] for line in receipt.snapshot["lines"]] == ["Workshop seat"]
+    assert (receipt.net, receipt.tax, receipt.total, receipt.currency) == (4_200, 0, 4_200, "GBP")
