@@ -25,7 +25,7 @@ system-deps:
 run: install
 	$(PY) -m devtools.run
 
-test: SYSTEM_DEPS = chromium libharfbuzz-subset0
+test: SYSTEM_DEPS = chromium libharfbuzz-subset0 poppler-utils
 test: system-deps install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

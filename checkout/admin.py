@@ -221,3 +221,6 @@ class SubscriptionAdmin(admin.ModelAdmin):
     list_display = ["order", "interval", "amount", "currency", "status", "next_charge_at"]
     list_filter = ["status", "interval"]
     readonly_fields = ["order", "customer", "current_period_start", "created_at"]
+
+
+from checkout import admin_notifications  # noqa: E402, F401  (registers the message log)

@@ -13,3 +13,15 @@ class CheckoutConfig(AppConfig):
         if send_checkout_link not in LeadAdmin.actions:
             LeadAdmin.actions.append(send_checkout_link)
         receivers.connect()
+        _anymail_bounces_connect()
+
+
+def _anymail_bounces_connect() -> None:
+    """Bounces reported through django-anymail's tracking webhooks, when it is installed."""
+    try:
+        from anymail.signals import tracking
+    except ImportError:
+        return
+    from checkout.views_email import anymail_tracking_receiver
+
+    tracking.connect(anymail_tracking_receiver, dispatch_uid="checkout.anymail_bounces")

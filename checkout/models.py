@@ -196,10 +196,16 @@ class EntitlementEvent(models.Model):
 
 
 class Notification(models.Model):
-    """One customer email, sent at most once: the unique `key` is the sent-marker.
+    """One customer email, sent at most once: the unique `key` is the sent-marker. The one
+    message log: every app's messages to the buyer are rows here (DESIGN.md §3).
 
     The row is written in the same transaction as the change it reports and the email is sent
     by a task after commit, so a redelivered webhook or a second confirm never sends twice.
+
+    Delivery is tracked (checkout.services.notifications): queued (`pending`) until it is sent,
+    with retries and backoff; `failed` after the last attempt; `bounced` when the mail provider
+    says so (matched by `message_id`). Every move is a `NotificationEvent`. Documents a higher
+    app attaches (a receipt, a credit note) are listed in `attachments` once sent.
     """
 
     class Kind(models.TextChoices):
@@ -213,11 +219,15 @@ class Notification(models.Model):
         PAYMENT_ON_CANCELED_ORDER = "payment_on_canceled_order", "Payment on a canceled order"
         REFUND_ISSUED = "refund_issued", "Refund issued"
         HOLD_LAPSED = "hold_lapsed", "Card reservation expired"
+        # A document sent on its own: it missed the email about its payment, or staff resent it.
+        RECEIPT = "receipt", "Receipt"
+        CREDIT_NOTE = "credit_note", "Credit note"
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
+        PENDING = "pending", "Queued"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
+        BOUNCED = "bounced", "Bounced"
 
     key = models.CharField(max_length=200, unique=True)
     kind = models.CharField(max_length=40, choices=Kind.choices)
@@ -237,12 +247,49 @@ class Notification(models.Model):
     subject = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # The files that went with the email: [{"document", "filename", "content_type", "sha256",
+    # "size"}]; `document` is the attaching app's own name for it (e.g. "receipt:12").
+    attachments = models.JSONField(default=list, blank=True)
+    # The Message-ID we sent (or the mail provider's id for it): what a bounce report names.
+    message_id = models.CharField(max_length=255, blank=True, db_index=True)
+    bounced_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"{self.kind} to {self.to_email} ({self.status})"
+
+
+_NS = Notification.Status
+# A queued email is sent or, after its last attempt, failed; only a sent one can bounce. A
+# failed or bounced email is final: staff resend it as a new notification.
+NOTIFICATION_TRANSITIONS: dict[str, set[str]] = {
+    _NS.PENDING: {_NS.SENT, _NS.FAILED},
+    _NS.SENT: {_NS.BOUNCED},
+    _NS.FAILED: set(),
+    _NS.BOUNCED: set(),
+}
+
+
+class NotificationEvent(models.Model):
+    """The delivery history of a notification: every attempt, failure, bounce and resend."""
+
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="events")
+    from_status = models.CharField(max_length=20)
+    to_status = models.CharField(max_length=20)
+    cause = models.CharField(max_length=50)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.notification_id}: {self.from_status} → {self.to_status} ({self.cause})"
 
 
 class OrderEvent(models.Model):

@@ -28,6 +28,8 @@ SUBJECTS = {
     _N.PAYMENT_ON_CANCELED_ORDER: "Payment received for a canceled order: we will refund it",
     _N.REFUND_ISSUED: "Your refund for {offer} is on its way",
     _N.HOLD_LAPSED: "The reservation on your card for {offer} ended: pay to keep your access",
+    _N.RECEIPT: "Your receipt for {offer}",
+    _N.CREDIT_NOTE: "Your credit note for {offer}",
 }
 
 
@@ -107,7 +109,11 @@ def failure_advice(*, decline_code: str, failure_code: str) -> FailureAdvice:
     )
 
 
-def notification_context(notification: Notification) -> dict:
+def notification_context(
+    notification: Notification, *, attached: list[str] | None = None, to_follow: bool = False
+) -> dict:
+    """The template context. `attached` names the files going with the email ("Receipt
+    R-2026-000001"); `to_follow` says a document for it is still being made."""
     from checkout.services.portal import portal_url
 
     order = notification.order
@@ -140,12 +146,17 @@ def notification_context(notification: Notification) -> dict:
         "support_email": settings.SELLER_SUPPORT_EMAIL,
         "portal_name": settings.PORTAL_NAME,
         "seller_name": settings.SELLER_LEGAL_NAME,
+        "attached": list(attached or []),
+        "to_follow": to_follow,
+        "document_number": facts.get("document_number", ""),
     }
 
 
-def notification_message(notification: Notification) -> tuple[str, str, str]:
+def notification_message(
+    notification: Notification, *, attached: list[str] | None = None, to_follow: bool = False
+) -> tuple[str, str, str]:
     """(subject, text body, HTML body) for a notification."""
-    context = notification_context(notification)
+    context = notification_context(notification, attached=attached, to_follow=to_follow)
     subject = SUBJECTS[notification.kind].format(offer=notification.order.offer.name)
     subject = " ".join(subject.split())  # never a newline in a header
     base = f"checkout/email/{notification.kind}"

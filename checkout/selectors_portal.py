@@ -164,12 +164,14 @@ def portal_card_for_order(*, email: str, order: Order) -> Customer | None:
     return own if own is not None and own.payment_method_id else None
 
 
-def portal_receipts(*, email: str) -> list[dict]:
-    """The buyer's receipts, from the selector the receipts app provides (empty until then)."""
+def portal_receipts(*, email: str, token: str) -> list[dict]:
+    """The buyer's receipts and credit notes, from the selector the receipts app provides
+    (settings.PORTAL_RECEIPTS_SELECTOR; empty without one). Each has a download `url` built
+    with the portal `token`, which the download checks again."""
     path = settings.PORTAL_RECEIPTS_SELECTOR
     if not path:
         return []
-    return list(import_string(path)(email=email))
+    return list(import_string(path)(email=email, token=token))
 
 
 def portal_subscriptions(*, email: str) -> list:

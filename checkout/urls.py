@@ -1,6 +1,6 @@
 from django.urls import path
 
-from checkout import views
+from checkout import views, views_email
 
 app_name = "checkout"
 
@@ -12,4 +12,6 @@ urlpatterns = [
     path("checkout/<slug:slug>/<uuid:token>/status/", views.checkout_status_api, name="status"),
     path("checkout/<slug:slug>/<uuid:token>/return/", views.checkout_return, name="return"),
     path("checkout/<slug:slug>/<uuid:token>/done/", views.checkout_done, name="done"),
+    # Bounce reports for the customer emails (the message log's delivery tracking).
+    path("webhooks/email/bounce/", views_email.email_bounce, name="email-bounce"),
 ]

@@ -132,7 +132,7 @@ def _render_portal(request: HttpRequest, *, token: str, email: str, action: dict
         "email": email,
         "orders": portal_order_rows(email=email),
         "card": portal_saved_card(email=email),
-        "receipts": portal_receipts(email=email),
+        "receipts": portal_receipts(email=email, token=token),
         "subscriptions": portal_subscriptions(email=email),
         "stripe_js_url": settings.STRIPE_JS_URL,
         "stripe_publishable_key": settings.STRIPE_PUBLISHABLE_KEY,

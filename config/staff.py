@@ -22,12 +22,17 @@ STAFF_GROUPS: dict[str, list[str]] = {
         "dunning.view_*",
         "dunning.change_dunningcase",
         "reporting.view_*",
+        # No receipts.* at all: Sales never opens or downloads a receipt or credit note.
     ],
     "Finance": [
         "leads.view_lead",
         "checkout.view_*",
         "checkout.change_order",
+        # The message log's "send again" (a bounced receipt, a lost email).
+        "checkout.change_notification",
         "payments.*",
+        # Receipts and credit notes: view, download, resend, credit a lost dispute, exports
+        # (with their downloads), buyers' billing details. Never delete (NEVER_GRANTED).
         "receipts.*",
         "dunning.*",
         "reporting.*",

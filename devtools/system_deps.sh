@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the portal needs when they are missing.
-# Usage: system_deps.sh PACKAGE...   (known: chromium, libharfbuzz-subset0, wrk)
+# Usage: system_deps.sh PACKAGE...   (known: chromium, libharfbuzz-subset0, poppler-utils, wrk)
 set -euo pipefail
 
 missing=()
@@ -9,6 +9,8 @@ for pkg in "$@"; do
     chromium) [ -x /usr/bin/chromium ] || missing+=(chromium) ;;
     # Without it WeasyPrint falls back to fontTools and every PDF is ~5x slower.
     libharfbuzz-subset0) ldconfig -p | grep -q 'libharfbuzz-subset\.so\.0' || missing+=(libharfbuzz-subset0) ;;
+    # pdftoppm and pdftotext: the receipts tests turn PDFs into page images.
+    poppler-utils) command -v pdftoppm >/dev/null || missing+=(poppler-utils) ;;
     wrk) command -v wrk >/dev/null || missing+=(wrk) ;;
     *) echo "system_deps.sh: unknown package $pkg" >&2; exit 2 ;;
   esac

@@ -1,3 +1,13 @@
+from django.urls import path
+
+from receipts import views
+
 app_name = "receipts"
 
-urlpatterns: list = []
+urlpatterns = [
+    path(
+        "account/<str:token>/documents/<str:number>.pdf",
+        views.portal_download,
+        name="portal-download",
+    ),
+]

@@ -501,6 +501,13 @@ def _email_context(order: Order, *, payment_amount: int) -> dict:
     }
 
 
+# Emails about a payment that do not tell its outcome: a receipt or credit note sent on its own
+# (receipts' documents) says nothing about whether access was granted.
+_NOT_AN_OUTCOME = [
+    _N.PAYMENT_FAILED, _N.REFUND_ISSUED, _N.PAYMENT_ON_HOLD, _N.RECEIPT, _N.CREDIT_NOTE,
+]  # fmt: skip
+
+
 def _notify(order: Order, payment: Payment, opened: list[tuple[str, Payment, int]]) -> None:
     base = _email_context(order, payment_amount=_received(payment))
     for kind, p, amount in opened:
@@ -511,7 +518,7 @@ def _notify(order: Order, payment: Payment, opened: list[tuple[str, Payment, int
             context={**base, "payment_amount": _received(p), "discrepancy_amount": amount},
         )
     if Notification.objects.filter(order=order, payment=payment).exclude(
-        kind__in=[_N.PAYMENT_FAILED, _N.REFUND_ISSUED, _N.PAYMENT_ON_HOLD]
+        kind__in=_NOT_AN_OUTCOME
     ).exists() and payment.status not in (_P.PARTIALLY_REFUNDED, _P.REFUNDED):
         return  # this payment's outcome was already told (confirmation or a discrepancy)
 

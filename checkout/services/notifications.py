@@ -1,29 +1,106 @@
-"""Customer emails about an order's money, each sent at most once.
+"""Customer emails about an order's money, each sent at most once, and their delivery.
 
 `notification_schedule` runs inside the transaction that made the news: it writes a
 `Notification` row whose unique key is the sent-marker, and enqueues the send on commit. A
 redelivered webhook or a second confirm finds the row and schedules nothing. The send task locks
 the row, so two workers never send the same email; a sweeper re-drives rows left pending.
+
+Attachments. A higher app may have a document for an email (the receipt for a confirmed
+payment, the credit note for a refund). checkout never imports it (DESIGN.md §2b): the function
+named by `settings.NOTIFICATION_ATTACHMENTS_PROVIDER` is asked, at send time, which files go
+with a notification and whether one is still being made. An email waits for a file being made
+(up to NOTIFICATION_ATTACHMENT_WAIT_SECONDS after it was scheduled); the providing app calls
+`notifications_for_payment_send` when its file is ready, and the email then goes with it. A file
+that misses the deadline is the providing app's to send on its own (a RECEIPT or CREDIT_NOTE
+notification). So the buyer gets one email per event, with its documents.
+
+Delivery. Status moves only through `notification_transition` (NOTIFICATION_TRANSITIONS, a row
+lock, a NotificationEvent for every outcome): queued (`pending`) → sent or, after
+MAX_SEND_ATTEMPTS, failed; sent → bounced when the mail provider reports it
+(`notification_bounce_record`). A failed send is retried with backoff counted from when the
+email was scheduled (RETRY_AFTER). Staff resend a message as a new notification.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.utils import make_msgid
+from functools import reduce
+from operator import or_
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
-from checkout.models import Notification, Order
+from checkout.models import NOTIFICATION_TRANSITIONS, Notification, NotificationEvent, Order
 from config.celery import enqueue_on_commit
 from payments.models import Payment
 
 logger = logging.getLogger(__name__)
 
 MAX_SEND_ATTEMPTS = 5
+# How long after it was scheduled an email that failed `n` times may be tried again (index n).
+RETRY_AFTER = (
+    timedelta(0),
+    timedelta(minutes=5),
+    timedelta(minutes=20),
+    timedelta(hours=1),
+    timedelta(hours=3),
+)
+
+
+@dataclass(frozen=True)
+class NotificationAttachment:
+    """A file for an email. `document` is the providing app's own name for it ("receipt:12")."""
+
+    document: str
+    filename: str
+    content: bytes
+    label: str = ""
+    content_type: str = "application/pdf"
+    sha256: str = ""
+
+
+@dataclass(frozen=True)
+class NotificationAttachments:
+    files: list[NotificationAttachment] = field(default_factory=list)
+    # A file for this email is still being made: wait for it (until the deadline).
+    waiting: bool = False
+
+
+def notification_attachments(notification: Notification) -> NotificationAttachments:
+    path = getattr(settings, "NOTIFICATION_ATTACHMENTS_PROVIDER", "")
+    if not path:
+        return NotificationAttachments()
+    return import_string(path)(notification=notification)
+
+
+def notification_due(notification: Notification, now: datetime) -> bool:
+    """Whether a queued email may be tried now (backoff after failed attempts)."""
+    attempts = min(notification.attempts, len(RETRY_AFTER) - 1)
+    return notification.created_at + RETRY_AFTER[attempts] <= now
+
+
+def _due(now: datetime) -> Q:
+    return reduce(
+        or_,
+        [Q(attempts=0)]
+        + [
+            Q(attempts=n, created_at__lte=now - RETRY_AFTER[min(n, len(RETRY_AFTER) - 1)])
+            for n in range(1, MAX_SEND_ATTEMPTS)
+        ],
+    )
+
+
+def _attachment_deadline(notification: Notification) -> datetime:
+    wait = getattr(settings, "NOTIFICATION_ATTACHMENT_WAIT_SECONDS", 0)
+    return notification.created_at + timedelta(seconds=wait)
 
 
 def notification_key(*, kind: str, order: Order, payment: Payment | None, suffix: str = "") -> str:
@@ -38,15 +115,17 @@ def notification_schedule(
     payment: Payment | None = None,
     suffix: str = "",
     context: dict[str, Any] | None = None,
+    key: str = "",
 ) -> tuple[Notification, bool]:
     """Record that the customer must be told `kind`, once; send it after commit.
 
-    `suffix` separates repeatable news about one payment (each partial refund is its own).
-    Returns the notification and whether it was newly scheduled.
+    `suffix` separates repeatable news about one payment (each partial refund is its own);
+    `key` replaces the whole key (a resend). Returns the notification and whether it was newly
+    scheduled.
     """
     from checkout.tasks import notification_send_task
 
-    key = notification_key(kind=kind, order=order, payment=payment, suffix=suffix)
+    key = key or notification_key(kind=kind, order=order, payment=payment, suffix=suffix)
     try:
         with transaction.atomic():
             notification, created = Notification.objects.get_or_create(
@@ -66,49 +145,233 @@ def notification_schedule(
     return notification, created
 
 
+def notification_transition(
+    *,
+    notification_id: int,
+    to_status: str,
+    cause: str,
+    actor: Any = None,
+    detail: dict | None = None,
+    fields: dict[str, Any] | None = None,
+) -> tuple[Notification, bool]:
+    """Move a notification to `to_status` if NOTIFICATION_TRANSITIONS allows it; record the
+    attempt either way. `fields` are set with an applied move. Returns (notification, applied).
+    """
+    with transaction.atomic():
+        notification = Notification.objects.select_for_update().get(pk=notification_id)
+        from_status = notification.status
+        applied = to_status in NOTIFICATION_TRANSITIONS[from_status]
+        if applied:
+            update = {**(fields or {}), "status": to_status}
+            for name, value in update.items():
+                setattr(notification, name, value)
+            notification.save(update_fields=list(update))
+        else:
+            logger.info(
+                "notification %s: %s -> %s refused (%s)",
+                notification.pk, from_status, to_status, cause,
+            )  # fmt: skip
+        NotificationEvent.objects.create(
+            notification=notification,
+            from_status=from_status,
+            to_status=to_status,
+            cause=cause,
+            actor=actor if getattr(actor, "pk", None) else None,
+            detail={**(detail or {}), "outcome": "applied" if applied else "refused"},
+        )
+        if applied and to_status in (Notification.Status.SENT, Notification.Status.BOUNCED):
+            _delivered_on_commit(notification.pk, to_status)
+    return notification, applied
+
+
+def _delivered_on_commit(notification_id: int, status: str) -> None:
+    from checkout.signals import notification_delivered
+
+    def send() -> None:
+        for receiver, response in notification_delivered.send_robust(
+            sender=Notification, notification_id=notification_id, status=status
+        ):
+            if isinstance(response, Exception):
+                logger.error("receiver %r failed for notification %s", receiver, notification_id)
+
+    transaction.on_commit(send)
+
+
+def _message_id() -> str:
+    domain = settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1].strip(" >") or "localhost"
+    return make_msgid(domain=domain)
+
+
 def notification_send(*, notification_id: int) -> Notification:
-    """Render and send one notification, unless it was already sent (idempotent)."""
+    """Render and send one notification, unless it was already sent (idempotent), is not due
+    yet (backoff), or waits for an attachment being made (until its deadline)."""
     from checkout.notifications import notification_message
 
+    now = timezone.now()
     with transaction.atomic():
         notification = Notification.objects.select_for_update().get(pk=notification_id)
         if notification.status != Notification.Status.PENDING:
             return notification
+        if not notification_due(notification, now):
+            return notification
+        attachments = notification_attachments(notification)
+        if attachments.waiting and now < _attachment_deadline(notification):
+            return notification  # sent when the file is ready, or by the sweeper at the deadline
         notification.attempts += 1
+        message_id = _message_id()
         try:
-            subject, text, html = notification_message(notification)
+            subject, text, html = notification_message(
+                notification,
+                attached=[f.label or f.filename for f in attachments.files],
+                to_follow=attachments.waiting,
+            )
             message = EmailMultiAlternatives(
                 subject=subject,
                 body=text,
                 from_email=settings.DEFAULT_FROM_EMAIL,
                 to=[notification.to_email],
                 reply_to=[settings.SELLER_SUPPORT_EMAIL],
+                headers={"Message-ID": message_id},
             )
             message.attach_alternative(html, "text/html")
+            for file in attachments.files:
+                message.attach(file.filename, file.content, file.content_type)
             message.send()
         except Exception as exc:  # SMTP or template trouble: keep the row, retry by sweeper
             logger.exception("notification %s failed to send", notification.pk)
             notification.last_error = str(exc)[:1000]
+            notification.save(update_fields=["attempts", "last_error"])
             if notification.attempts >= MAX_SEND_ATTEMPTS:
-                notification.status = Notification.Status.FAILED
-            notification.save(update_fields=["attempts", "last_error", "status"])
+                notification_transition(
+                    notification_id=notification.pk,
+                    to_status=Notification.Status.FAILED,
+                    cause="send_failed",
+                    detail={"attempts": notification.attempts, "error": str(exc)[:300]},
+                )
+            else:
+                attempts = min(notification.attempts, len(RETRY_AFTER) - 1)
+                retry_at = notification.created_at + RETRY_AFTER[attempts]
+                NotificationEvent.objects.create(
+                    notification=notification,
+                    from_status=notification.status,
+                    to_status=notification.status,
+                    cause="send_failed",
+                    detail={
+                        "attempts": notification.attempts,
+                        "error": str(exc)[:300],
+                        "retry_after": retry_at.isoformat(),
+                    },
+                )
+            notification.refresh_from_db()
             return notification
-        notification.subject = subject[:200]
-        notification.status = Notification.Status.SENT
-        notification.sent_at = timezone.now()
-        notification.save(update_fields=["attempts", "subject", "status", "sent_at", "last_error"])
+        status = getattr(message, "anymail_status", None)
+        provider_id = getattr(status, "message_id", None) if status is not None else None
+        sent = [
+            {
+                "document": f.document,
+                "filename": f.filename,
+                "content_type": f.content_type,
+                "sha256": f.sha256,
+                "size": len(f.content),
+            }
+            for f in attachments.files
+        ]
+        notification, _ = notification_transition(
+            notification_id=notification.pk,
+            to_status=Notification.Status.SENT,
+            cause="sent",
+            detail={
+                "attempt": notification.attempts,
+                "attachments": [a["document"] for a in sent],
+                "without_waited_attachment": attachments.waiting,
+            },
+            fields={
+                "attempts": notification.attempts,
+                "subject": subject[:200],
+                "sent_at": timezone.now(),
+                "last_error": "",
+                "attachments": sent,
+                "message_id": str(provider_id or message_id)[:255],
+            },
+        )
     return notification
 
 
-def notifications_redrive(*, older_than: timedelta = timedelta(minutes=5)) -> int:
-    """Enqueue the send again for notifications stored but never sent (the outbox sweeper)."""
+def notifications_for_payment_send(*, payment_id: int) -> int:
+    """A document for this payment's emails is ready: send the ones that waited for it."""
     from checkout.tasks import notification_send_task
 
-    cutoff = timezone.now() - older_than
     ids = list(
         Notification.objects.filter(
-            status=Notification.Status.PENDING, created_at__lt=cutoff
-        ).values_list("pk", flat=True)[:500]
+            payment_id=payment_id, status=Notification.Status.PENDING
+        ).values_list("pk", flat=True)
+    )
+    for pk in ids:
+        enqueue_on_commit(notification_send_task, pk)
+    return len(ids)
+
+
+def notification_bounce_record(
+    *, message_id: str, reason: str = "", source: str = "webhook", event_id: str = ""
+) -> Notification | None:
+    """The mail provider could not deliver a message: mark it bounced (once)."""
+    message_id = (message_id or "").strip()
+    if not message_id:
+        return None
+    candidates = {message_id, message_id.strip("<>"), f"<{message_id.strip('<>')}>"}
+    notification = Notification.objects.filter(message_id__in=candidates).first()
+    if notification is None:
+        logger.info("bounce for unknown message %r ignored", message_id[:100])
+        return None
+    notification, _ = notification_transition(
+        notification_id=notification.pk,
+        to_status=Notification.Status.BOUNCED,
+        cause=f"bounce_{source}"[:50],
+        detail={"reason": reason[:500], "event_id": event_id[:100]},
+        fields={"bounced_at": timezone.now(), "last_error": f"Bounced: {reason}"[:1000]},
+    )
+    return notification
+
+
+def notification_resend(*, notification_id: int, actor: Any) -> Notification:
+    """Staff send a message again: a new notification with the same content and documents,
+    recorded on both. Works for any status (a bounced address may have been fixed)."""
+    original = Notification.objects.select_related("order").get(pk=notification_id)
+    count = Notification.objects.filter(key__startswith=f"{original.key}:resend:").count()
+    documents = [a["document"] for a in original.attachments] or list(
+        original.context.get("documents", [])
+    )
+    with transaction.atomic():
+        copy, _ = notification_schedule(
+            order=original.order,
+            kind=original.kind,
+            payment=original.payment,
+            context={**original.context, "documents": documents, "resend_of": original.pk},
+            key=f"{original.key}:resend:{count + 1}"[:200],
+        )
+        NotificationEvent.objects.create(
+            notification=original,
+            from_status=original.status,
+            to_status=original.status,
+            cause="resent",
+            actor=actor if getattr(actor, "pk", None) else None,
+            detail={"new_notification": copy.pk},
+        )
+    return copy
+
+
+def notifications_redrive(*, older_than: timedelta = timedelta(minutes=5)) -> int:
+    """Enqueue the send again for notifications stored but never sent and due (the outbox
+    sweeper): lost enqueues, failed attempts after their backoff, and emails that waited for
+    an attachment (sent at their deadline, with or without it)."""
+    from checkout.tasks import notification_send_task
+
+    now = timezone.now()
+    cutoff = now - older_than
+    ids = list(
+        Notification.objects.filter(status=Notification.Status.PENDING, created_at__lt=cutoff)
+        .filter(_due(now))
+        .values_list("pk", flat=True)[:500]
     )
     for pk in ids:
         enqueue_on_commit(notification_send_task, pk)

@@ -183,10 +183,7 @@ CSP_EXTRA_SOURCES = csp_extra_sources_parse(env.str("CSP_EXTRA_SOURCES", default
 # The portal's own knobs.
 PORTAL_NAME = env("PORTAL_NAME", default="Lead-to-cash portal")
 PORTAL_BASE_URL = env("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
-SELLER_LEGAL_NAME = env("SELLER_LEGAL_NAME", default="Demo Seller Ltd")
-SELLER_ADDRESS = env("SELLER_ADDRESS", default="1 Example Street, London, GB")
-SELLER_TAX_ID = env("SELLER_TAX_ID", default="GB000000000")
-SELLER_SUPPORT_EMAIL = env("SELLER_SUPPORT_EMAIL", default="support@example.com")
+# The seller printed on receipts (SELLER_*): config/settings/receipts.py.
 
 # Demo staff created by seed_demo. Only local settings give them a password.
 DEMO_STAFF_PASSWORD = None
@@ -201,6 +198,7 @@ from config.settings.email import *  # noqa: E402, F403
 from config.settings.leads import *  # noqa: E402, F403
 from config.settings.logging import *  # noqa: E402, F403
 from config.settings.payments import *  # noqa: E402, F403
+from config.settings.receipts import *  # noqa: E402, F403
 from config.settings.stripe import *  # noqa: E402, F403
 from config.settings.stripe import STRIPE_JS_URL  # noqa: E402
 

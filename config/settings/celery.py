@@ -81,4 +81,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "checkout.notifications_redrive",
         "schedule": 300.0,
     },
+    # receipts: receipts and credit notes missing or not stored, documents no email carried,
+    # exports whose worker vanished.
+    "receipts-sweep": {
+        "task": "receipts.sweep",
+        "schedule": 60.0,
+    },
 }

@@ -126,6 +126,15 @@ def start_stack(workdir: Path) -> tuple[EmbeddedPostgres, EmbeddedRedis, dict[st
         "STRIPE_PUBLISHABLE_KEY": "pk_test_bench",
         "STRIPE_WEBHOOK_SECRET": "whsec_bench_secret",
         "DEFAULT_FROM_EMAIL": "Bench <bench@example.com>",
+        # Production settings require the seller printed on receipts; PDFs go to the work dir.
+        "SELLER_LEGAL_NAME": "Bench Seller Ltd",
+        "SELLER_ADDRESS": "1 Bench Street",
+        "SELLER_POSTCODE": "EC1A 1AA",
+        "SELLER_CITY": "London",
+        "SELLER_COUNTRY": "GB",
+        "SELLER_TAX_ID": "GB000000000",
+        "SELLER_SUPPORT_EMAIL": "bench@example.com",
+        "DJANGO_MEDIA_ROOT": str(workdir / "media"),
         "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
         # One loopback client posts hundreds of leads a second; the limiter must count, not
         # refuse (devtools/bench/scenarios/leads.py).

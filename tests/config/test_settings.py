@@ -17,6 +17,13 @@ PRODUCTION_ENV = {
     "STRIPE_PUBLISHABLE_KEY": "pk_live_example",
     "STRIPE_WEBHOOK_SECRET": "whsec_example",
     "DEFAULT_FROM_EMAIL": "Portal <billing@example.com>",
+    "SELLER_LEGAL_NAME": "Example Trading GmbH",
+    "SELLER_ADDRESS": "Beispielstraße 1",
+    "SELLER_POSTCODE": "10115",
+    "SELLER_CITY": "Berlin",
+    "SELLER_COUNTRY": "DE",
+    "SELLER_TAX_ID": "DE123456789",
+    "SELLER_SUPPORT_EMAIL": "billing@example.com",
 }
 
 
@@ -47,6 +54,8 @@ def test_production_refuses_to_start_without_its_secrets():
         "STRIPE_SECRET_KEY",
         "STRIPE_WEBHOOK_SECRET",
         "DATABASE_URL",
+        "SELLER_LEGAL_NAME",
+        "SELLER_TAX_ID",
     ]:
         env = {k: v for k, v in PRODUCTION_ENV.items() if k != secret}
         result = _manage("check", env=env)

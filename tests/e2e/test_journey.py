@@ -105,6 +105,14 @@ def test_lead_to_paid_order_with_access_through_the_real_webhook_and_worker(
     assert sent == 1
     assert Entitlement.objects.filter(order=order).count() == 1
     assert Notification.objects.filter(order=order).count() == 1
+    # ...which carried the payment's receipt, issued and rendered by the worker (receipts).
+    from receipts.models import Receipt
+
+    receipt = Receipt.objects.get(payment=payment)
+    confirmation = Notification.objects.get(order=order, kind=Notification.Kind.PAYMENT_CONFIRMED)
+    assert receipt.status == Receipt.Status.STORED and receipt.total == order.total
+    assert [a["document"] for a in confirmation.attachments] == [f"receipt:{receipt.pk}"]
+    assert receipt.snapshot["payment"]["last4"] == "4242"
 
     # 5. One consent ledger for the person across both forms, and it verifies.
     records = list(
