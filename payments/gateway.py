@@ -8,83 +8,40 @@ dataclasses, so no Stripe object leaks into the rest of the code.
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any
+from functools import lru_cache, wraps
+from typing import Any, ParamSpec, TypeVar
 
 import stripe
 from django.conf import settings
 
+from payments.gateway_objects import (
+    CardDeclined,
+    CardDetails,
+    GatewayError,
+    GatewayUnavailable,
+    InvalidWebhook,
+    MalformedWebhook,
+    PaymentIntentResult,
+    RefundResult,
+    SetupIntentResult,
+    WebhookEndpointResult,
+    WebhookPayload,
+    _id_of,
+    _payment_intent_result,
+    _setup_intent_result,
+    _webhook_endpoint_result,
+    payment_intent_from_object,
+    webhook_payload_from_event,
+    webhook_payload_parse,
+)
 
-class GatewayError(Exception):
-    """Stripe refused the request or could not be reached."""
-
-    def __init__(self, message: str, *, code: str = "", decline_code: str = "", http_status=None):
-        super().__init__(message)
-        self.code = code
-        self.decline_code = decline_code
-        self.http_status = http_status
-
-
-class CardDeclined(GatewayError):
-    """The card was declined; `decline_code` says why when Stripe tells us."""
-
-
-class GatewayUnavailable(GatewayError):
-    """No answer we can act on: a timeout, a network error, a Stripe server error (5xx) or a
-    rate limit (429). The request may or may not have taken effect, so it is never a decline:
-    the caller records the outcome as unknown and asks Stripe again later (retrieve, or the
-    same idempotency key)."""
-
-
-class InvalidWebhook(Exception):
-    """A webhook whose signature or timestamp we refuse: it may not come from Stripe."""
-
-
-class MalformedWebhook(Exception):
-    """A validly signed body that is not a Stripe event we can process (kept as a dead letter)."""
-
-
-@dataclass(frozen=True)
-class PaymentIntentResult:
-    id: str
-    status: str
-    amount: int
-    currency: str
-    client_secret: str
-    payment_method: str
-    customer: str
-    capture_method: str
-    metadata: dict[str, str]
-    last_error_code: str = ""
-    last_error_decline_code: str = ""
-    last_error_message: str = ""
-    charge_id: str = ""
-    amount_refunded: int = 0
-    # Whether the charge has been disputed (known only when the charge came expanded).
-    charge_disputed: bool = False
-    # What Stripe took: less than `amount` after a partial capture. None when not given.
-    amount_received: int | None = None
-    risk_level: str = ""
-    risk_score: int | None = None
-    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-
-
-@dataclass(frozen=True)
-class WebhookPayload:
-    id: str
-    type: str
-    created: int
-    api_version: str
-    livemode: bool
-    data_object: dict[str, Any]
-    raw: dict[str, Any]
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 # The time budget of the web request in progress: a monotonic deadline, or None outside one.
@@ -164,6 +121,19 @@ def installation_id() -> str:
     return installation.installation_id
 
 
+def _stripe_errors_translated(call: Callable[P, R]) -> Callable[P, R]:
+    """Every call to Stripe raises our own exceptions, never the SDK's (`_translate`)."""
+
+    @wraps(call)
+    def translated(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return call(*args, **kwargs)
+        except stripe.StripeError as exc:
+            raise _translate(exc) from exc
+
+    return translated
+
+
 def _translate(exc: stripe.StripeError) -> GatewayError:
     if isinstance(exc, stripe.CardError):
         error = getattr(exc, "error", None)
@@ -183,62 +153,18 @@ def _translate(exc: stripe.StripeError) -> GatewayError:
     return GatewayError(str(exc), code=exc.code or "", http_status=exc.http_status)
 
 
-def _payment_intent_result(pi: Any) -> PaymentIntentResult:
-    data = pi.to_dict() if hasattr(pi, "to_dict") else dict(pi)
-    error = data.get("last_payment_error") or {}
-    charge = data.get("latest_charge") or {}
-    # Radar's verdict is known only when the charge came expanded. An event's payload carries
-    # the charge as an id: the risk is then "" (unknown) and the caller must retrieve the intent.
-    # An expanded charge without a verdict was not assessed, which is a verdict too.
-    expanded = isinstance(charge, dict) and bool(charge)
-    if isinstance(charge, str):
-        charge = {"id": charge}
-    outcome = charge.get("outcome") or {}
-    risk_level = outcome.get("risk_level") or ("not_assessed" if expanded else "")
-    return PaymentIntentResult(
-        id=data["id"],
-        status=data["status"],
-        amount=int(data["amount"]),
-        currency=str(data["currency"]).lower(),
-        client_secret=data.get("client_secret") or "",
-        payment_method=_id_of(data.get("payment_method")),
-        customer=_id_of(data.get("customer")),
-        capture_method=data.get("capture_method") or "",
-        metadata=dict(data.get("metadata") or {}),
-        last_error_code=error.get("code") or "",
-        last_error_decline_code=error.get("decline_code") or "",
-        last_error_message=error.get("message") or "",
-        charge_id=charge.get("id") or "",
-        amount_refunded=int(charge.get("amount_refunded") or 0),
-        charge_disputed=charge.get("disputed") is True,
-        amount_received=(
-            int(data["amount_received"]) if data.get("amount_received") is not None else None
-        ),
-        risk_level=risk_level,
-        risk_score=outcome.get("risk_score"),
-        raw=data,
-    )
-
-
-def _id_of(value: Any) -> str:
-    if isinstance(value, dict):
-        return value.get("id", "")
-    return value or ""
-
-
+@_stripe_errors_translated
 def customer_create(
     *, email: str, name: str, metadata: dict[str, str], idempotency_key: str
 ) -> str:
-    try:
-        customer = client().v1.customers.create(
-            params={"email": email, "name": name, "metadata": metadata},
-            options=_options(idempotency_key),
-        )
-    except stripe.StripeError as exc:
-        raise _translate(exc) from exc
+    customer = client().v1.customers.create(
+        params={"email": email, "name": name, "metadata": metadata},
+        options=_options(idempotency_key),
+    )
     return customer.id
 
 
+@_stripe_errors_translated
 def payment_intent_create(
     *,
     amount: int,
@@ -270,20 +196,15 @@ def payment_intent_create(
         params["confirm"] = True
     if off_session:
         params["off_session"] = True
-    try:
-        pi = client().v1.payment_intents.create(params=params, options=_options(idempotency_key))
-    except stripe.StripeError as exc:
-        raise _translate(exc) from exc
+    pi = client().v1.payment_intents.create(params=params, options=_options(idempotency_key))
     return _payment_intent_result(pi)
 
 
+@_stripe_errors_translated
 def payment_intent_retrieve(payment_intent_id: str) -> PaymentIntentResult:
-    try:
-        pi = client().v1.payment_intents.retrieve(
-            payment_intent_id, params={"expand": ["latest_charge"]}, options=_options()
-        )
-    except stripe.StripeError as exc:
-        raise _translate(exc) from exc
+    pi = client().v1.payment_intents.retrieve(
+        payment_intent_id, params={"expand": ["latest_charge"]}, options=_options()
+    )
     return _payment_intent_result(pi)
 
 
@@ -309,15 +230,6 @@ def webhook_signature_verify(*, payload: bytes, signature_header: str) -> None:
         raise InvalidWebhook("signature timestamp is in the future")
 
 
-def webhook_payload_parse(body: bytes) -> WebhookPayload:
-    """Read a verified body as a Stripe event. Raises MalformedWebhook saying what is wrong."""
-    try:
-        event = json.loads(body)
-    except ValueError as exc:
-        raise MalformedWebhook("body is not JSON") from exc
-    return webhook_payload_from_event(event)
-
-
 def webhook_payload_verify(*, payload: bytes, signature_header: str) -> WebhookPayload:
     """Verify and parse in one step; a malformed body is refused like a bad signature."""
     webhook_signature_verify(payload=payload, signature_header=signature_header)
@@ -338,35 +250,7 @@ def _signature_timestamp(header: str) -> int:
     raise InvalidWebhook("signature has no timestamp")
 
 
-@dataclass(frozen=True)
-class SetupIntentResult:
-    id: str
-    status: str
-    client_secret: str
-    customer: str
-    payment_method: str
-    last_error_code: str = ""
-    last_error_message: str = ""
-
-
-@dataclass(frozen=True)
-class CardDetails:
-    payment_method: str
-    brand: str
-    last4: str
-    exp_month: int | None
-    exp_year: int | None
-
-
-@dataclass(frozen=True)
-class RefundResult:
-    id: str
-    status: str
-    amount: int
-    currency: str
-    payment_intent: str
-
-
+@_stripe_errors_translated
 def payment_intent_confirm(
     payment_intent_id: str, *, idempotency_key: str, return_url: str = ""
 ) -> PaymentIntentResult:
@@ -380,110 +264,79 @@ def payment_intent_confirm(
     if return_url:
         params["return_url"] = return_url
         params["use_stripe_sdk"] = True
-    try:
-        pi = client().v1.payment_intents.confirm(
-            payment_intent_id,
-            params=params,
-            options=_options(idempotency_key),
-        )
-    except stripe.StripeError as exc:
-        raise _translate(exc) from exc
+    pi = client().v1.payment_intents.confirm(
+        payment_intent_id,
+        params=params,
+        options=_options(idempotency_key),
+    )
     return _payment_intent_result(pi)
 
 
+@_stripe_errors_translated
 def payment_intent_capture(
     payment_intent_id: str, *, idempotency_key: str, amount_to_capture: int | None = None
 ) -> PaymentIntentResult:
     params: dict[str, Any] = {"expand": ["latest_charge"]}
     if amount_to_capture is not None:
         params["amount_to_capture"] = amount_to_capture
-    try:
-        pi = client().v1.payment_intents.capture(
-            payment_intent_id, params=params, options=_options(idempotency_key)
-        )
-    except stripe.StripeError as exc:
-        raise _translate(exc) from exc
+    pi = client().v1.payment_intents.capture(
+        payment_intent_id, params=params, options=_options(idempotency_key)
+    )
     return _payment_intent_result(pi)
 
 
+@_stripe_errors_translated
 def payment_intent_cancel(payment_intent_id: str, *, idempotency_key: str) -> PaymentIntentResult:
-    try:
-        pi = client().v1.payment_intents.cancel(
-            payment_intent_id, options=_options(idempotency_key)
-        )
-    except stripe.StripeError as exc:
-        raise _translate(exc) from exc
+    pi = client().v1.payment_intents.cancel(payment_intent_id, options=_options(idempotency_key))
     return _payment_intent_result(pi)
 
 
+@_stripe_errors_translated
 def payment_intents_recent(*, created_gte: int, limit: int = 100) -> list[PaymentIntentResult]:
     """Intents created since `created_gte`, newest first, for finding one whose creation timed
     out. Stripe filters by time; the caller matches the `metadata` (the Search API is
     eventually consistent, so it could miss an intent made a moment ago)."""
-    try:
-        page = client().v1.payment_intents.list(
-            params={
-                "limit": limit,
-                "created": {"gte": created_gte},
-                "expand": ["data.latest_charge"],
-            },
-            options=_options(),
-        )
-        results = []
-        for pi in page.auto_paging_iter():
-            results.append(_payment_intent_result(pi))
-            if len(results) >= limit * 5:
-                break
-    except stripe.StripeError as exc:
-        raise _translate(exc) from exc
+    page = client().v1.payment_intents.list(
+        params={
+            "limit": limit,
+            "created": {"gte": created_gte},
+            "expand": ["data.latest_charge"],
+        },
+        options=_options(),
+    )
+    results = []
+    for pi in page.auto_paging_iter():
+        results.append(_payment_intent_result(pi))
+        if len(results) >= limit * 5:
+            break
     return results
 
 
+@_stripe_errors_translated
 def setup_intent_create(
     *, customer: str, idempotency_key: str, metadata: dict[str, str]
 ) -> SetupIntentResult:
-    try:
-        si = client().v1.setup_intents.create(
-            params={
-                "customer": customer,
-                "allowed_payment_method_types": ["card"],
-                "usage": "off_session",
-                "metadata": metadata,
-            },
-            options=_options(idempotency_key),
-        )
-    except stripe.StripeError as exc:
-        raise _translate(exc) from exc
-    return _setup_intent_result(si)
-
-
-def setup_intent_retrieve(setup_intent_id: str) -> SetupIntentResult:
-    try:
-        si = client().v1.setup_intents.retrieve(setup_intent_id, options=_options())
-    except stripe.StripeError as exc:
-        raise _translate(exc) from exc
-    return _setup_intent_result(si)
-
-
-def _setup_intent_result(si: Any) -> SetupIntentResult:
-    data = si.to_dict()
-    error = data.get("last_setup_error") or {}
-    return SetupIntentResult(
-        id=data["id"],
-        status=data["status"],
-        client_secret=data.get("client_secret") or "",
-        customer=_id_of(data.get("customer")),
-        payment_method=_id_of(data.get("payment_method")),
-        last_error_code=error.get("code") or "",
-        last_error_message=error.get("message") or "",
+    si = client().v1.setup_intents.create(
+        params={
+            "customer": customer,
+            "allowed_payment_method_types": ["card"],
+            "usage": "off_session",
+            "metadata": metadata,
+        },
+        options=_options(idempotency_key),
     )
+    return _setup_intent_result(si)
 
 
+@_stripe_errors_translated
+def setup_intent_retrieve(setup_intent_id: str) -> SetupIntentResult:
+    si = client().v1.setup_intents.retrieve(setup_intent_id, options=_options())
+    return _setup_intent_result(si)
+
+
+@_stripe_errors_translated
 def payment_method_card(payment_method_id: str) -> CardDetails:
-    try:
-        pm = client().v1.payment_methods.retrieve(payment_method_id, options=_options())
-    except stripe.StripeError as exc:
-        raise _translate(exc) from exc
+    pm = client().v1.payment_methods.retrieve(payment_method_id, options=_options())
     card = (pm.to_dict().get("card")) or {}
     return CardDetails(
         payment_method=pm.id,
@@ -494,6 +347,7 @@ def payment_method_card(payment_method_id: str) -> CardDetails:
     )
 
 
+@_stripe_errors_translated
 def payment_method_attach(payment_method_id: str, *, customer: str, idempotency_key: str) -> None:
     """Attach a card to a customer; already attached to it (its SetupIntent did) is fine."""
     try:
@@ -505,22 +359,21 @@ def payment_method_attach(payment_method_id: str, *, customer: str, idempotency_
     except stripe.InvalidRequestError as exc:
         # Already attached is fine only when it is to this customer: a card of another
         # customer is never taken over (D4).
-        if "already" in str(exc).lower() and payment_method_customer(payment_method_id) == customer:
-            return
-        raise _translate(exc) from exc
-    except stripe.StripeError as exc:
-        raise _translate(exc) from exc
+        if (
+            "already" not in str(exc).lower()
+            or payment_method_customer(payment_method_id) != customer
+        ):
+            raise
 
 
+@_stripe_errors_translated
 def payment_method_customer(payment_method_id: str) -> str:
     """The customer a card is attached to, or ""."""
-    try:
-        pm = client().v1.payment_methods.retrieve(payment_method_id, options=_options())
-    except stripe.StripeError as exc:
-        raise _translate(exc) from exc
+    pm = client().v1.payment_methods.retrieve(payment_method_id, options=_options())
     return _id_of(pm.to_dict().get("customer"))
 
 
+@_stripe_errors_translated
 def refund_create(
     *,
     payment_intent_id: str,
@@ -538,10 +391,7 @@ def refund_create(
     }
     if reason:
         params["reason"] = reason
-    try:
-        refund = client().v1.refunds.create(params=params, options=_options(idempotency_key))
-    except stripe.StripeError as exc:
-        raise _translate(exc) from exc
+    refund = client().v1.refunds.create(params=params, options=_options(idempotency_key))
     data = refund.to_dict()
     return RefundResult(
         id=data["id"],
@@ -552,88 +402,25 @@ def refund_create(
     )
 
 
+@_stripe_errors_translated
 def events_list(*, created_gte: int, created_lte: int) -> list[dict[str, Any]]:
     """Events from the Events API in a time range (Stripe keeps 30 days), oldest first."""
-    try:
-        page = client().v1.events.list(
-            params={"limit": 100, "created": {"gte": created_gte, "lte": created_lte}},
-            options=_options(),
-        )
-        events = [e.to_dict() for e in page.auto_paging_iter()]
-    except stripe.StripeError as exc:
-        raise _translate(exc) from exc
+    page = client().v1.events.list(
+        params={"limit": 100, "created": {"gte": created_gte, "lte": created_lte}},
+        options=_options(),
+    )
+    events = [e.to_dict() for e in page.auto_paging_iter()]
     return sorted(events, key=lambda e: (e.get("created") or 0, e.get("id")))
 
 
-def payment_intent_from_object(data: dict[str, Any]) -> PaymentIntentResult:
-    """Read a PaymentIntent as delivered inside an event (a snapshot from when it was sent)."""
-    return _payment_intent_result(data)
-
-
-def webhook_payload_from_event(event: Any) -> WebhookPayload:
-    """An event as our own: from a verified delivery, or from the Events API (authenticated).
-
-    Only the envelope is checked here (what the inbox and the dispatch need); handlers read the
-    object. Raises MalformedWebhook when the envelope is not a Stripe event's.
-    """
-    if not isinstance(event, dict):
-        raise MalformedWebhook("body is not a JSON object")
-    if not isinstance(event.get("id"), str) or not event["id"]:
-        raise MalformedWebhook("event has no id")
-    if not isinstance(event.get("type"), str) or not event["type"]:
-        raise MalformedWebhook("event has no type")
-    created = event.get("created")
-    if isinstance(created, bool) or not isinstance(created, int) or created < 0:
-        raise MalformedWebhook(f"event created is not a Unix time: {created!r:.40}")
-    data = event.get("data")
-    if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
-        raise MalformedWebhook("event data.object is not an object")
-    api_version = event.get("api_version")
-    if api_version is not None and not isinstance(api_version, str):
-        raise MalformedWebhook("event api_version is not a string")
-    return WebhookPayload(
-        id=event["id"][:255],
-        type=event["type"][:100],
-        created=created,
-        api_version=(api_version or "")[:40],
-        livemode=event.get("livemode") is True,
-        data_object=data["object"],
-        raw=event,
-    )
-
-
-@dataclass(frozen=True)
-class WebhookEndpointResult:
-    id: str
-    url: str
-    api_version: str  # "" when the endpoint follows the account's default version
-    enabled_events: tuple[str, ...]
-    status: str
-    # Stripe shows the signing secret only in the answer to the create.
-    secret: str = ""
-
-
-def _webhook_endpoint_result(endpoint: Any) -> WebhookEndpointResult:
-    data = endpoint.to_dict()
-    return WebhookEndpointResult(
-        id=data["id"],
-        url=data.get("url") or "",
-        api_version=data.get("api_version") or "",
-        enabled_events=tuple(data.get("enabled_events") or ()),
-        status=data.get("status") or "",
-        secret=data.get("secret") or "",
-    )
-
-
+@_stripe_errors_translated
 def webhook_endpoints_list() -> list[WebhookEndpointResult]:
     """Every webhook endpoint of the account."""
-    try:
-        page = client().v1.webhook_endpoints.list(params={"limit": 100})
-        return [_webhook_endpoint_result(e) for e in page.auto_paging_iter()]
-    except stripe.StripeError as exc:
-        raise _translate(exc) from exc
+    page = client().v1.webhook_endpoints.list(params={"limit": 100})
+    return [_webhook_endpoint_result(e) for e in page.auto_paging_iter()]
 
 
+@_stripe_errors_translated
 def webhook_endpoint_create(
     *, url: str, enabled_events: list[str], api_version: str, description: str = ""
 ) -> WebhookEndpointResult:
@@ -646,23 +433,60 @@ def webhook_endpoint_create(
     }
     if description:
         params["description"] = description
-    try:
-        endpoint = client().v1.webhook_endpoints.create(params=params)
-    except stripe.StripeError as exc:
-        raise _translate(exc) from exc
+    endpoint = client().v1.webhook_endpoints.create(params=params)
     return _webhook_endpoint_result(endpoint)
 
 
+@_stripe_errors_translated
 def webhook_endpoint_update(
     endpoint_id: str, *, enabled_events: list[str], disabled: bool = False
 ) -> WebhookEndpointResult:
     """Change what an endpoint receives. Stripe cannot change an endpoint's API version: a new
     version needs a new endpoint."""
-    try:
-        endpoint = client().v1.webhook_endpoints.update(
-            endpoint_id,
-            params={"enabled_events": list(enabled_events), "disabled": disabled},
-        )
-    except stripe.StripeError as exc:
-        raise _translate(exc) from exc
+    endpoint = client().v1.webhook_endpoints.update(
+        endpoint_id,
+        params={"enabled_events": list(enabled_events), "disabled": disabled},
+    )
     return _webhook_endpoint_result(endpoint)
+
+
+# The gateway's interface: its calls, and the objects and exceptions they return or raise
+# (payments/gateway_objects.py), which callers import from here.
+__all__ = [
+    "CardDeclined",
+    "CardDetails",
+    "GatewayError",
+    "GatewayUnavailable",
+    "InvalidWebhook",
+    "MalformedWebhook",
+    "PaymentIntentResult",
+    "RefundResult",
+    "SetupIntentResult",
+    "WebhookEndpointResult",
+    "WebhookPayload",
+    "call_budget",
+    "client",
+    "customer_create",
+    "events_list",
+    "installation_id",
+    "payment_intent_cancel",
+    "payment_intent_capture",
+    "payment_intent_confirm",
+    "payment_intent_create",
+    "payment_intent_from_object",
+    "payment_intent_retrieve",
+    "payment_intents_recent",
+    "payment_method_attach",
+    "payment_method_card",
+    "payment_method_customer",
+    "refund_create",
+    "setup_intent_create",
+    "setup_intent_retrieve",
+    "webhook_endpoint_create",
+    "webhook_endpoint_update",
+    "webhook_endpoints_list",
+    "webhook_payload_from_event",
+    "webhook_payload_parse",
+    "webhook_payload_verify",
+    "webhook_signature_verify",
+]
