@@ -27,21 +27,26 @@ def cards_backfill(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('checkout', '0007_notification_kind_hold_lapsed'),
-        ('payments', '0008_customer_guests'),
+        ("checkout", "0007_notification_kind_hold_lapsed"),
+        ("payments", "0008_customer_guests"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='order',
-            name='customer',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='orders', to='payments.customer'),
+            model_name="order",
+            name="customer",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="orders",
+                to="payments.customer",
+            ),
         ),
         migrations.AddField(
-            model_name='subscription',
-            name='payment_method_id',
+            model_name="subscription",
+            name="payment_method_id",
             field=models.CharField(blank=True, max_length=255),
         ),
         migrations.RunPython(cards_backfill, migrations.RunPython.noop),

@@ -4,28 +4,31 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('payments', '0007_installation'),
+        ("payments", "0007_installation"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='customer',
-            name='email_verified',
+            model_name="customer",
+            name="email_verified",
             field=models.BooleanField(default=False),
         ),
         migrations.AlterField(
-            model_name='customer',
-            name='email',
+            model_name="customer",
+            name="email",
             field=models.EmailField(max_length=254),
         ),
         migrations.AddIndex(
-            model_name='customer',
-            index=models.Index(fields=['email'], name='customer_email_idx'),
+            model_name="customer",
+            index=models.Index(fields=["email"], name="customer_email_idx"),
         ),
         migrations.AddConstraint(
-            model_name='customer',
-            constraint=models.UniqueConstraint(condition=models.Q(('email_verified', True)), fields=('email',), name='customer_one_verified_per_email'),
+            model_name="customer",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("email_verified", True)),
+                fields=("email",),
+                name="customer_one_verified_per_email",
+            ),
         ),
     ]
