@@ -213,11 +213,18 @@ class Notification(models.Model):
         PAYMENT_ON_CANCELED_ORDER = "payment_on_canceled_order", "Payment on a canceled order"
         REFUND_ISSUED = "refund_issued", "Refund issued"
         HOLD_LAPSED = "hold_lapsed", "Card reservation expired"
+        # Written by dunning (pre-rendered from its editable templates).
+        PAYMENT_REMINDER = "payment_reminder", "Payment reminder"
+        CARD_EXPIRING = "card_expiring", "Card expiring soon"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        SMS = "sms", "Text message"
 
     key = models.CharField(max_length=200, unique=True)
     kind = models.CharField(max_length=40, choices=Kind.choices)
@@ -237,12 +244,23 @@ class Notification(models.Model):
     subject = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # Channels, languages and templates (dunning's messages; issue 15). A row with `body_text`
+    # was rendered when it was decided (from an editable template named in `template`) and is
+    # sent as stored; every other row is rendered from checkout's own email templates. An SMS
+    # goes to `to_phone` through config/sms.py, and only with SMS consent in the ledger.
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.EMAIL)
+    language = models.CharField(max_length=8, default="en")
+    template = models.CharField(max_length=100, blank=True)
+    to_phone = models.CharField(max_length=32, blank=True)
+    body_text = models.TextField(blank=True)
+    body_html = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"{self.kind} to {self.to_email} ({self.status})"
+        to = self.to_phone if self.channel == self.Channel.SMS else self.to_email
+        return f"{self.kind} to {to} ({self.status})"
 
 
 class OrderEvent(models.Model):

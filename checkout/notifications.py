@@ -145,6 +145,13 @@ def notification_context(notification: Notification) -> dict:
 
 def notification_message(notification: Notification) -> tuple[str, str, str]:
     """(subject, text body, HTML body) for a notification."""
+    if notification.body_text:
+        # Rendered when it was decided (dunning's editable templates): sent as stored.
+        return (
+            " ".join(notification.subject.split()),
+            notification.body_text,
+            notification.body_html,
+        )
     context = notification_context(notification)
     subject = SUBJECTS[notification.kind].format(offer=notification.order.offer.name)
     subject = " ".join(subject.split())  # never a newline in a header

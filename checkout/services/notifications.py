@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from checkout.models import Notification, Order
 from config.celery import enqueue_on_commit
@@ -66,6 +67,24 @@ def notification_schedule(
     return notification, created
 
 
+def payment_failed_notice_owned_elsewhere(*, order: Order, payment: Payment) -> bool:
+    """True when a higher app tells the buyer about this failed payment itself (dunning: its
+    case's first message replaces our `payment_failed` email, so the buyer never gets both).
+
+    Asked through CHECKOUT_PAYMENT_FAILED_NOTICE_OWNER, a dotted path checkout never imports by
+    name (DESIGN.md §2b). If the hook is missing or fails, we send our own email: better told
+    twice than not at all.
+    """
+    path = getattr(settings, "CHECKOUT_PAYMENT_FAILED_NOTICE_OWNER", "")
+    if not path:
+        return False
+    try:
+        return bool(import_string(path)(order=order, payment=payment))
+    except Exception:
+        logger.exception("%s failed for payment %s; checkout sends its own email", path, payment.pk)
+        return False
+
+
 def notification_send(*, notification_id: int) -> Notification:
     """Render and send one notification, unless it was already sent (idempotent)."""
     from checkout.notifications import notification_message
@@ -75,6 +94,8 @@ def notification_send(*, notification_id: int) -> Notification:
         if notification.status != Notification.Status.PENDING:
             return notification
         notification.attempts += 1
+        if notification.channel == Notification.Channel.SMS:
+            return _sms_send(notification)
         try:
             subject, text, html = notification_message(notification)
             message = EmailMultiAlternatives(
@@ -98,6 +119,92 @@ def notification_send(*, notification_id: int) -> Notification:
         notification.sent_at = timezone.now()
         notification.save(update_fields=["attempts", "subject", "status", "sent_at", "last_error"])
     return notification
+
+
+def notification_sms_allowed(*, order: Order) -> bool:
+    """SMS to this order's buyer is allowed: the lead's consent ledger says `sms` is granted now
+    (Lead.consents is kept in step with the ledger, in the same transaction). Service messages
+    need no marketing consent; texting a phone does need this one."""
+    from leads.models import ConsentPurpose, ConsentState
+
+    lead = order.lead
+    return lead is not None and lead.consent_state(ConsentPurpose.SMS) == ConsentState.GRANTED
+
+
+def _sms_send(notification: Notification) -> Notification:
+    """Send a text message row (called under its lock). Consent is checked again at sending: a
+    withdrawal between deciding and sending wins."""
+    from config.sms import SmsDeliveryError, send_sms
+
+    if not notification_sms_allowed(order=notification.order):
+        notification.status = Notification.Status.FAILED
+        notification.last_error = "not sent: no SMS consent in the ledger"
+        notification.save(update_fields=["attempts", "last_error", "status"])
+        return notification
+    try:
+        send_sms(to=notification.to_phone, body=notification.body_text)
+    except SmsDeliveryError as exc:  # a number the backend refuses: retrying will not help
+        notification.status = Notification.Status.FAILED
+        notification.last_error = str(exc)[:1000]
+        notification.save(update_fields=["attempts", "last_error", "status"])
+        return notification
+    except Exception as exc:  # the provider is down: keep the row, retry by sweeper
+        logger.exception("notification %s (sms) failed to send", notification.pk)
+        notification.last_error = str(exc)[:1000]
+        if notification.attempts >= MAX_SEND_ATTEMPTS:
+            notification.status = Notification.Status.FAILED
+        notification.save(update_fields=["attempts", "last_error", "status"])
+        return notification
+    notification.status = Notification.Status.SENT
+    notification.sent_at = timezone.now()
+    notification.save(update_fields=["attempts", "status", "sent_at", "last_error"])
+    return notification
+
+
+def notification_schedule_rendered(
+    *,
+    order: Order,
+    key: str,
+    kind: str,
+    channel: str,
+    language: str,
+    template: str,
+    subject: str,
+    body_text: str,
+    body_html: str = "",
+    to_email: str = "",
+    to_phone: str = "",
+    payment: Payment | None = None,
+    context: dict[str, Any] | None = None,
+) -> tuple[Notification, bool]:
+    """Record a message rendered by its caller (another app's templates), once per `key`, and
+    send it after commit. Returns the notification and whether it was newly scheduled."""
+    from checkout.tasks import notification_send_task
+
+    try:
+        with transaction.atomic():
+            notification, created = Notification.objects.get_or_create(
+                key=key,
+                defaults={
+                    "kind": kind,
+                    "order": order,
+                    "payment": payment,
+                    "channel": channel,
+                    "language": language,
+                    "template": template,
+                    "to_email": to_email,
+                    "to_phone": to_phone,
+                    "subject": " ".join(subject.split())[:200],
+                    "body_text": body_text,
+                    "body_html": body_html,
+                    "context": context or {},
+                },
+            )
+    except IntegrityError:
+        notification, created = Notification.objects.get(key=key), False
+    if created:
+        enqueue_on_commit(notification_send_task, notification.pk)
+    return notification, created
 
 
 def notifications_redrive(*, older_than: timedelta = timedelta(minutes=5)) -> int:

@@ -81,4 +81,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "checkout.notifications_redrive",
         "schedule": 300.0,
     },
+    # dunning: open cases whose grace ran out, then claim due cases (skip locked) in batches.
+    "dunning-tick": {
+        "task": "dunning.tick",
+        "schedule": 60.0,
+    },
 }
