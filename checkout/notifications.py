@@ -28,6 +28,10 @@ SUBJECTS = {
     _N.PAYMENT_ON_CANCELED_ORDER: "Payment received for a canceled order: we will refund it",
     _N.REFUND_ISSUED: "Your refund for {offer} is on its way",
     _N.HOLD_LAPSED: "The reservation on your card for {offer} ended: pay to keep your access",
+    # Normally rendered by dunning from its editable templates (body stored on the row); these
+    # are checkout's own plain versions for a row without a stored body.
+    _N.PAYMENT_REMINDER: "A reminder about your payment for {offer}",
+    _N.CARD_EXPIRING: "Your card for {offer} expires soon",
 }
 
 

@@ -298,7 +298,8 @@ def dunning_payment_news(*, payment_id: int, now: datetime | None = None) -> Non
         for case in DunningCase.objects.filter(order=order, status__in=ACTIVE_STATUSES):
             dunning_case_cancel(case_id=case.pk, cause=f"payment_{payment.status}")
     if payment.status == Payment.Status.FAILED and not (payment.metadata or {}).get("dunning_case"):
-        _failure_trigger(payment, now=now)
+        # The news comes within seconds of the failure: now is when it failed.
+        _failure_trigger(payment, failed_at=now)
 
 
 def _failure_trigger(payment: Payment, *, failed_at: datetime) -> None:
@@ -328,7 +329,7 @@ def dunning_triggers_fire(*, now: datetime | None = None, limit: int = 500) -> i
     now = now or timezone.now()
     with transaction.atomic():
         triggers = list(
-            DunningTrigger.objects.select_for_update(skip_locked=True)
+            DunningTrigger.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(status=DunningTrigger.Status.PENDING, due_at__lte=now)
             .select_related("order__offer", "payment")
             .order_by("due_at")[:limit]

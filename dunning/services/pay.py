@@ -158,7 +158,11 @@ def payment_link_pay(
 
     with transaction.atomic():
         DunningCase.objects.select_for_update().get(pk=case.pk)
-        link = PaymentLink.objects.select_for_update().select_related("case__order").get(pk=link.pk)
+        link = (
+            PaymentLink.objects.select_for_update(of=("self",))
+            .select_related("case__order")
+            .get(pk=link.pk)
+        )
         _usable(link, now)
         order = link.case.order
         owed = case_amount_owed(order=order, cause=case.cause)
