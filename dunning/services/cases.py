@@ -142,7 +142,7 @@ def dunning_case_open(
                     "policy": policy.pk,
                 },
             )
-            case_plan_first(case=case, now=now)
+            case = case_plan_first(case=case, now=now)
     except IntegrityError:
         return DunningCase.objects.get(order_id=order_id, cause=cause)
     return case

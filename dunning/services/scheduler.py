@@ -227,6 +227,7 @@ def dunning_cases_claim(*, now: datetime | None = None) -> int:
                 enqueue_on_commit(
                     case_steps_run_task,
                     [[pk, step] for pk, step in due[start : start + per_message]],
+                    now.isoformat(),
                 )
         claimed += len(due)
         if len(due) < batch:
@@ -289,7 +290,7 @@ def dunning_case_step_run(*, case_id: int, step: int, now: datetime | None = Non
                     case=case, step=step, customer=customer, card=card, now=now
                 )
             if attempt.status == _AS.PENDING:
-                enqueue_on_commit(attempt_charge_task, attempt.pk)
+                enqueue_on_commit(attempt_charge_task, attempt.pk, now.isoformat())
                 return "charging"
             case_plan(case=case, index=step + 1, after=now, cause=f"retry_{attempt.status}")
             return attempt.status
