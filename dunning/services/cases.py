@@ -102,6 +102,9 @@ def dunning_case_open(
         rule = decline_classify(decline_code="authentication_required")
     if subscription is not None:
         customer, card = subscription.customer, subscription.payment_method_id
+        # A renewal fails at or after its period starts (where a past-due subscription stays):
+        # discovery recognises the period's case by that.
+        failed_at = max(failed_at, subscription.next_charge_at)
     else:
         customer = order.customer
         card = customer.payment_method_id if customer is not None else ""
@@ -385,7 +388,6 @@ def dunning_discover(*, now: datetime | None = None, limit: int = 200) -> dict[s
             Payment.objects.filter(
                 attempt_kind=Payment.AttemptKind.RENEWAL,
                 metadata__subscription_id=str(subscription.pk),
-                created_at__gte=subscription.next_charge_at,
             )
             .order_by("-created_at")
             .first()
