@@ -277,12 +277,13 @@ DECLINE_TABLE: dict[str, DeclineRule] = {
 
 
 def decline_classify(*, decline_code: str = "", failure_code: str = "") -> DeclineRule:
-    """The rule for a failure: the decline code first, then the error code, else unknown (soft)."""
-    for code in (decline_code, failure_code):
-        rule = DECLINE_TABLE.get((code or "").strip())
-        if rule is not None:
-            return rule
-    code = (decline_code or failure_code or "").strip()
+    """The rule for a failure: the issuer's decline code when there is one, else the error
+    code. A decline code we do not know is unknown even beside a known error code: the error
+    code then only says "declined" (card_declined), which the decline code refines."""
+    code = (decline_code or "").strip() or (failure_code or "").strip()
+    rule = DECLINE_TABLE.get(code)
+    if rule is not None:
+        return rule
     return DeclineRule(
         code=code or "unknown",
         category=Category.SOFT,

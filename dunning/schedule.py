@@ -120,5 +120,5 @@ def next_payday(
             target = first.replace(day=1)
         return datetime.combine(target, time(0, 0), tzinfo=tz).astimezone(UTC)
     if mode == "days_later" and declined_at is not None:
-        return max(moment, declined_at + timedelta(days=days_later))
+        return max(moment, declined_at.astimezone(UTC) + timedelta(days=days_later))
     return moment

@@ -14,7 +14,7 @@ the order is refunded or canceled.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -80,7 +80,10 @@ def dunning_case_open(
     paid or canceled, its offer is not dunned, or nothing is owed."""
     from dunning.services.scheduler import case_plan_first
 
-    now = now or timezone.now()
+    # Offsets from the failure are real durations: keep instants in UTC, where adding a day
+    # is 24 hours (on a datetime in a local zone, Python adds wall-clock time).
+    now = (now or timezone.now()).astimezone(UTC)
+    failed_at = failed_at.astimezone(UTC)
     existing = DunningCase.objects.filter(order_id=order_id, cause=cause).first()
     if existing is not None:
         return existing

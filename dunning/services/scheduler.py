@@ -26,7 +26,7 @@ A worker killed anywhere in there is redelivered (acks late) and finds each phas
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -80,7 +80,7 @@ def step_due(
     after insufficient funds, to payday. The first message after a checkout failure goes at
     once: the buyer was just there."""
     step, policy = steps[index], case.policy
-    due = max(case.failed_at + step.offset, after)
+    due = max(case.failed_at.astimezone(UTC) + step.offset, after.astimezone(UTC))
     if step.action not in (_A.RETRY, *_MESSAGE_ACTIONS):
         return due
     if case.cause == DunningCase.Cause.CHECKOUT and index == _first_message(steps):

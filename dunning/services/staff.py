@@ -87,19 +87,24 @@ def dunning_case_retry_now(
         refusal = retry_refusal(case=case, card=card, now=now, by_staff=True)
         if refusal is None and customer is None:
             refusal = "There is no saved card to retry. Send the buyer a link."
-        if refusal:
+        attempt = None
+        if refusal is None:
+            recent = case.attempts.filter(created_at__gte=now - timedelta(minutes=2))
+            pending = case.attempts.filter(status=DunningAttempt.Status.PENDING)
+            if recent.exists() or pending.exists():
+                raise ActionRefused("A retry was just made; wait for its answer.")
+            attempt = attempt_create(
+                case=case, step=None, customer=customer, card=card, now=now, requested_by=actor
+            )
+            _audit(actor, "case_retry_now", case, attempt=attempt.number)
+        else:
+            # Kept (not rolled back with the refusal): staff see who tried and why it was refused.
             dunning_case_note_event(
                 case=case, cause="retry_now_refused", actor=actor, detail={"reason": refusal}
             )
             _audit(actor, "case_retry_refused", case, reason=refusal)
-            raise ActionRefused(refusal)
-        recent = case.attempts.filter(created_at__gte=now - timedelta(minutes=2))
-        if recent.exists() or case.attempts.filter(status=DunningAttempt.Status.PENDING).exists():
-            raise ActionRefused("A retry was just made; wait for its answer.")
-        attempt = attempt_create(
-            case=case, step=None, customer=customer, card=card, now=now, requested_by=actor
-        )
-        _audit(actor, "case_retry_now", case, attempt=attempt.number)
+    if attempt is None:
+        raise ActionRefused(refusal)
     return dunning_attempt_charge(attempt_id=attempt.pk, now=now)
 
 

@@ -55,7 +55,9 @@ def test_no_case_and_no_email_when_the_buyer_pays_within_the_grace_period(locals
     dunning_tick(now=after_grace(), discover=False)
     assert not DunningCase.objects.exists()
     assert DunningTrigger.objects.get(pk=trigger.pk).status == "dismissed"
-    assert [m.subject for m in mail.outbox] == [f"Payment received: your access to {order.offer.name}"]
+    assert [m.subject for m in mail.outbox] == [
+        f"Payment received: your access to {order.offer.name}"
+    ]
 
 
 def test_no_double_email_a_checkout_failure_is_told_once_by_the_case_after_the_grace(localstripe):
@@ -74,7 +76,9 @@ def test_no_double_email_a_checkout_failure_is_told_once_by_the_case_after_the_g
     assert len(emails) == len(mail.outbox) == 1
     assert emails[0].to == [order.email]
     assert "/pay/" in emails[0].body and "/pay/" in emails[0].alternatives[0][0]
-    kinds = list(Notification.objects.filter(order=order).values_list("kind", "channel", "template"))
+    kinds = list(
+        Notification.objects.filter(order=order).values_list("kind", "channel", "template")
+    )
     assert kinds == [("payment_reminder", "email", "dunning/first_notice")]
 
 
@@ -103,7 +107,10 @@ def test_one_case_per_order_and_cause_even_when_opened_concurrently(localstripe)
             barrier.wait(timeout=10)
             results.append(
                 dunning_case_open(
-                    order_id=order.pk, cause="checkout", failed_at=now, payment_id=payment.pk,
+                    order_id=order.pk,
+                    cause="checkout",
+                    failed_at=now,
+                    payment_id=payment.pk,
                     now=now,
                 )  # fmt: skip
             )

@@ -9,7 +9,12 @@ HARD = [
     "revocation_of_authorization", "revocation_of_all_authorizations",
     "transaction_not_allowed", "highest_risk_level",
 ]  # fmt: skip
-CUSTOMER_ACTION = ["expired_card", "incorrect_cvc", "authentication_required", "card_velocity_exceeded"]
+CUSTOMER_ACTION = [
+    "expired_card",
+    "incorrect_cvc",
+    "authentication_required",
+    "card_velocity_exceeded",
+]
 SOFT = ["insufficient_funds", "processing_error", "try_again_later", "issuer_not_available",
         "generic_decline"]  # fmt: skip
 
@@ -46,7 +51,7 @@ def test_the_decline_code_wins_over_the_error_code_and_unknown_codes_are_soft_bu
     assert decline_classify(failure_code="payment_intent_authentication_failure").category == (
         Category.CUSTOMER_ACTION
     )
-    unknown = decline_classify(decline_code="brand_new_code_2027")
+    unknown = decline_classify(decline_code="brand_new_code_2027", failure_code="card_declined")
     assert (unknown.category, unknown.known, unknown.retried) == (Category.SOFT, False, True)
     assert "not in the table" in unknown.staff
     assert decline_classify().known is False

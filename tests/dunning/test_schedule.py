@@ -10,8 +10,10 @@ from dunning.schedule import language_for, next_allowed, next_payday, zone_for
 QUIET = (time(21, 0), time(8, 0))
 MAINTENANCE = (time(0, 0), time(4, 0))
 WINDOWS = [QUIET, MAINTENANCE]
-BERLIN, NEW_YORK, SYDNEY = ZoneInfo("Europe/Berlin"), ZoneInfo("America/New_York"), ZoneInfo(
-    "Australia/Sydney"
+BERLIN, NEW_YORK, SYDNEY = (
+    ZoneInfo("Europe/Berlin"),
+    ZoneInfo("America/New_York"),
+    ZoneInfo("Australia/Sydney"),
 )
 
 
@@ -82,7 +84,10 @@ def test_payday_moves_to_the_next_first_or_fifteenth_or_days_later():
         utc(2026, 12, 20, 10, 0), tz=tz, mode="first_and_fifteenth", days_later=0, declined_at=None
     ) == datetime(2027, 1, 1, 0, 0, tzinfo=tz)
     on_payday = utc(2026, 6, 15, 10, 0)
-    assert next_payday(on_payday, tz=tz, mode="first_and_fifteenth", days_later=0, declined_at=None) == on_payday
+    assert (
+        next_payday(on_payday, tz=tz, mode="first_and_fifteenth", days_later=0, declined_at=None)
+        == on_payday
+    )
     declined = utc(2026, 6, 3, 10, 0)
     assert next_payday(
         utc(2026, 6, 4, 10, 0), tz=tz, mode="days_later", days_later=5, declined_at=declined
@@ -104,7 +109,9 @@ def test_payday_moves_to_the_next_first_or_fifteenth_or_days_later():
         ("", "", "Europe/London"),
     ],
 )
-def test_the_buyers_timezone_from_phone_then_country_then_the_default(settings, phone, country, zone):
+def test_the_buyers_timezone_from_phone_then_country_then_the_default(
+    settings, phone, country, zone
+):
     settings.DUNNING_DEFAULT_TIMEZONE = "Europe/London"
     assert zone_for(phone=phone, country=country) == zone
 

@@ -29,7 +29,11 @@ def test_a_declined_checkout_goes_through_the_whole_default_policy(localstripe, 
         order_id=order.pk, cause="checkout", failed_at=failed_at, payment_id=payment.pk,
         now=opened_at,
     )  # fmt: skip
-    assert (case.status, case.category, case.timezone) == ("retry_scheduled", "soft", "Europe/London")
+    assert (case.status, case.category, case.timezone) == (
+        "retry_scheduled",
+        "soft",
+        "Europe/London",
+    )
     # The first message after a checkout failure goes at once, quiet hours or not.
     assert case.next_step == 0 and case.next_action_at == opened_at
 
