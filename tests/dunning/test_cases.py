@@ -39,7 +39,7 @@ def _failure_emails() -> list:
 
 
 def test_no_case_and_no_email_when_the_buyer_pays_within_the_grace_period(localstripe):
-    order, payment = checkout_declined()
+    order, _payment = checkout_declined()
     trigger = DunningTrigger.objects.get(order=order)
     assert trigger.kind == "checkout_failed" and trigger.status == "pending"
     # Still on the page: another card, a minute later.
@@ -61,7 +61,7 @@ def test_no_case_and_no_email_when_the_buyer_pays_within_the_grace_period(locals
 
 
 def test_no_double_email_a_checkout_failure_is_told_once_by_the_case_after_the_grace(localstripe):
-    order, payment = checkout_declined()
+    order, _payment = checkout_declined()
     # Checkout did not send its payment_failed email: dunning owns this failure.
     assert not Notification.objects.filter(order=order, kind="payment_failed").exists()
     assert mail.outbox == []
@@ -112,7 +112,7 @@ def test_one_case_per_order_and_cause_even_when_opened_concurrently(localstripe)
                     failed_at=now,
                     payment_id=payment.pk,
                     now=now,
-                )  # fmt: skip
+                )
             )
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
@@ -249,7 +249,7 @@ def test_a_deposit_balance_gets_a_reminder_before_it_is_due_and_a_case_when_over
 
 
 def test_a_refund_of_the_order_cancels_its_case(localstripe, client):
-    order, payment = checkout_declined_by_webhook(client, decline_code="insufficient_funds")
+    order, _payment = checkout_declined_by_webhook(client, decline_code="insufficient_funds")
     case = case_opened(order)
     # Money arrives another way (a partial transfer) and is then refunded in full.
     other = Payment.objects.create(

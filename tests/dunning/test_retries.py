@@ -89,12 +89,19 @@ def test_an_unknown_code_is_soft_with_the_lower_retry_cap(localstripe, client):
 def test_a_card_is_retried_at_most_15_times_in_30_days_across_cases(localstripe, client, settings):
     order, payment = checkout_declined_by_webhook(client, decline_code="insufficient_funds")
     case = case_opened(order)
-    others = [case_opened(checkout_declined_by_webhook(client, decline_code="insufficient_funds")[0])
-              for _ in range(3)]  # fmt: skip
+    others = []
+    for _ in range(3):
+        other_order, _ = checkout_declined_by_webhook(client, decline_code="insufficient_funds")
+        others.append(case_opened(other_order))
     now = case.opened_at + timedelta(days=1)
     for n, other in enumerate(others * 5):  # 15 attempts of the same card on other cases
-        attempt_create(case=other, step=None, customer=case.customer,
-                       card=payment.payment_method_id, now=now - timedelta(days=29) + timedelta(hours=n))  # fmt: skip
+        attempt_create(
+            case=other,
+            step=None,
+            customer=case.customer,
+            card=payment.payment_method_id,
+            now=now - timedelta(days=29) + timedelta(hours=n),
+        )
     case.refresh_from_db()
     next_retry = case.next_action_at
     dunning_tick(now=next_retry, discover=False)
@@ -106,7 +113,7 @@ def test_a_card_is_retried_at_most_15_times_in_30_days_across_cases(localstripe,
 
 
 def test_an_off_session_retry_that_needs_authentication_sends_the_link(localstripe):
-    order, payment = checkout_declined()
+    order, _payment = checkout_declined()
     case = case_opened(order)
     # The buyer saved a card whose bank wants 3DS for every payment (in the portal, say).
     customer_card_save(customer=order.customer, payment_method_id=card_payment_method(THREE_DS))
