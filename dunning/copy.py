@@ -137,7 +137,14 @@ PAGE_COPY: dict[str, dict[str, str]] = {
 }
 
 
+class _Blank(dict):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
 def page_copy(language: str, **values: str) -> dict[str, str]:
-    """The page's words in `language` (English if unknown), with {placeholders} filled."""
+    """The page's words in `language` (English if unknown), with {placeholders} filled (a
+    placeholder not given is left empty)."""
     words = PAGE_COPY.get(language) or PAGE_COPY["en"]
-    return {key: text.format(**values) if "{" in text else text for key, text in words.items()}
+    fill = _Blank(values)
+    return {key: text.format_map(fill) for key, text in words.items()}

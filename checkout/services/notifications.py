@@ -87,6 +87,26 @@ def payment_failed_notice_owned_elsewhere(*, order: Order, payment: Payment) -> 
 
 def notification_send(*, notification_id: int) -> Notification:
     """Render and send one notification, unless it was already sent (idempotent)."""
+    notification = _notification_send(notification_id=notification_id)
+    _secrets_strike(notification)
+    return notification
+
+
+def _secrets_strike(notification: Notification) -> None:
+    """A rendered message may carry one-time secrets (a payment link's token, listed in
+    `context["secrets"]` by its author). Once the message is sent, or will never be, they are
+    struck from the stored copy: the message log keeps what was said, not a working link."""
+    secrets = (notification.context or {}).get("secrets")
+    if not secrets or notification.status == Notification.Status.PENDING:
+        return
+    for secret in secrets:
+        notification.body_text = notification.body_text.replace(secret, "[redacted]")
+        notification.body_html = notification.body_html.replace(secret, "[redacted]")
+    notification.context = {k: v for k, v in notification.context.items() if k != "secrets"}
+    notification.save(update_fields=["body_text", "body_html", "context"])
+
+
+def _notification_send(*, notification_id: int) -> Notification:
     from checkout.notifications import notification_message
 
     with transaction.atomic():

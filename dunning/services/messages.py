@@ -138,7 +138,8 @@ def dunning_message_send(
         to_email=order.email if channel == _N.Channel.EMAIL else "",
         to_phone=phone,
         payment=case.failed_payment,
-        context={"case": case.pk, "link": link.pk, "amount": link.amount},
+        # The token is struck from the stored copy once sent: only its hash stays (the link).
+        context={"case": case.pk, "link": link.pk, "amount": link.amount, "secrets": [token]},
     )
     return notification
 
