@@ -19,7 +19,7 @@ from dunning.services import dunning_case_cancel, dunning_tick
 from payments.models import Payment
 from tests.checkout.cards import VISA
 from tests.checkout.saved_cards import setup_intent_confirm
-from tests.config.test_csp import LOCALSTRIPE, _assert_nothing_inline, _assert_strict, _policy
+from tests.config.test_csp import _assert_nothing_inline, _assert_strict, _policy
 from tests.dunning.factories import THREE_DS, case_opened, checkout_declined
 from tests.stripe_helpers import pass_3ds
 
@@ -29,7 +29,7 @@ _TOKEN = re.compile(r"/pay/([A-Za-z0-9_-]+)/")
 
 
 def _opened_with_link(**kwargs):
-    order, payment = checkout_declined(**kwargs)
+    order, _payment = checkout_declined(**kwargs)
     case = case_opened(order)
     token = _TOKEN.search(mail.outbox[-1].body).group(1)
     return order, case, token
@@ -75,7 +75,7 @@ def test_the_token_is_random_and_stored_only_as_a_hash(localstripe):
 def test_the_page_explains_works_without_javascript_and_keeps_the_strict_policy(
     client, localstripe, settings
 ):
-    order, case, token = _opened_with_link()
+    order, _case, token = _opened_with_link()
     page = client.get(f"/pay/{token}/")
     assert page.status_code == 200
     html = page.content.decode()
@@ -104,7 +104,7 @@ def test_a_german_buyer_gets_the_page_and_the_email_in_german(client, localstrip
 
 
 def test_clicks_are_recorded(client, localstripe):
-    _, case, token = _opened_with_link()
+    _, _case, token = _opened_with_link()
     client.get(f"/pay/{token}/")
     client.get(f"/pay/{token}/", headers={"user-agent": "Phone/1.0"})
     link = PaymentLink.objects.get()
@@ -153,7 +153,7 @@ def test_a_link_payment_closes_the_case_grants_access_and_cancels_pending_retrie
 def test_a_failed_3ds_check_on_the_page_goes_back_into_the_case_and_another_try_works(
     client, localstripe
 ):
-    order, case, token = _opened_with_link()
+    _order, case, token = _opened_with_link()
     answer = _pay_with(client, token, THREE_DS)
     assert answer.json()["status"] == "requires_action"
     secret = answer.json()["client_secret"]
@@ -185,7 +185,7 @@ def test_a_failed_3ds_check_on_the_page_goes_back_into_the_case_and_another_try_
 def test_an_expired_link_says_so_and_sends_a_fresh_one_without_revealing_the_email(
     client, localstripe
 ):
-    order, case, token = _opened_with_link()
+    order, _case, token = _opened_with_link()
     PaymentLink.objects.update(expires_at=timezone.now() - timedelta(minutes=1))
     page = client.get(f"/pay/{token}/")
     assert page.status_code == 410
@@ -221,8 +221,8 @@ def test_unknown_tokens_and_links_of_closed_cases_are_refused(client, localstrip
 
 
 def test_a_link_never_pays_with_a_card_saved_for_another_case(client, localstripe):
-    order_a, case_a, token_a = _opened_with_link()
-    order_b, case_b, token_b = _opened_with_link()
+    _order_a, case_a, token_a = _opened_with_link()
+    _order_b, _case_b, token_b = _opened_with_link()
     # A card saved on case B's page, sent to case A's link.
     setup_b = _post(client, f"/pay/{token_b}/setup/")
     card_b = setup_intent_confirm(setup_b.json()["client_secret"], VISA)
