@@ -406,7 +406,7 @@ class DunningCaseAdmin(admin.ModelAdmin):
         if not request.user.has_perm(permission):
             raise PermissionDenied
         case = get_object_or_404(DunningCase.objects.select_related("order"), pk=case_id)
-        form = form_class(request.POST or None, case=case)
+        form = form_class(request.POST if request.method == "POST" else None, case=case)
         if request.method == "POST" and form.is_valid():
             try:
                 result = form.run(actor=request.user)
