@@ -425,9 +425,8 @@ def dunning_attempt_charge(*, attempt_id: int, now: datetime | None = None) -> D
         },
     }
     # Phase 1: the Payment row, committed on its own (its pk makes Stripe's idempotency key).
+    # The attempt finds it again by its key; it is linked when the outcome is recorded.
     payment = payment_prepare(**charge)
-    if attempt.payment_id is None:
-        DunningAttempt.objects.filter(pk=attempt.pk, payment__isnull=True).update(payment=payment)
     # Phase 2: charge under the case's lock, if it still makes sense.
     with transaction.atomic():
         locked = DunningCase.objects.select_for_update().get(pk=case.pk)
@@ -467,7 +466,10 @@ def dunning_attempt_settle(*, attempt_id: int, now: datetime | None = None) -> D
             .get(pk=case_id)
         )
         attempt = DunningAttempt.objects.select_for_update().get(pk=attempt_id)
-        payment = Payment.objects.filter(pk=attempt.payment_id).first()
+        payment = Payment.objects.filter(idempotency_key=attempt.idempotency_key).first()
+        if payment is not None and attempt.payment_id is None:
+            attempt.payment = payment
+            attempt.save(update_fields=["payment"])
         new = _ATTEMPT_STATUS.get(payment.status, _AS.PENDING) if payment else attempt.status
         if attempt.status == _AS.CANCELED:
             new = _AS.CANCELED
@@ -548,7 +550,11 @@ def _attempt_outcome(
 
 def dunning_attempt_settle_for_payment(*, payment: Payment, now: datetime) -> None:
     """A payment's news (a webhook, reconciliation) about one of our retries."""
-    attempt_id = DunningAttempt.objects.filter(payment=payment).values_list("pk", flat=True).first()
+    attempt_id = (
+        DunningAttempt.objects.filter(idempotency_key=payment.idempotency_key)
+        .values_list("pk", flat=True)
+        .first()
+    )
     if attempt_id is not None:
         dunning_attempt_settle(attempt_id=attempt_id, now=now)
 
