@@ -187,12 +187,18 @@ class DunningCase(models.Model):
         TRANSFER = "transfer", "Bank transfer"
         OTHER = "other", "Other"
 
-    order = models.ForeignKey("checkout.Order", on_delete=models.PROTECT, related_name="+")
+    # Indexed by the (order, cause) unique constraint.
+    order = models.ForeignKey(
+        "checkout.Order", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     cause = models.CharField(max_length=20, choices=Cause.choices)
     subscription = models.ForeignKey(
         "checkout.Subscription", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    policy = models.ForeignKey(DunningPolicy, on_delete=models.PROTECT, related_name="cases")
+    # Only the indexes a query uses (policies, payments and customers are never deleted).
+    policy = models.ForeignKey(
+        DunningPolicy, on_delete=models.PROTECT, related_name="cases", db_index=False
+    )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
     # At risk: what the order still owed when the case opened (minor units of `currency`).
     amount = models.BigIntegerField()
@@ -200,11 +206,21 @@ class DunningCase(models.Model):
     amount_recovered = models.BigIntegerField(default=0)
     recovered_channel = models.CharField(max_length=20, choices=Channel.choices, blank=True)
     failed_payment = models.ForeignKey(
-        "payments.Payment", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "payments.Payment",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     # Whose card is retried and who gets a SetupIntent on the payment page.
     customer = models.ForeignKey(
-        "payments.Customer", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "payments.Customer",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     decline_code = models.CharField(max_length=100, blank=True)
     failure_code = models.CharField(max_length=100, blank=True)
@@ -219,6 +235,10 @@ class DunningCase(models.Model):
     recovered_at = models.DateTimeField(null=True, blank=True)
     next_step = models.PositiveSmallIntegerField(default=0)
     next_action_at = models.DateTimeField(null=True, blank=True)
+    # Set when the scheduler hands the step to a worker; the case is due again after it (the
+    # worker died). Not indexed, and apart from next_action_at, so that the claim's UPDATE is a
+    # heap-only (HOT) update that touches no index (the table leaves room for that: fillfactor).
+    leased_until = models.DateTimeField(null=True, blank=True)
     attempts_made = models.PositiveSmallIntegerField(default=0)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     paused_at = models.DateTimeField(null=True, blank=True)
@@ -244,7 +264,7 @@ class DunningCase(models.Model):
         indexes = [
             # The scheduler's claim: only cases with something to do are in it.
             models.Index(
-                fields=["next_action_at"],
+                fields=["next_action_at", "id"],
                 name="dunning_case_due",
                 condition=Q(next_action_at__isnull=False),
             ),

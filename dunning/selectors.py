@@ -42,6 +42,17 @@ def case_amount_owed(*, order: Order, cause: str) -> int:
     return max(case_target(order=order, cause=cause) - totals.secured, 0)
 
 
+def dunning_cases_due(*, now: datetime) -> QuerySet[DunningCase]:
+    """Cases whose next step is due and that no worker holds (or whose worker's lease ran
+    out), the soonest first: what the scheduler claims (its SQL, in
+    dunning.services.scheduler._claim_batch, says the same; keep them in step)."""
+    return (
+        DunningCase.objects.filter(next_action_at__lte=now)
+        .filter(Q(leased_until__isnull=True) | Q(leased_until__lte=now))
+        .order_by("next_action_at", "pk")
+    )
+
+
 def card_retries_recent(*, payment_method_id: str, now: datetime) -> int:
     """Retries of this card across all cases in the cap's window (DUNNING_CARD_RETRY_CAP_DAYS)."""
     since = now - timedelta(days=settings.DUNNING_CARD_RETRY_CAP_DAYS)

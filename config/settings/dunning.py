@@ -16,7 +16,7 @@ DUNNING_CARD_RETRY_CAP_DAYS = env.int("DUNNING_CARD_RETRY_CAP_DAYS", default=30)
 # broker message. A claimed case is leased for DUNNING_LEASE_SECONDS: if its worker dies, the
 # case is due again after that (longer than the task time limit, CELERY_TASK_TIME_LIMIT).
 DUNNING_CLAIM_BATCH = env.int("DUNNING_CLAIM_BATCH", default=2000)
-DUNNING_STEPS_PER_MESSAGE = env.int("DUNNING_STEPS_PER_MESSAGE", default=250)
+DUNNING_STEPS_PER_MESSAGE = env.int("DUNNING_STEPS_PER_MESSAGE", default=1000)
 DUNNING_TICK_MAX_CASES = env.int("DUNNING_TICK_MAX_CASES", default=200_000)
 DUNNING_LEASE_SECONDS = env.int("DUNNING_LEASE_SECONDS", default=600)
 # Looking for work that news never announced (a renewal that needs the buyer, a lost signal,
