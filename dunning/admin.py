@@ -208,6 +208,10 @@ class DunningCaseAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        # Read-only: every change is an action below, a service that checks and audits it.
+        return False
+
     def has_delete_permission(self, request, obj=None):
         return False
 
