@@ -10,7 +10,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db.models import Sum
+from django.db.models import Count, OuterRef, Subquery, Sum
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -150,7 +150,7 @@ class DunningCaseAdmin(admin.ModelAdmin):
     list_display = [
         "order_reference", "status_badge", "amount_at_risk", "category", "reason",
         "attempts_made", "next_action", "messages_summary", "clicks", "owner_display",
-        "callback_requested_at",
+        "notes_summary", "callback_requested_at",
     ]  # fmt: skip
     list_filter = [QueueFilter, OwnerFilter, "category", "status", "cause", "order__offer"]
     search_fields = ["order__reference", "order__email", "order__name"]
@@ -198,7 +198,17 @@ class DunningCaseAdmin(admin.ModelAdmin):
     ]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(link_clicks=Sum("links__clicks"))
+        per_case = {"case": OuterRef("pk")}
+        clicks = PaymentLink.objects.filter(**per_case).values("case").annotate(n=Sum("clicks"))
+        notes = DunningCaseNote.objects.filter(**per_case).values("case").annotate(n=Count("pk"))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                link_clicks=Subquery(clicks.values("n")),
+                note_count=Subquery(notes.values("n")),
+            )
+        )
 
     def get_readonly_fields(self, request, obj=None):
         names = [f.name for f in DunningCase._meta.fields]
@@ -313,6 +323,14 @@ class DunningCaseAdmin(admin.ModelAdmin):
     @admin.display(description="Link clicks", ordering="link_clicks")
     def clicks(self, case):
         return getattr(case, "link_clicks", None) or 0
+
+    @admin.display(description="Notes", ordering="note_count")
+    def notes_summary(self, case):
+        count = getattr(case, "note_count", None) or 0
+        latest = case.notes.first() if count else None
+        if latest is None:
+            return "—"
+        return format_html("{} · <small>{}</small>", count, latest.body[:60] or latest.phone)
 
     @admin.display(description="Owner", ordering="owner__username")
     def owner_display(self, case):

@@ -66,6 +66,10 @@ def test_the_queue_lists_open_cases_by_amount_at_risk_with_what_staff_need(clien
     closed_page = client.get("/admin/dunning/dunningcase/?queue=closed").content.decode()
     assert closed.reference in closed_page and big.reference not in closed_page
     assert client.get("/admin/dunning/dunningcase/?owner=shared").status_code == 200
+    from dunning.models import DunningCaseNote as Note
+
+    Note.objects.create(case=small_case, body="Asked for a week")
+    assert "Asked for a week" in client.get("/admin/dunning/dunningcase/").content.decode()
     detail = client.get(f"/admin/dunning/dunningcase/{big_case.pk}/change/").content.decode()
     assert "reported lost or stolen" in detail  # what the buyer was told, from the same table
     assert "Mark paid by bank transfer" not in detail  # a Finance action
