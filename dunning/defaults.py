@@ -33,7 +33,7 @@ DEFAULT_STEPS = [
     (timedelta(days=5), "retry", ""),
     (timedelta(days=5, hours=1), "sms", "reminder"),
     (timedelta(days=7), "retry", ""),
-    (timedelta(days=7, hours=1), "email", "reminder"),
+    (timedelta(days=7, hours=1), "email", "second_reminder"),
     (timedelta(days=10), "retry", ""),
     (timedelta(days=10, hours=1), "escalate", ""),
     (timedelta(days=12), "retry", ""),
@@ -149,6 +149,28 @@ DEFAULT_TEMPLATES: dict[tuple[str, str], dict[str, str]] = {
         "{{ amount }} bezahlen",
         "{{ seller_name }}: Erinnerung, {{ amount }} für {{ offer_name }} ist noch offen. Zahlen "
         "oder Hilfe erhalten: {{ pay_url }}",
+    ),
+    ("second_reminder", "en"): _pay_template(
+        "en",
+        "Still open: your payment for {{ offer_name }}",
+        "We wanted to check in: the payment of {{ amount }} for {{ offer_name }} is still open, "
+        "and we have not been able to take it from your card.",
+        "If a different way to pay or a little more time would help, reply and tell us. We "
+        "would rather find a way with you than keep reminding you.",
+        "Pay {{ amount }}",
+        "{{ seller_name }}: {{ amount }} for {{ offer_name }} is still open. Pay or talk to us: "
+        "{{ pay_url }}",
+    ),
+    ("second_reminder", "de"): _pay_template(
+        "de",
+        "Noch offen: Ihre Zahlung für {{ offer_name }}",
+        "Wir wollten kurz nachfragen: Die Zahlung von {{ amount }} für {{ offer_name }} ist "
+        "noch offen, und wir konnten sie nicht von Ihrer Karte einziehen.",
+        "Wenn eine andere Zahlungsart oder etwas mehr Zeit hilft, antworten Sie uns einfach. Wir "
+        "finden lieber gemeinsam eine Lösung, als Sie weiter zu erinnern.",
+        "{{ amount }} bezahlen",
+        "{{ seller_name }}: {{ amount }} für {{ offer_name }} ist noch offen. Zahlen oder mit "
+        "uns sprechen: {{ pay_url }}",
     ),
     ("final_notice", "en"): _pay_template(
         "en",

@@ -18,6 +18,7 @@ from dunning.declines import Category
 class TemplateKey(models.TextChoices):
     FIRST_NOTICE = "first_notice", "First notice after a failed payment"
     REMINDER = "reminder", "Reminder"
+    SECOND_REMINDER = "second_reminder", "Second reminder"
     FINAL_NOTICE = "final_notice", "Final notice before canceling"
     ACTION_NEEDED = "action_needed", "The bank needs the buyer (authentication, new card)"
     FRESH_LINK = "fresh_link", "A fresh payment link, on request"

@@ -69,7 +69,7 @@ def test_a_declined_checkout_goes_through_the_whole_default_policy(localstripe, 
     assert subjects == [
         f"Your payment for {order.offer.name} did not go through",
         f"A reminder about your payment for {order.offer.name}",
-        f"A reminder about your payment for {order.offer.name}",
+        f"Still open: your payment for {order.offer.name}",
         f"Your order for {order.offer.name}: the last reminder",
     ]
     links = {re.search(r"/pay/([\w-]+)/", m.body).group(1) for m in mail.outbox}
