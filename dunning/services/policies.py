@@ -69,6 +69,11 @@ def dunning_template_get(*, key: str, language: str) -> DunningMessageTemplate:
         for t in DunningMessageTemplate.objects.filter(key=key, language__in=[language, "en"])
     }
     if language not in found and "en" not in found:
-        dunning_templates_ensure()
-        return dunning_template_get(key=key, language=language)
+        dunning_templates_ensure()  # the defaults, after a flush of the database
+        found = {
+            t.language: t
+            for t in DunningMessageTemplate.objects.filter(key=key, language__in=[language, "en"])
+        }
+        if not found:
+            raise LookupError(f"no message template {key!r} in {language!r} or English")
     return found.get(language) or found["en"]
