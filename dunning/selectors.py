@@ -85,19 +85,9 @@ def order_latest_paid(*, order: Order) -> Payment | None:
     )
 
 
-def dunning_queue() -> QuerySet[DunningCase]:
-    """The triage queue: every case with what staff scan for, biggest amount at risk first."""
-    return (
-        DunningCase.objects.select_related("order__offer", "owner", "policy")
-        .annotate(
-            link_clicks=Sum("links__clicks", distinct=True),
-        )
-        .order_by("-amount", "pk")
-    )
-
-
 def dunning_cases_open() -> QuerySet[DunningCase]:
-    return dunning_queue().filter(status__in=ACTIVE_STATUSES)
+    """The cases still being worked (what reporting counts as open), biggest at risk first."""
+    return DunningCase.objects.filter(status__in=ACTIVE_STATUSES).order_by("-amount", "pk")
 
 
 # Recovery metrics. Every rate's denominator is fixed: the cases that OPENED in the period (or

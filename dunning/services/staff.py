@@ -32,7 +32,6 @@ from dunning.services.scheduler import (
     case_plan,
     dunning_attempt_charge,
     retry_refusal,
-    step_due,
 )
 from dunning.services.transitions import (
     CaseClosed,
@@ -303,11 +302,3 @@ def dunning_case_write_off(*, case_id: int, actor: Any, reason: str) -> DunningC
         )
         _audit(actor, "case_write_off", case, reason=reason, amount=case.amount)
     return case
-
-
-def case_next_due(case: DunningCase) -> datetime | None:
-    """When the case's next step would run (for the admin), without changing anything."""
-    steps = list(case.policy.steps.order_by("position"))
-    if case.next_step >= len(steps):
-        return None
-    return step_due(case=case, steps=steps, index=case.next_step, after=timezone.now())
