@@ -222,12 +222,19 @@ class Notification(models.Model):
         # A document sent on its own: it missed the email about its payment, or staff resent it.
         RECEIPT = "receipt", "Receipt"
         CREDIT_NOTE = "credit_note", "Credit note"
+        # Written by dunning (pre-rendered from its editable templates).
+        PAYMENT_REMINDER = "payment_reminder", "Payment reminder"
+        CARD_EXPIRING = "card_expiring", "Card expiring soon"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Queued"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
         BOUNCED = "bounced", "Bounced"
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        SMS = "sms", "Text message"
 
     key = models.CharField(max_length=200, unique=True)
     kind = models.CharField(max_length=40, choices=Kind.choices)
@@ -253,12 +260,23 @@ class Notification(models.Model):
     # The Message-ID we sent (or the mail provider's id for it): what a bounce report names.
     message_id = models.CharField(max_length=255, blank=True, db_index=True)
     bounced_at = models.DateTimeField(null=True, blank=True)
+    # Channels, languages and templates (dunning's messages; issue 15). A row with `body_text`
+    # was rendered when it was decided (from an editable template named in `template`) and is
+    # sent as stored; every other row is rendered from checkout's own email templates. An SMS
+    # goes to `to_phone` through config/sms.py, and only with SMS consent in the ledger.
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.EMAIL)
+    language = models.CharField(max_length=8, default="en")
+    template = models.CharField(max_length=100, blank=True)
+    to_phone = models.CharField(max_length=32, blank=True)
+    body_text = models.TextField(blank=True)
+    body_html = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"{self.kind} to {self.to_email} ({self.status})"
+        to = self.to_phone if self.channel == self.Channel.SMS else self.to_email
+        return f"{self.kind} to {to} ({self.status})"
 
 
 _NS = Notification.Status

@@ -30,6 +30,10 @@ SUBJECTS = {
     _N.HOLD_LAPSED: "The reservation on your card for {offer} ended: pay to keep your access",
     _N.RECEIPT: "Your receipt for {offer}",
     _N.CREDIT_NOTE: "Your credit note for {offer}",
+    # Normally rendered by dunning from its editable templates (body stored on the row); these
+    # are checkout's own plain versions for a row without a stored body.
+    _N.PAYMENT_REMINDER: "A reminder about your payment for {offer}",
+    _N.CARD_EXPIRING: "Your card for {offer} expires soon",
 }
 
 
@@ -156,6 +160,13 @@ def notification_message(
     notification: Notification, *, attached: list[str] | None = None, to_follow: bool = False
 ) -> tuple[str, str, str]:
     """(subject, text body, HTML body) for a notification."""
+    if notification.body_text:
+        # Rendered when it was decided (dunning's editable templates): sent as stored.
+        return (
+            " ".join(notification.subject.split()),
+            notification.body_text,
+            notification.body_html,
+        )
     context = notification_context(notification, attached=attached, to_follow=to_follow)
     subject = SUBJECTS[notification.kind].format(offer=notification.order.offer.name)
     subject = " ".join(subject.split())  # never a newline in a header

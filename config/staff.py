@@ -21,6 +21,10 @@ STAFF_GROUPS: dict[str, list[str]] = {
         "payments.view_customer",
         "dunning.view_*",
         "dunning.change_dunningcase",
+        # Work the triage queue (retry now, links, pause, policy, assign, notes); marking paid
+        # and writing off are Finance's (dunning.settle_dunningcase, not granted here).
+        "dunning.work_dunningcase",
+        "dunning.add_dunningcasenote",
         "reporting.view_*",
         # No receipts.* at all: Sales never opens or downloads a receipt or credit note.
     ],

@@ -123,6 +123,16 @@ def localstripe(localstripe_server, settings):
 
 
 @pytest.fixture
+def checkout_alone(settings, monkeypatch):
+    """Checkout telling the buyer about a failed payment itself, as for an offer no dunning
+    policy follows: CHECKOUT_PAYMENT_FAILED_NOTICE_OWNER empty, here and (through the
+    environment) in worker processes started after it. With dunning in charge, its case's first
+    message replaces checkout's email instead (tests/dunning/test_cases.py)."""
+    settings.CHECKOUT_PAYMENT_FAILED_NOTICE_OWNER = ""
+    monkeypatch.setenv("CHECKOUT_PAYMENT_FAILED_NOTICE_OWNER", "")
+
+
+@pytest.fixture
 def celery_eager(settings):
     """Run tasks inline (unit tests only; end-to-end tests use `celery_worker`)."""
     from config.celery import app as celery_app

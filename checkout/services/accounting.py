@@ -64,7 +64,10 @@ from checkout.services.entitlements import (
     entitlement_suspension_cause,
 )
 from checkout.services.fraud import payment_risk_needs_review
-from checkout.services.notifications import notification_schedule
+from checkout.services.notifications import (
+    notification_schedule,
+    payment_failed_notice_owned_elsewhere,
+)
 from checkout.services.orders import (
     order_event_record,
     order_flag_for_review,
@@ -541,6 +544,8 @@ def _notify(order: Order, payment: Payment, opened: list[tuple[str, Payment, int
     elif status == _P.FAILED:
         if order.status in (_O.PAID, _O.CANCELED, _O.REFUNDED):
             return  # another payment covered it, or there is nothing left to pay
+        if payment_failed_notice_owned_elsewhere(order=order, payment=payment):
+            return  # dunning follows this failure and tells the buyer (never both)
         notification_schedule(
             order=order,
             kind=_N.PAYMENT_FAILED,

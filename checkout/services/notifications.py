@@ -202,9 +202,47 @@ def _message_id() -> str:
     return make_msgid(domain=domain)
 
 
+def payment_failed_notice_owned_elsewhere(*, order: Order, payment: Payment) -> bool:
+    """True when a higher app tells the buyer about this failed payment itself (dunning: its
+    case's first message replaces our `payment_failed` email, so the buyer never gets both).
+
+    Asked through CHECKOUT_PAYMENT_FAILED_NOTICE_OWNER, a dotted path checkout never imports by
+    name (DESIGN.md §2b). If the hook is missing or fails, we send our own email: better told
+    twice than not at all.
+    """
+    path = getattr(settings, "CHECKOUT_PAYMENT_FAILED_NOTICE_OWNER", "")
+    if not path:
+        return False
+    try:
+        return bool(import_string(path)(order=order, payment=payment))
+    except Exception:
+        logger.exception("%s failed for payment %s; checkout sends its own email", path, payment.pk)
+        return False
+
+
 def notification_send(*, notification_id: int) -> Notification:
     """Render and send one notification, unless it was already sent (idempotent), is not due
     yet (backoff), or waits for an attachment being made (until its deadline)."""
+    notification = _notification_send(notification_id=notification_id)
+    _secrets_strike(notification)
+    return notification
+
+
+def _secrets_strike(notification: Notification) -> None:
+    """A rendered message may carry one-time secrets (a payment link's token, listed in
+    `context["secrets"]` by its author). Once the message is sent, or will never be, they are
+    struck from the stored copy: the message log keeps what was said, not a working link."""
+    secrets = (notification.context or {}).get("secrets")
+    if not secrets or notification.status == Notification.Status.PENDING:
+        return
+    for secret in secrets:
+        notification.body_text = notification.body_text.replace(secret, "[redacted]")
+        notification.body_html = notification.body_html.replace(secret, "[redacted]")
+    notification.context = {k: v for k, v in notification.context.items() if k != "secrets"}
+    notification.save(update_fields=["body_text", "body_html", "context"])
+
+
+def _notification_send(*, notification_id: int) -> Notification:
     from checkout.notifications import notification_message
 
     now = timezone.now()
@@ -218,6 +256,8 @@ def notification_send(*, notification_id: int) -> Notification:
         if attachments.waiting and now < _attachment_deadline(notification):
             return notification  # sent when the file is ready, or by the sweeper at the deadline
         notification.attempts += 1
+        if notification.channel == Notification.Channel.SMS:
+            return _sms_send(notification)
         message_id = _message_id()
         try:
             subject, text, html = notification_message(
@@ -295,6 +335,108 @@ def notification_send(*, notification_id: int) -> Notification:
             },
         )
     return notification
+
+
+def notification_sms_allowed(*, order: Order) -> bool:
+    """SMS to this order's buyer is allowed: the lead's consent ledger says `sms` is granted now
+    (Lead.consents is kept in step with the ledger, in the same transaction). Service messages
+    need no marketing consent; texting a phone does need this one."""
+    from leads.models import ConsentPurpose, ConsentState
+
+    lead = order.lead
+    return lead is not None and lead.consent_state(ConsentPurpose.SMS) == ConsentState.GRANTED
+
+
+def _sms_send(notification: Notification) -> Notification:
+    """Send a text message row (called under its lock, its attempt counted). Consent is checked
+    again at sending: a withdrawal between deciding and sending wins."""
+    from config.sms import SmsDeliveryError, send_sms
+
+    def failed(cause: str, error: str) -> Notification:
+        notification.last_error = error[:1000]
+        notification.save(update_fields=["attempts", "last_error"])
+        updated, _ = notification_transition(
+            notification_id=notification.pk,
+            to_status=Notification.Status.FAILED,
+            cause=cause,
+            detail={"attempts": notification.attempts, "error": error[:300]},
+        )
+        return updated
+
+    if not notification_sms_allowed(order=notification.order):
+        return failed("no_sms_consent", "not sent: no SMS consent in the ledger")
+    try:
+        send_sms(to=notification.to_phone, body=notification.body_text)
+    except SmsDeliveryError as exc:  # a number the backend refuses: retrying will not help
+        return failed("sms_refused", str(exc))
+    except Exception as exc:  # the provider is down: keep the row, retry by sweeper
+        logger.exception("notification %s (sms) failed to send", notification.pk)
+        if notification.attempts >= MAX_SEND_ATTEMPTS:
+            return failed("send_failed", str(exc))
+        notification.last_error = str(exc)[:1000]
+        notification.save(update_fields=["attempts", "last_error"])
+        NotificationEvent.objects.create(
+            notification=notification,
+            from_status=notification.status,
+            to_status=notification.status,
+            cause="send_failed",
+            detail={"attempts": notification.attempts, "error": str(exc)[:300]},
+        )
+        return notification
+    updated, _ = notification_transition(
+        notification_id=notification.pk,
+        to_status=Notification.Status.SENT,
+        cause="sent",
+        detail={"attempt": notification.attempts, "channel": "sms"},
+        fields={"attempts": notification.attempts, "sent_at": timezone.now(), "last_error": ""},
+    )
+    return updated
+
+
+def notification_schedule_rendered(
+    *,
+    order: Order,
+    key: str,
+    kind: str,
+    channel: str,
+    language: str,
+    template: str,
+    subject: str,
+    body_text: str,
+    body_html: str = "",
+    to_email: str = "",
+    to_phone: str = "",
+    payment: Payment | None = None,
+    context: dict[str, Any] | None = None,
+) -> tuple[Notification, bool]:
+    """Record a message rendered by its caller (another app's templates), once per `key`, and
+    send it after commit. Returns the notification and whether it was newly scheduled."""
+    from checkout.tasks import notification_send_task
+
+    try:
+        with transaction.atomic():
+            notification, created = Notification.objects.get_or_create(
+                key=key,
+                defaults={
+                    "kind": kind,
+                    "order": order,
+                    "payment": payment,
+                    "channel": channel,
+                    "language": language,
+                    "template": template,
+                    "to_email": to_email,
+                    "to_phone": to_phone,
+                    "subject": " ".join(subject.split())[:200],
+                    "body_text": body_text,
+                    "body_html": body_html,
+                    "context": context or {},
+                },
+            )
+    except IntegrityError:
+        notification, created = Notification.objects.get(key=key), False
+    if created:
+        enqueue_on_commit(notification_send_task, notification.pk)
+    return notification, created
 
 
 def notifications_for_payment_send(*, payment_id: int) -> int:

@@ -269,3 +269,36 @@ def subscription_card_replace(
         subscription.payment_method_id = payment_method_id
         subscription.save(update_fields=["customer", "payment_method_id"])
     return subscription
+
+
+def subscription_past_due_settle(*, subscription_id: int, order_id: int) -> Subscription:
+    """The renewal a subscription is past due on was paid late (dunning: a retry, a payment
+    link, a bank transfer): it renews again, from the period that payment covered.
+
+    Only the renewal order of the period the subscription is stuck on counts, and only once it
+    is paid; anything else leaves the subscription as it is. Idempotent.
+    """
+    with transaction.atomic():
+        subscription = Subscription.objects.select_for_update().get(pk=subscription_id)
+        if subscription.status != Subscription.Status.PAST_DUE:
+            return subscription
+        period_start = subscription.next_charge_at
+        token = uuid.uuid5(
+            RENEWAL_TOKEN_NAMESPACE, f"subscription:{subscription.pk}:{period_start.isoformat()}"
+        )
+        order = Order.objects.filter(pk=order_id, checkout_token=token).first()
+        if order is None or order.status != Order.Status.PAID:
+            return subscription
+        subscription.status = Subscription.Status.ACTIVE
+        subscription.current_period_start = period_start
+        subscription.next_charge_at = next_renewal(
+            start=period_start, interval=subscription.interval
+        )
+        subscription.save(update_fields=["status", "current_period_start", "next_charge_at"])
+        audit_log_record(
+            actor=None,
+            action="subscription.past_due_settled",
+            target=subscription,
+            detail={"order": order.reference, "period_start": period_start.isoformat()},
+        )
+    return subscription

@@ -194,6 +194,7 @@ from config.settings.auth import *  # noqa: E402, F403
 from config.settings.celery import *  # noqa: E402, F403
 from config.settings.celery import CELERY_BROKER_URL  # noqa: E402
 from config.settings.checkout_after import *  # noqa: E402, F403
+from config.settings.dunning import *  # noqa: E402, F403
 from config.settings.email import *  # noqa: E402, F403
 from config.settings.leads import *  # noqa: E402, F403
 from config.settings.logging import *  # noqa: E402, F403

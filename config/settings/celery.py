@@ -87,4 +87,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "receipts.sweep",
         "schedule": 60.0,
     },
+    # dunning: open cases whose grace ran out, then claim due cases (skip locked) in batches.
+    "dunning-tick": {
+        "task": "dunning.tick",
+        "schedule": 60.0,
+    },
 }

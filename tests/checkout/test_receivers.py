@@ -47,7 +47,9 @@ def test_server_confirm_and_the_signal_task_give_one_entitlement_and_one_email(
     assert Notification.objects.filter(order=order).count() == 1
 
 
-def test_dispute_refund_and_failure_signals_reach_the_order_through_the_worker(celery_worker):
+def test_dispute_refund_and_failure_signals_reach_the_order_through_the_worker(
+    checkout_alone, celery_worker
+):
     order = OrderFactory()
     payment = PaymentFactory(order=order)
     payment_transition(

@@ -215,7 +215,9 @@ def test_a_hold_grants_access_at_authorisation_and_counts_as_secured_not_paid(ce
     assert _kinds(order) == ["payment_confirmed", "payment_on_hold"]
 
 
-def test_a_failed_payment_fails_the_order_and_tells_the_buyer_what_to_do(celery_eager):
+def test_a_failed_payment_fails_the_order_and_tells_the_buyer_what_to_do(
+    checkout_alone, celery_eager
+):
     order = OrderFactory()
     payment = PaymentFactory(order=order)
     payment_transition(

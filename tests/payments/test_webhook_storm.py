@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 
 
 def test_a_storm_of_duplicates_gives_one_row_one_transition_and_one_email_each(
-    wide_live_server, localstripe, settings, money_signals
+    checkout_alone, wide_live_server, localstripe, settings, money_signals
 ):
     # Each payment belongs to an order, so the checkout app's real receivers email the buyer.
     offer = OfferFactory(price_amount=12_500, currency="EUR")
