@@ -328,6 +328,16 @@ class EmbeddedLocalstripe:
             timeout=5,
         ).close()
 
+    def decline_stop(self, payment_method: str) -> None:
+        """The saved card is charged normally again (the bank said yes after all)."""
+        urllib.request.urlopen(
+            urllib.request.Request(
+                f"{self.api_base}/_config/payment_methods/{payment_method}/decline",
+                method="DELETE",
+            ),
+            timeout=5,
+        ).close()
+
     def flush(self) -> None:
         """Empty the store (idempotency keys and webhook endpoints with it) and forget every
         `/_config/webhooks` registration."""
