@@ -283,3 +283,20 @@ def phone_page(browser):
     context.close()
     if page.csp_violations:
         pytest.fail("blocked by the Content-Security-Policy:\n" + "\n".join(page.csp_violations))
+
+
+@pytest.fixture
+def deliver(client, settings):
+    """POST a Stripe-signed event to the webhook endpoint, as Stripe does."""
+    from tests.payments.factories import signed
+
+    def _deliver(event: dict):
+        body, signature = signed(event, settings.STRIPE_WEBHOOK_SECRET)
+        return client.post(
+            "/webhooks/stripe/",
+            data=body,
+            content_type="application/json",
+            headers={"Stripe-Signature": signature},
+        )
+
+    return _deliver

@@ -7,24 +7,10 @@ from payments import gateway
 from payments.models import Payment, WebhookEvent
 from payments.services import customer_ensure, payment_prepare
 from tests.checkout.factories import OrderFactory
-from tests.payments.factories import charge_object, intent_event, signed
+from tests.payments.factories import charge_object, intent_event
 from tests.stripe_helpers import stripe_event
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_eager")]
-
-
-@pytest.fixture
-def deliver(client, settings):
-    def _deliver(event: dict):
-        body, signature = signed(event, settings.STRIPE_WEBHOOK_SECRET)
-        return client.post(
-            "/webhooks/stripe/",
-            data=body,
-            content_type="application/json",
-            headers={"Stripe-Signature": signature},
-        )
-
-    return _deliver
 
 
 def test_a_refund_heard_before_the_success_never_grants_access_or_confirms(deliver, localstripe):

@@ -7,23 +7,6 @@ import pytest
 
 from devtools.embedded import stop_process
 from tests.conftest import _worker_env, celery_worker_start
-from tests.payments.factories import signed
-
-
-@pytest.fixture
-def deliver(client, settings):
-    """POST a Stripe-signed event to the webhook endpoint, as Stripe does."""
-
-    def _deliver(event: dict):
-        body, signature = signed(event, settings.STRIPE_WEBHOOK_SECRET)
-        return client.post(
-            "/webhooks/stripe/",
-            data=body,
-            content_type="application/json",
-            headers={"Stripe-Signature": signature},
-        )
-
-    return _deliver
 
 
 class SignalsSeen(list):
