@@ -13,7 +13,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 
 from checkout.models import Entitlement, Notification
-from checkout.money import money_format
+from config.money import money_format
 
 _N = Notification.Kind
 

@@ -8,11 +8,11 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from checkout.models import Entitlement, Order
-from checkout.money import money_format
 from checkout.notifications import failure_advice
 from checkout.services.entitlements import entitlement_suspension_cause
 from checkout.services.portal import portal_orders
 from checkout.services.pricing import charge_minimum
+from config.money import money_format
 from payments.models import Customer, Payment
 
 _P = Payment.Status

@@ -193,8 +193,8 @@ def subscription_cancel_view(request: HttpRequest, *, token: str, email: str, su
     from django.utils.formats import date_format
 
     from checkout.models import Subscription
-    from checkout.money import money_format
     from checkout.services.subscriptions import subscription_cancel, subscription_renewal_charged
+    from config.money import money_format
 
     subscription = get_object_or_404(Subscription, pk=subscription_id, order__email__iexact=email)
     name = subscription.order.offer.name
@@ -290,7 +290,7 @@ def balance_return(request: HttpRequest, *, token: str, email: str, reference: s
 
 
 def _after_payment(request: HttpRequest, token: str, email: str, payment: Payment) -> HttpResponse:
-    from checkout.money import money_format
+    from config.money import money_format
 
     amount = money_format(payment.amount, payment.currency)
     if payment.status == Payment.Status.SUCCEEDED:

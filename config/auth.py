@@ -33,8 +33,8 @@ from django.dispatch import receiver
 from django.http import HttpRequest
 from django.utils import timezone
 
+from config.audit import audit_log_record
 from config.http import client_ip
-from config.services import audit_log_record
 
 logger = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from checkout.models import Notification
-from checkout.money import money_format
 from config.admin import HistoryInline
+from config.money import money_format
 from dunning.declines import decline_classify
 from dunning.models import (
     ACTIVE_STATUSES,

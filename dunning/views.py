@@ -24,9 +24,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from checkout.models import Entitlement
-from checkout.money import money_format
 from checkout.services.checkout import UNREACHABLE_MESSAGE
 from config.limits import client_key, limit_exceeded
+from config.money import money_format
 from dunning.copy import page_copy
 from dunning.declines import decline_classify
 from dunning.models import PaymentLink

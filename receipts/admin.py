@@ -14,10 +14,10 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from checkout.money import money_format
 from config.admin import HistoryInline
+from config.audit import audit_log_record
 from config.celery import enqueue_on_commit
-from config.services import audit_log_record
+from config.money import money_format
 from receipts.delivery import document_resend
 from receipts.models import (
     BuyerBillingDetails,

@@ -222,7 +222,7 @@ def documents_follow_up(*, now=None, limit: int = 200) -> int:
 
 def document_resend(*, document: Receipt | CreditNote, actor) -> Notification | None:
     """Staff send a document again in an email of its own (a new message each time)."""
-    from config.services import audit_log_record
+    from config.audit import audit_log_record
 
     is_credit = isinstance(document, CreditNote)
     receipt = document.receipt if is_credit else document

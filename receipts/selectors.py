@@ -9,7 +9,7 @@ from django.db.models import QuerySet, Sum
 from django.urls import reverse
 
 from checkout.models import Notification
-from checkout.money import money_format
+from config.money import money_format
 from receipts.delivery import PAYMENT_OUTCOME_KINDS
 from receipts.models import CreditNote, Receipt
 

@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from checkout.models import Entitlement, EntitlementEvent, Order
-from config.services import audit_log_record
+from config.audit import audit_log_record
 from payments.models import Payment
 
 logger = logging.getLogger(__name__)

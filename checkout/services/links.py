@@ -10,7 +10,7 @@ from django.core.mail import send_mail
 from django.urls import reverse
 
 from checkout.models import Offer
-from config.services import audit_log_record
+from config.audit import audit_log_record
 
 
 def checkout_link_url(*, offer: Offer, email: str = "", name: str = "") -> str:

@@ -225,7 +225,7 @@ def order_transition(
 
 def order_flag_for_review(*, order_id: int, reason: str, actor: Any = None) -> Order:
     """Put the order in front of staff. While flagged, no card payment can start."""
-    from config.services import audit_log_record
+    from config.audit import audit_log_record
 
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)

@@ -24,7 +24,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from checkout.models import Offer, TaxRate
-from checkout.money import money_format
+from config.money import money_format
 
 
 class PricingError(ValueError):

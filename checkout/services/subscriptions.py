@@ -20,7 +20,7 @@ from checkout.models import Order, OrderEvent, Subscription
 from checkout.services.accounting import order_payment_record
 from checkout.services.orders import order_reference_new, order_transition
 from checkout.services.pricing import next_renewal
-from config.services import audit_log_record
+from config.audit import audit_log_record
 from payments.models import Customer, Payment
 from payments.services.charge import payment_prepare, payment_start
 from payments.services.transitions import payment_transition

@@ -4,14 +4,14 @@ from decimal import Decimal
 
 from django import template
 
-from checkout.money import money_format
+from config.money import money_format
 
 register = template.Library()
 
 
 @register.filter
 def money(amount, currency: str) -> str:
-    """The one money filter for pages and emails (checkout.money.money_format)."""
+    """The one money filter for pages and emails (config.money.money_format)."""
     if amount is None or amount == "":
         return ""
     return money_format(int(amount), currency)

@@ -12,11 +12,11 @@ from django.conf import settings
 from django.template import Context, Template
 
 from checkout.models import Notification, Order
-from checkout.money import money_format
 from checkout.services.notifications import (
     notification_schedule_rendered,
     notification_sms_allowed,
 )
+from config.money import money_format
 from dunning.declines import decline_classify
 from dunning.models import DunningCase, DunningMessageTemplate
 from dunning.schedule import zone

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from checkout.models import Notification
-from config.services import audit_log_record
+from config.audit import audit_log_record
 from dunning.models import (
     ACTIVE_STATUSES,
     DunningAttempt,

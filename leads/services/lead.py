@@ -6,7 +6,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from config.services import audit_log_record
+from config.audit import audit_log_record
 from leads.models import (
     ConsentPurpose,
     ConsentRecord,

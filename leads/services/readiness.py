@@ -6,8 +6,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from config.audit import audit_log_record
 from config.celery import enqueue_on_commit
-from config.services import audit_log_record
 from leads.models import (
     ConsentPurpose,
     ConsentState,

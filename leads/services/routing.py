@@ -10,7 +10,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef
 from django.utils import timezone
 
-from config.services import audit_log_record
+from config.audit import audit_log_record
 from leads.models import Assignment, Lead, LeadStatus, OutOfOffice, RoutingRule, SalesOwner
 from leads.selectors import OPEN_STATUSES, ROUTING_OWNER_FIELDS, sales_owners_eligible, sales_users
 from leads.services.sla_clock import SLA_CLOCK_FIELDS, lead_sla_restart

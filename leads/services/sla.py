@@ -17,8 +17,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from config.audit import audit_log_record
 from config.celery import enqueue_on_commit
-from config.services import audit_log_record
 from leads.models import Lead, LeadStatus, SalesOwner, SlaEvent, SlaState
 from leads.selectors import sales_users
 from leads.services.routing import lead_route

@@ -3,7 +3,7 @@
 import logging
 from typing import Any
 
-from config.services import audit_log_record
+from config.audit import audit_log_record
 from leads.models import LEAD_STATUS_TRANSITIONS, Lead, LeadStatus
 
 logger = logging.getLogger(__name__)

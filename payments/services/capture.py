@@ -10,7 +10,7 @@ from typing import Any
 
 from django.db import transaction
 
-from config.services import audit_log_record
+from config.audit import audit_log_record
 from payments import gateway
 from payments.models import Payment
 from payments.services.transitions import payment_apply_intent, payment_mark_unknown

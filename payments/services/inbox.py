@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from config.services import audit_log_record
+from config.audit import audit_log_record
 from payments import gateway
 from payments.models import WebhookEvent
 from payments.webhooks import webhook_event_enqueue, webhook_event_store

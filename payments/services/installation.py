@@ -6,7 +6,7 @@ import secrets
 
 from django.db import transaction
 
-from config.services import audit_log_record
+from config.audit import audit_log_record
 from payments.models import Installation
 
 

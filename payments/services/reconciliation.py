@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from config.services import audit_log_record
+from config.audit import audit_log_record
 from payments import gateway
 from payments.models import Discrepancy, Dispute, Payment
 from payments.selectors import payments_needing_reconciliation, payments_paid_to_recheck

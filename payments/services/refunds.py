@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db import transaction
 
-from config.services import audit_log_record
+from config.audit import audit_log_record
 from payments import gateway
 from payments.models import Payment, Refund
 from payments.selectors import payment_refundable_amount, payment_refunds_total

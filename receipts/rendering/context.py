@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_time
 from babel.numbers import format_decimal, format_percent
 
-from checkout.money import money_format
+from config.money import money_format
 from receipts.rendering.words import CARD_BRANDS, GENERIC_TAX_LABELS, TAX_LABEL, words_for
 
 

@@ -26,8 +26,8 @@ from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 
+from config.audit import audit_log_record
 from config.celery import enqueue_on_commit
-from config.services import audit_log_record
 from receipts.models import EXPORT_TRANSITIONS, CreditNote, Receipt, ReceiptExport
 from receipts.services.production import documents_storage
 

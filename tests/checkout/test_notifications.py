@@ -5,13 +5,13 @@ from django.core import mail
 from django.utils import timezone
 
 from checkout.models import Notification
-from checkout.money import money_format
 from checkout.notifications import failure_advice
 from checkout.services.notifications import (
     notification_schedule,
     notification_send,
     notifications_redrive,
 )
+from config.money import money_format
 from tests.checkout.factories import OfferFactory, OrderFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)

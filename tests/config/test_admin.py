@@ -1,8 +1,8 @@
 import pytest
 from django.contrib.auth import get_user_model
 
+from config.audit import audit_log_record
 from config.models import AuditLogEntry
-from config.services import audit_log_record
 
 pytestmark = pytest.mark.django_db
 

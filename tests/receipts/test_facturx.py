@@ -13,7 +13,7 @@ from facturx import get_xml_from_pdf, xml_check_xsd
 from lxml import etree
 from pypdf import PdfReader
 
-from checkout.money import money_format
+from config.money import money_format
 from receipts.models import CreditNote, Receipt
 from receipts.rendering.einvoice import facturx_xml
 from receipts.rendering.pdf import document_html, html_to_pdf

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from checkout.models import Offer
-from checkout.money import money_format
+from config.money import money_format
 from payments.models import Payment
 from receipts.models import BuyerBillingDetails, Receipt
 from receipts.rendering.pdf import document_render
