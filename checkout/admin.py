@@ -224,3 +224,31 @@ class SubscriptionAdmin(admin.ModelAdmin):
 
 
 from checkout import admin_notifications  # noqa: E402, F401  (registers the message log)
+
+# Payment CSAT (issue 16): kept at the end, with its own import, so it merges cleanly.
+from checkout.models import PaymentCsat  # noqa: E402
+
+
+@admin.register(PaymentCsat)
+class PaymentCsatAdmin(admin.ModelAdmin):
+    """The buyers' answers to "How easy was paying?": read-only (an answer is the buyer's)."""
+
+    list_display = ["answered_at", "order", "score", "short_comment", "source"]
+    list_filter = ["score", "source", "answered_at"]
+    search_fields = ["order__reference", "order__email", "comment"]
+    date_hierarchy = "answered_at"
+    list_select_related = ["order"]
+    readonly_fields = ["order", "score", "comment", "source", "answered_at"]
+
+    @admin.display(description="comment")
+    def short_comment(self, obj: PaymentCsat) -> str:
+        return obj.comment if len(obj.comment) <= 80 else obj.comment[:79] + "…"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -400,3 +400,38 @@ class Subscription(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order} every {self.interval}"
+
+
+class PaymentCsat(models.Model):
+    """The buyer's answer to "How easy was paying?" (1 to 5, an optional comment): one per order.
+
+    Reached through a signed link (checkout.services.csat) from the payment-confirmed email and
+    the done page, with no login. The first answer stands: the unique order is what makes a
+    second one (another click, a race between two tabs) a refusal rather than a second row.
+    """
+
+    class Source(models.TextChoices):
+        EMAIL = "email", "Payment-confirmed email"
+        DONE_PAGE = "done_page", "Checkout done page"
+
+    COMMENT_MAX_LENGTH = 1000
+
+    order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="csat")
+    score = models.PositiveSmallIntegerField()
+    # varchar(1000): Postgres refuses a longer comment even from outside the form.
+    comment = models.CharField(max_length=COMMENT_MAX_LENGTH, blank=True)
+    source = models.CharField(max_length=20, choices=Source.choices, default=Source.EMAIL)
+    answered_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = "payment CSAT answer"
+        verbose_name_plural = "payment CSAT answers"
+        ordering = ["-answered_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(score__gte=1, score__lte=5), name="payment_csat_score_1_to_5"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order}: {self.score}/5"

@@ -118,6 +118,7 @@ def notification_context(
 ) -> dict:
     """The template context. `attached` names the files going with the email ("Receipt
     R-2026-000001"); `to_follow` says a document for it is still being made."""
+    from checkout.services.csat import csat_url
     from checkout.services.portal import portal_url
 
     order = notification.order
@@ -147,6 +148,7 @@ def notification_context(
         ),
         "entitlement": entitlement,
         "portal_url": portal_url(email=order.email),
+        "csat_url": csat_url(order=order) if notification.kind == _N.PAYMENT_CONFIRMED else "",
         "support_email": settings.SELLER_SUPPORT_EMAIL,
         "portal_name": settings.PORTAL_NAME,
         "seller_name": settings.SELLER_LEGAL_NAME,
