@@ -39,7 +39,7 @@ def test_it_makes_n_payments_in_three_currencies_over_twelve_months(seeded):
     assert set(payments.values_list("currency", flat=True)) == {"eur", "usd", "jpy"}
     months = payments.annotate(m=TruncMonth("created_at")).values("m").distinct().count()
     assert months == 12
-    assert "seeded 200 payments" in seeded and "payments_payment: " in seeded  # progress
+    assert "seeded 200 payments" in seeded and "payments 200 of 200 (100%)" in seeded  # progress
 
 
 def test_the_proportions_are_those_of_a_real_business(seeded):
@@ -169,3 +169,23 @@ def test_bad_scale_is_refused_and_changes_nothing():
     with pytest.raises(CommandError):
         call_command("seed_demo", "--scale", "x", stdout=io.StringIO())
     assert not Payment.objects.exists()
+
+
+def test_chunk_by_chunk_gives_the_same_invariants():
+    """Many small chunks (as for a million payments): ids, numbering and counts still hold."""
+    from config.seed_scale import scale_seed
+
+    call_command("seed_demo", stdout=io.StringIO())
+    counts = scale_seed(n=500, stdout=io.StringIO(), orders_per_chunk=37, receipts_per_chunk=29)
+    assert Payment.objects.count() == counts["payments.Payment"] == 500
+    orders = Order.objects.count()
+    assert Payment.objects.filter(attempt_kind="checkout").count() == orders
+    sequences = sorted(Receipt.objects.values_list("year", "sequence"))
+    by_year = defaultdict(list)
+    for year, sequence in sequences:
+        by_year[year].append(sequence)
+    for year, numbers in by_year.items():
+        last = DocumentCounter.objects.get(year=year).last_number
+        assert numbers == list(range(1, last + 1))
+    assert Receipt.objects.count() == Payment.objects.filter(status__in=PAID_STATUSES).count()
+    assert not Payment.objects.values("id").annotate(n=Count("receipt")).filter(n__gt=1).exists()
