@@ -25,11 +25,13 @@ def at(day: int, hour: int = 9, month: int = 11) -> datetime:
     return datetime(2026, month, day, hour, tzinfo=UTC)
 
 
-def lead_make(email: str, *, created: datetime, ready=False, sla=SlaState.NONE, owner=None):
+def lead_make(
+    email: str, *, created: datetime, ready=False, sla=SlaState.NONE, owner=None, **extra
+):
+    extra.setdefault("name", email.split("@")[0].title())
     return Lead.objects.create(
-        email=email, name=email.split("@")[0].title(), created_at=created, is_ready=ready,
-        sla_state=sla, owner=owner,
-    )  # fmt: skip
+        email=email, created_at=created, is_ready=ready, sla_state=sla, owner=owner, **extra
+    )
 
 
 def payment_make(order, *, status, created, amount, kind="checkout", succeeded=None, **extra):
