@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 
+from django.contrib import admin
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
@@ -46,6 +47,8 @@ def finance_dashboard(request):
     data = request.GET if request.GET else {**default_period(), "currency": currencies[0]}
     form = DashboardForm(data, currencies=currencies)
     context = {
+        # The admin's header, user links and sidebar: the dashboard is a page of the admin.
+        **admin.site.each_context(request),
         "title": "Finance dashboard",
         "form": form,
         "panels": [],
