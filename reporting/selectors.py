@@ -15,13 +15,12 @@ from django.db.models import (
     Aggregate,
     Count,
     DurationField,
-    Exists,
     ExpressionWrapper,
     F,
     FloatField,
-    OuterRef,
+    Max,
+    Min,
     Q,
-    Subquery,
     Sum,
     Value,
 )
@@ -125,17 +124,23 @@ class Funnel:
 def lead_funnel(*, since: datetime, until: datetime) -> Funnel:
     """Of the leads created in the period (the denominator of every step): how many are
     payment-ready now, how many started a checkout (have an order), how many paid (an order of
-    theirs has a successful payment). Each step counts leads that reached it, in any currency."""
-    orders = Order.objects.filter(lead=OuterRef("pk"))
-    paid = Payment.objects.filter(order__lead=OuterRef("pk"), status__in=PAID)
-    figures = (
-        Lead.objects.filter(created_at__gte=since, created_at__lt=until)
-        .annotate(started=Exists(orders), has_paid=Exists(paid))
-        .aggregate(
-            leads=Count("pk"),
-            ready=Count("pk", filter=Q(is_ready=True)),
-            checkout_started=Count("pk", filter=Q(started=True)),
-            paid=Count("pk", filter=Q(has_paid=True)),
+    theirs has money received, checkout's `amount_paid`). Each step counts leads that reached
+    it, in any currency."""
+    in_period = {"created_at__gte": since, "created_at__lt": until}
+    figures = Lead.objects.filter(**in_period).aggregate(
+        leads=Count("pk"), ready=Count("pk", filter=Q(is_ready=True))
+    )
+    # One row per lead from its orders (order_by() drops the default ordering, which would
+    # otherwise split the groups), then counted: a lead counts once however many orders it has.
+    per_lead = (
+        Order.objects.filter(**{f"lead__{k}": v for k, v in in_period.items()})
+        .order_by()
+        .values("lead_id")
+        .annotate(received=Max("amount_paid"))
+    )
+    figures.update(
+        per_lead.aggregate(
+            checkout_started=Count("lead_id"), paid=Count("lead_id", filter=Q(received__gt=0))
         )
     )
     return Funnel(**figures)
@@ -153,27 +158,27 @@ class Spread:
 def time_to_first_payment(*, since: datetime, until: datetime, currency: str) -> Spread:
     """From a lead's creation to the first successful payment of one of its orders (in this
     currency), over the leads created in the period that have paid: median and p90."""
-    first_paid = (
+    # Per lead (grouped), its first payment's time less its creation; then the spread over
+    # those leads (Django wraps the grouped query in a subquery for the outer aggregate).
+    per_lead = (
         Payment.objects.filter(
-            order__lead=OuterRef("pk"),
             status__in=PAID,
             succeeded_at__isnull=False,
             currency__iexact=currency,
+            order__lead__created_at__gte=since,
+            order__lead__created_at__lt=until,
         )
-        .order_by("succeeded_at")
-        .values("succeeded_at")[:1]
+        .values("order__lead_id")
+        .annotate(
+            took=ExpressionWrapper(
+                Min("succeeded_at") - F("order__lead__created_at"), output_field=DurationField()
+            )
+        )
     )
-    took = ExpressionWrapper(F("first_paid_at") - F("created_at"), output_field=DurationField())
-    figures = (
-        Lead.objects.filter(created_at__gte=since, created_at__lt=until)
-        .annotate(first_paid_at=Subquery(first_paid))
-        .filter(first_paid_at__isnull=False)
-        .annotate(took=took)
-        .aggregate(
-            count=Count("pk"),
-            median=Percentile("took", fraction=0.5, output_field=DurationField()),
-            p90=Percentile("took", fraction=0.9, output_field=DurationField()),
-        )
+    figures = per_lead.aggregate(
+        count=Count("order__lead_id"),
+        median=Percentile("took", fraction=0.5, output_field=DurationField()),
+        p90=Percentile("took", fraction=0.9, output_field=DurationField()),
     )
     return Spread(**figures)
 
@@ -231,19 +236,26 @@ def payment_rates(*, since: datetime, until: datetime, currency: str) -> Payment
             failed_payment__status__in=[Payment.Status.FAILED, Payment.Status.CANCELED],
         )
         .exclude(failed_payment__attempt_kind=Payment.AttemptKind.RETRY)
+        .order_by()
         .values("failed_payment")
         .distinct()
         .count()
     )
-    disputes = Dispute.objects.filter(payment=OuterRef("pk"))
-    money = (
-        _paid_in(since, until, currency)
-        .annotate(has_dispute=Exists(disputes))
-        .aggregate(
-            paid=Count("pk"),
-            refunded=Count("pk", filter=Q(amount_refunded__gt=0)),
-            disputed=Count("pk", filter=Q(has_dispute=True)),
+    money = _paid_in(since, until, currency).aggregate(
+        paid=Count("pk"), refunded=Count("pk", filter=Q(amount_refunded__gt=0))
+    )
+    # From the disputes' side (few rows), each disputed payment once.
+    money["disputed"] = (
+        Dispute.objects.filter(
+            payment__status__in=PAID,
+            payment__succeeded_at__gte=since,
+            payment__succeeded_at__lt=until,
+            payment__currency__iexact=currency,
         )
+        .order_by()
+        .values("payment_id")
+        .distinct()
+        .count()
     )
     return PaymentRates(recovered_by_dunning=recovered, **asked, **money)
 

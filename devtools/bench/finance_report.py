@@ -139,6 +139,7 @@ def seed(*, payments: int, now) -> dict:
             "lead_id": f"{base_lead} + 1 + (g % {leads})",
             "offer_id": f"{first_offer} + (g % 6)",
             "currency": "(ARRAY['EUR','GBP','JPY'])[1 + (g % 6) % 3]",
+            "amount_paid": "CASE WHEN g % 5 <> 0 THEN 10000 ELSE 0 END",
         }, count=orders)  # fmt: skip
         base_payment = payment.pk
         paid = "g % 100 < 84"

@@ -124,6 +124,24 @@ def test_currencies_come_from_the_offers(history):
 def test_the_dashboard_reads_in_a_fixed_number_of_queries(history, django_assert_max_num_queries):
     from reporting.dashboard import dashboard_panels
 
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(18):
         panels = dashboard_panels(since=NOV, until=DEC, currency="EUR")
     assert len(panels) == 11
+
+
+def test_a_lead_with_several_orders_and_payments_counts_once_in_the_funnel(history):
+    from tests.checkout.factories import OrderFactory
+    from tests.reporting.factories import payment_make
+
+    lead = history.leads["L1"]
+    again = OrderFactory(offer=history.orders["O1"].offer, lead=lead, amount_paid=10_000)
+    payment_make(again, status="succeeded", created=DEC, succeeded=DEC, amount=10_000)
+    payment_make(history.orders["O1"], status="succeeded", created=at(21), succeeded=at(21),
+                 amount=10_000)  # fmt: skip
+    assert selectors.lead_funnel(since=NOV, until=DEC) == selectors.Funnel(
+        leads=4, ready=2, checkout_started=3, paid=3
+    )
+    # L1's first payment is still P1 (1 h), the later ones do not move the spread.
+    assert selectors.time_to_first_payment(since=NOV, until=DEC, currency="EUR").median == (
+        timedelta(hours=48)
+    )

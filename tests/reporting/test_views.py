@@ -158,6 +158,11 @@ def test_payments_export_shows_money_in_its_currency_exactly(client):
     assert ("eur", "100.00") in by_amount and ("jpy", "5000") in by_amount
     refunded = [r for r in rows[1:] if r[header.index("amount_refunded")] == "20.00"]
     assert len(refunded) == 1
+    # Oldest first; times in UTC as Postgres writes ISO 8601, empty when there is none.
+    first, last = rows[1], rows[-1]
+    assert first[header.index("created_at")] == "2026-11-02 10:00:00+00"
+    assert first[header.index("succeeded_at")] == "2026-11-02 10:00:00+00"
+    assert last[header.index("succeeded_at")] == ""
 
 
 @pytest.mark.parametrize(
