@@ -44,7 +44,8 @@ def finance_dashboard(request):
     if not (_staff(request.user) and request.user.has_perm(DASHBOARD_PERMISSION)):
         raise PermissionDenied("The finance dashboard is for Finance and Admin.")
     currencies = currencies_offered() or ["EUR"]
-    data = request.GET if request.GET else {**default_period(), "currency": currencies[0]}
+    # A filter left out takes its default (the last 30 days, the first currency).
+    data = {**default_period(), "currency": currencies[0], **request.GET.dict()}
     form = DashboardForm(data, currencies=currencies)
     context = {
         # The admin's header, user links and sidebar: the dashboard is a page of the admin.

@@ -219,3 +219,12 @@ def test_export_report_refuses_bad_dates(tmp_path):
             "2026-11-01", "--output", str(tmp_path / "x.csv"),
         )  # fmt: skip
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_a_filter_left_out_takes_its_default(client):
+    november_history()
+    client.force_login(staff("Finance"))
+    response = client.get(DASHBOARD, {"currency": "JPY"})
+    assert response.status_code == 200
+    assert response.context["form"].cleaned_data["currency"] == "JPY"
+    assert client.get(DASHBOARD).context["form"].cleaned_data["currency"] == "EUR"
