@@ -25,7 +25,8 @@ STAFF_GROUPS: dict[str, list[str]] = {
         # and writing off are Finance's (dunning.settle_dunningcase, not granted here).
         "dunning.work_dunningcase",
         "dunning.add_dunningcasenote",
-        "reporting.view_*",
+        # Exports of the leads they own; never the finance dashboard or other exports.
+        "reporting.export_own_leads",
         # No receipts.* at all: Sales never opens or downloads a receipt or credit note.
     ],
     "Finance": [
