@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from babel.numbers import get_currency_precision
 
+from checkout.selectors import csat_by_week
 from config.money import money_format
 from dunning.declines import Category
 from dunning.models import DunningCase
@@ -314,6 +315,35 @@ def _sla(since, until) -> Panel:
     )
 
 
+def _csat(since, until) -> Panel:
+    weeks = csat_by_week(since=since, until=until)
+    answers = sum(w["count"] for w in weeks)
+    return Panel(
+        key="csat",
+        title="Payment CSAT by week",
+        definition=(
+            "Answers to \u201cHow easy was paying?\u201d (1 hard \u2013 5 easy), by the week "
+            "they were given: the mean score of that week's answers, each answer counted once "
+            f"({answers} answers in the period, orders in every currency)."
+        ),
+        columns=["Week of", "Answers", "Mean score", "1", "2", "3", "4", "5"],
+        rows=[
+            [
+                w["week"].isoformat(),
+                str(w["count"]),
+                NONE if w["mean"] is None else f"{w['mean']:.2f}",
+                *(str(w["distribution"][n]) for n in range(1, 6)),
+            ]
+            for w in weeks
+        ],
+        chart={
+            "type": "bar",
+            "labels": [w["week"].isoformat() for w in weeks],
+            "datasets": [_dataset("Mean score (1\u20135)", [w["mean"] for w in weeks])],
+        },
+    )
+
+
 def dashboard_panels(*, since: datetime, until: datetime, currency: str) -> list[Panel]:
     """Every panel of the dashboard for [since, until) in one currency, in page order."""
     rates = selectors.payment_rates(since=since, until=until, currency=currency)
@@ -349,6 +379,7 @@ def dashboard_panels(*, since: datetime, until: datetime, currency: str) -> list
         _discrepancies(since, until),
         _receipts(since, until, currency),
         _sla(since, until),
+        _csat(since, until),
     ]
 
 

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import Group
 
+from checkout.models import PaymentCsat
 from tests.conftest import csp_violations_watch
 from tests.leads.factories import UserFactory
-from tests.reporting.factories import november_history
+from tests.reporting.factories import at, november_history
 
 pytestmark = pytest.mark.e2e
 
@@ -50,7 +51,8 @@ CANVASES_DRAWN = """() => Array.from(document.querySelectorAll('canvas[data-char
 def test_finance_opens_the_dashboard_switches_currency_and_downloads(
     live_server, desk_page, transactional_db, tmp_path
 ):
-    november_history()
+    history = november_history()
+    PaymentCsat.objects.create(order=history.orders["O1"], score=4, answered_at=at(3))
     finance = UserFactory(username="fiona", is_staff=True)
     finance.groups.add(Group.objects.get(name="Finance"))
     page = desk_page
@@ -63,9 +65,9 @@ def test_finance_opens_the_dashboard_switches_currency_and_downloads(
     page.select_option("select[name=currency]", "EUR")
     page.get_by_role("button", name="Show").click()
     page.wait_for_url("**currency=EUR**")
-    page.wait_for_selector("body[data-charts-drawn='11']")
+    page.wait_for_selector("body[data-charts-drawn='12']")
     drawn = page.evaluate(CANVASES_DRAWN)
-    assert len(drawn) == 11 and all(drawn), drawn
+    assert len(drawn) == 12 and all(drawn), drawn
     revenue = page.locator("#panel-revenue-offer table")
     assert "€200.00" in revenue.inner_text()
     SCREENSHOT.mkdir(parents=True, exist_ok=True)
@@ -74,7 +76,7 @@ def test_finance_opens_the_dashboard_switches_currency_and_downloads(
     page.select_option("select[name=currency]", "JPY")
     page.get_by_role("button", name="Show").click()
     page.wait_for_url("**currency=JPY**")
-    page.wait_for_selector("body[data-charts-drawn='11']")
+    page.wait_for_selector("body[data-charts-drawn='12']")
     assert "¥5,000" in page.locator("#panel-revenue-day table").inner_text()
     assert "€" not in page.locator("#panel-revenue-offer table").inner_text()
     assert all(page.evaluate(CANVASES_DRAWN))

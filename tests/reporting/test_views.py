@@ -228,3 +228,26 @@ def test_a_filter_left_out_takes_its_default(client):
     assert response.status_code == 200
     assert response.context["form"].cleaned_data["currency"] == "JPY"
     assert client.get(DASHBOARD).context["form"].cleaned_data["currency"] == "EUR"
+
+
+def test_the_dashboard_charts_payment_csat_by_week_with_its_table(client):
+    from checkout.models import PaymentCsat
+
+    history = november_history()
+    # Week of Monday 11-02: O1 scores 5, O2 scores 2 (mean 3.50); week of 11-09: O3 scores 4.
+    # O5's answer on 10-30 is before the period.
+    for order, score, moment in [
+        ("O1", 5, at(2, 12)), ("O2", 2, at(6, 8)), ("O3", 4, at(9, 7)), ("O5", 1, at(30, month=10)),
+    ]:  # fmt: skip
+        PaymentCsat.objects.create(order=history.orders[order], score=score, answered_at=moment)
+    client.force_login(staff("Finance"))
+    response = client.get(DASHBOARD, {**PERIOD, "currency": "EUR"})
+    csat = next(p for p in response.context["panels"] if p.key == "csat")
+    assert csat.rows == [
+        ["2026-11-02", "2", "3.50", "0", "1", "0", "0", "1"],
+        ["2026-11-09", "1", "4.00", "0", "0", "0", "1", "0"],
+    ]
+    assert csat.chart["labels"] == ["2026-11-02", "2026-11-09"]
+    assert csat.chart["datasets"][0]["data"] == [3.5, 4.0]
+    assert "3 answers in the period" in csat.definition
+    assert 'id="panel-csat"' in response.content.decode()
