@@ -71,8 +71,9 @@ from checkout.services.notifications import (
 from checkout.services.orders import (
     order_event_record,
     order_flag_for_review,
-    order_status_move,
+    order_transition,
 )
+from config.transitions import Outcome
 from payments import gateway
 from payments.models import PAID_STATUSES, Discrepancy, Dispute, Payment, PaymentEvent
 from payments.services import payment_risk_assess, payment_risk_unknown
@@ -229,7 +230,7 @@ def _transition(
     for to_status in path:
         if to_status == order.status:
             continue
-        applied = order_status_move(
+        _, outcome = order_transition(
             order=order,
             to_status=to_status,
             cause=cause,
@@ -239,8 +240,9 @@ def _transition(
                 "amount_refunded": totals.refunded,
                 "amount_authorized": totals.authorized,
             },
+            save=False,
         )
-        if not applied:
+        if outcome != Outcome.APPLIED:
             return
 
 

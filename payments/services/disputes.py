@@ -7,10 +7,12 @@ payment's earlier standing (won, or closed after a warning) or counts as money t
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.utils import timezone
 
-from payments.models import Dispute, Payment
+from config.transitions import Outcome, transition
+from payments.models import DISPUTE_MACHINE, Dispute, Payment
 from payments.services.transitions import payment_transition
 
 _CLOSED_STATUS = {
@@ -18,6 +20,35 @@ _CLOSED_STATUS = {
     "lost": Dispute.Status.LOST,
     "warning_closed": Dispute.Status.CLOSED,
 }
+
+
+def dispute_transition(
+    *,
+    to_status: str,
+    cause: str,
+    dispute_id: int | None = None,
+    dispute: Dispute | None = None,
+    stripe_event_id: str = "",
+    detail: dict | None = None,
+    fields: dict[str, Any] | None = None,
+) -> tuple[Dispute, str]:
+    """Move a dispute by DISPUTE_TRANSITIONS (locked by id, or by the caller); returns it and
+    the outcome. An ending stamps `closed_at`."""
+
+    def stamps(row: Dispute, from_status: str) -> dict[str, Any]:
+        return {"closed_at": row.closed_at or timezone.now()}
+
+    return transition(
+        DISPUTE_MACHINE,
+        pk=dispute_id,
+        instance=dispute,
+        to_status=to_status,
+        cause=cause,
+        detail=detail,
+        fields=fields,
+        on_apply=stamps,
+        history={"stripe_event_id": stripe_event_id},
+    )
 
 
 def dispute_open(
@@ -81,10 +112,16 @@ def dispute_close(
             "opened_at": timezone.now(),
         },
     )
-    dispute.status = status
-    dispute.stripe_status = stripe_status[:50]
-    dispute.closed_at = dispute.closed_at or timezone.now()
-    dispute.save(update_fields=["status", "stripe_status", "closed_at"])
+    dispute, outcome = dispute_transition(
+        dispute=dispute,
+        to_status=status,
+        cause=f"dispute_{status}",
+        stripe_event_id=stripe_event_id,
+        detail={"stripe_status": stripe_status},
+        fields={"stripe_status": stripe_status[:50]},
+    )
+    if outcome == Outcome.REFUSED:
+        return dispute  # a dispute ends once: a second, different ending is on record only
     if status == Dispute.Status.LOST:
         to_status = Payment.Status.REFUNDED  # the money went back to the cardholder
     elif payment.amount_refunded >= (payment.amount_received or payment.amount):
