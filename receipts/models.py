@@ -18,6 +18,7 @@ from django.db import models
 from django.db.models import Q
 
 from config.models import StatusEvent
+from config.transitions import StatusMachine
 
 
 class DocumentCounter(models.Model):
@@ -169,6 +170,18 @@ class ReceiptEvent(StatusEvent):
     def __str__(self) -> str:
         document = f"credit note {self.credit_note_id}" if self.credit_note_id else "receipt"
         return f"{document}: {self.cause}"
+
+
+RECEIPT_MACHINE = StatusMachine(
+    model=Receipt, transitions=DOCUMENT_TRANSITIONS, history=ReceiptEvent, subject="receipt"
+)
+# A credit note's history rows also name its receipt (receipt_id, given by the service).
+CREDIT_NOTE_MACHINE = StatusMachine(
+    model=CreditNote,
+    transitions=DOCUMENT_TRANSITIONS,
+    history=ReceiptEvent,
+    subject="credit_note",
+)
 
 
 class BuyerBillingDetails(models.Model):

@@ -218,6 +218,8 @@ def _status_for(order: Order, payments: list[Payment], totals: OrderTotals) -> s
 def _transition(
     order: Order, target: str, *, cause: str, payment: Payment, totals: OrderTotals
 ) -> None:
+    if target == order.status:
+        return  # nothing to move (a refused move is recorded, so none is tried for nothing)
     path = [target]
     if target not in ORDER_TRANSITIONS[order.status]:
         if target == _O.REFUNDED:

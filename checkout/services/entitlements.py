@@ -171,7 +171,9 @@ def entitlement_suspension_cause(entitlement: Entitlement) -> str:
     if entitlement.status != Entitlement.Status.SUSPENDED:
         return ""
     last = (
-        EntitlementEvent.objects.filter(entitlement=entitlement, to_status=entitlement.status)
+        EntitlementEvent.objects.filter(
+            entitlement=entitlement, to_status=entitlement.status, outcome=Outcome.APPLIED
+        )
         .order_by("-created_at", "-pk")
         .values_list("cause", flat=True)
         .first()
