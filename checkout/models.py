@@ -306,6 +306,14 @@ class NotificationEvent(StatusEvent):
         return f"{self.notification_id}: {self.from_status} → {self.to_status} ({self.cause})"
 
 
+NOTIFICATION_MACHINE = StatusMachine(
+    model=Notification,
+    transitions=NOTIFICATION_TRANSITIONS,
+    history=NotificationEvent,
+    subject="notification",
+)
+
+
 class OrderEvent(StatusEvent):
     """History of an order's status changes and what caused them."""
 

@@ -11,6 +11,9 @@ def mark_notes(apps, schema_editor):
     for name in ("OrderEvent", "NotificationEvent"):
         model = apps.get_model("checkout", name)
         model.objects.filter(from_status=F("to_status")).update(outcome="noted")
+    # Notifications kept the outcome of a move in its detail.
+    notification_event = apps.get_model("checkout", "NotificationEvent")
+    notification_event.objects.filter(detail__outcome="refused").update(outcome="refused")
 
 
 class Migration(migrations.Migration):
