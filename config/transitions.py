@@ -8,7 +8,8 @@ Its app's `<model>_transition(...)` service calls `transition`, which:
 2. decides the outcome: `stale` (an optional rule, e.g. an event older than the newest one
    applied), `unchanged`, `applied` when the table allows the move, else `refused`;
 3. saves an applied move (and `fields`, which are also set on an unchanged one);
-4. writes one history row, whatever the outcome, so a refusal is on record too;
+4. writes one history row, whatever the outcome, so a refusal is on record too (a row created
+   in its first status gets its first row from `status_event_created`);
 5. runs the side effects of an applied move only after the transaction commits.
 
 A refused or stale move changes nothing and is logged; it never raises. The caller decides
@@ -143,6 +144,28 @@ def status_event_record(
         actor=actor if getattr(actor, "pk", None) else None,
         detail=detail or {},
         **(history or {}),
+    )
+
+
+def status_event_created(
+    machine: StatusMachine,
+    *,
+    instance: models.Model,
+    cause: str,
+    actor: Any = None,
+    detail: dict | None = None,
+    history: dict[str, Any] | None = None,
+) -> StatusEvent:
+    """The first history row of a row just created in its first status (from nothing)."""
+    return status_event_record(
+        machine,
+        instance=instance,
+        from_status="",
+        outcome=Outcome.APPLIED,
+        cause=cause,
+        actor=actor,
+        detail=detail,
+        history=history,
     )
 
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from checkout.models import ENTITLEMENT_MACHINE, Entitlement, EntitlementEvent, Order
 from config.audit import audit_log_record
-from config.transitions import Outcome, status_event_record, transition
+from config.transitions import Outcome, status_event_created, transition
 from payments.models import Payment
 
 logger = logging.getLogger(__name__)
@@ -62,11 +62,9 @@ def entitlement_grant(*, order: Order, payment: Payment | None, actor: Any = Non
         # retry below then finds nothing and the caller's redelivery grants it).
         return Entitlement.objects.get(order=order)
     detail = {"order": entitlement.order_id, "payment": getattr(payment, "pk", None)}
-    status_event_record(
+    status_event_created(
         ENTITLEMENT_MACHINE,
         instance=entitlement,
-        from_status="",
-        outcome=Outcome.APPLIED,
         cause="payment",
         actor=actor,
         detail=detail,

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from checkout.models import ORDER_MACHINE, Offer, Order, OrderEvent
 from checkout.services.pricing import price_quote
-from config.transitions import Outcome, status_event_record, transition
+from config.transitions import status_event_created, status_event_record, transition
 
 logger = logging.getLogger(__name__)
 
@@ -128,13 +128,7 @@ def order_create(
                 defaults={"offer": offer, "reference": order_reference_new(), **fields},
             )
             if created:
-                status_event_record(
-                    ORDER_MACHINE,
-                    instance=order,
-                    from_status="",
-                    outcome=Outcome.APPLIED,
-                    cause="checkout_created",
-                )
+                status_event_created(ORDER_MACHINE, instance=order, cause="checkout_created")
     except IntegrityError:
         order, created = Order.objects.get(checkout_token=token), False
     if order.offer_id != offer.pk:

@@ -21,7 +21,7 @@ from checkout.services.accounting import order_payment_record
 from checkout.services.orders import order_reference_new, order_transition
 from checkout.services.pricing import next_renewal
 from config.audit import audit_log_record
-from config.transitions import Outcome, status_event_record, transition
+from config.transitions import Outcome, status_event_created, transition
 from payments.models import Customer, Payment
 from payments.services.charge import payment_prepare, payment_start
 from payments.services.transitions import payment_transition
@@ -72,11 +72,9 @@ def _renewal_order(subscription: Subscription, period_start: datetime) -> Order:
                 },
             )
             if created:
-                status_event_record(
+                status_event_created(
                     ORDER_MACHINE,
                     instance=order,
-                    from_status="",
-                    outcome=Outcome.APPLIED,
                     cause="subscription_renewal",
                     detail={
                         "subscription": subscription.pk,

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from config.transitions import Outcome, transition
+from config.transitions import Outcome, status_event_created, transition
 from payments.models import DISPUTE_MACHINE, Dispute, Payment
 from payments.services.transitions import payment_transition
 
@@ -75,6 +75,13 @@ def dispute_open(
             "opened_at": opened_at,
         },
     )
+    if created:
+        status_event_created(
+            DISPUTE_MACHINE,
+            instance=dispute,
+            cause="charge.dispute.created",
+            history={"stripe_event_id": stripe_event_id},
+        )
     if not created and dispute.status != Dispute.Status.OPEN:
         # The closing event overtook this one: the outcome is already applied.
         return dispute
@@ -102,7 +109,7 @@ def dispute_close(
 ) -> Dispute:
     payment = Payment.objects.select_for_update().get(pk=payment_id)
     status = _CLOSED_STATUS.get(stripe_status, Dispute.Status.CLOSED)
-    dispute, _ = Dispute.objects.select_for_update().get_or_create(
+    dispute, created = Dispute.objects.select_for_update().get_or_create(
         stripe_dispute_id=stripe_dispute_id[:255],
         defaults={
             "payment": payment,
@@ -112,6 +119,14 @@ def dispute_close(
             "opened_at": timezone.now(),
         },
     )
+    if created:
+        # The closing event overtook the opening one: the dispute starts open, then ends.
+        status_event_created(
+            DISPUTE_MACHINE,
+            instance=dispute,
+            cause="dispute_heard_at_close",
+            history={"stripe_event_id": stripe_event_id},
+        )
     dispute, outcome = dispute_transition(
         dispute=dispute,
         to_status=status,

@@ -9,7 +9,7 @@ from typing import Any
 from django.db import transaction
 
 from config.audit import audit_log_record
-from config.transitions import transition
+from config.transitions import status_event_created, transition
 from payments import gateway
 from payments.models import REFUND_MACHINE, Payment, Refund
 from payments.selectors import payment_refundable_amount, payment_refunds_total
@@ -111,6 +111,9 @@ def payment_refund(
                 currency=payment.currency,
                 reason=reason[:500],
                 requested_by=actor if getattr(actor, "pk", None) else None,
+            )
+            status_event_created(
+                REFUND_MACHINE, instance=refund, cause="staff_refund_requested", actor=actor
             )
         try:
             result = gateway.refund_create(
@@ -266,7 +269,7 @@ def _refund_row_sync(
                 Refund.objects.select_for_update().filter(pk=int(ours), payment=payment).first()
             )
     if refund is None:
-        return Refund.objects.create(
+        refund = Refund.objects.create(
             payment=payment,
             idempotency_key=f"stripe:{stripe_id}",
             stripe_refund_id=stripe_id,
@@ -275,6 +278,13 @@ def _refund_row_sync(
             reason="Issued at Stripe (not from the portal)",
             status=status if status in Refund.Status.values else Refund.Status.PENDING,
         )
+        status_event_created(
+            REFUND_MACHINE,
+            instance=refund,
+            cause=cause,
+            history={"stripe_event_id": stripe_event_id},
+        )
+        return refund
     if not refund.stripe_refund_id:
         refund.stripe_refund_id = stripe_id
         refund.save(update_fields=["stripe_refund_id", "updated_at"])
