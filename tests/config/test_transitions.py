@@ -317,3 +317,26 @@ def test_racing_moves_of_one_order_take_turns_on_the_row_lock():
         # Read under the lock, after the first committed: paid, not open.
         ("paid", "awaiting_payment", "refused"),
     ]
+
+
+def test_an_inbox_event_s_history_follows_the_worker_not_the_acknowledgement(deliver, admin_user):
+    """A delivery is stored with no history row; the worker's steps and staff's replay each
+    leave one."""
+    from payments import webhooks
+    from payments.services.inbox import webhook_event_replay
+    from tests.stripe_helpers import stripe_event
+
+    assert deliver(stripe_event("customer.created", {"id": "cus_x"})).status_code == 200
+    event = WebhookEvent.objects.get()
+    assert event.status == "received" and not event.history.exists()
+
+    webhooks.webhook_event_process(event_id=event.pk)
+    webhook_event_replay(event_id=event.pk, actor=admin_user)
+
+    event.refresh_from_db()
+    assert list(event.history.values_list("from_status", "to_status", "outcome", "cause")) == [
+        ("received", "processing", "applied", "claimed"),
+        ("processing", "ignored", "applied", "no_handler"),
+        ("ignored", "received", "applied", "staff_replay"),
+    ]
+    assert event.history.get(cause="staff_replay").actor == admin_user
