@@ -2,10 +2,6 @@ from django.contrib import admin
 
 from config.models import AuditLogEntry
 
-admin.site.site_header = "Lead-to-cash portal"
-admin.site.site_title = "Portal admin"
-admin.site.index_title = "Work queues"
-
 
 class HistoryInline(admin.TabularInline):
     """Rows of a parent's history on its page (events, refunds, touchpoints): every field is
