@@ -11,8 +11,10 @@ class PortalConfig(AppConfig):
     verbose_name = "Portal"
 
     def ready(self) -> None:
-        from config import auth  # noqa: F401 (connects the login lockout's audit receiver)
-        from config import staff_audit  # noqa: F401 (staff users' groups, permissions, status)
+        from config import (
+            auth,  # noqa: F401 (connects the login lockout's audit receiver)
+            staff_audit,  # noqa: F401 (staff users' groups, permissions, status)
+        )
         from config.staff import staff_groups_sync
 
         post_migrate.connect(staff_groups_sync, dispatch_uid="portal.staff_groups_sync")
