@@ -1,4 +1,7 @@
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import PermissionDenied
 
 from config.models import AuditLogEntry
 
@@ -52,3 +55,48 @@ class AuditLogEntryAdmin(ReadOnlyAdmin):
     list_filter = ["action", "target_type"]
     search_fields = ["target_id", "action", "actor__username"]
     date_hierarchy = "created_at"
+
+
+User = get_user_model()
+SUPERUSER_ONLY_FIELDS = ("is_superuser", "groups", "user_permissions")
+
+
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+
+
+@admin.register(User)
+class PortalUserAdmin(UserAdmin):
+    """Staff accounts. Only a superuser grants superuser status, groups or permissions, and
+    only a superuser edits a superuser (else the password form would hand one over). Every
+    change to those and to the status flags is audit logged (config/staff_audit.py)."""
+
+    list_display = ["username", "email", "first_name", "last_name", "is_staff", "is_active"]
+    list_filter = ["is_staff", "is_superuser", "is_active", "groups"]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            fields += [f for f in SUPERUSER_ONLY_FIELDS if f not in fields]
+        return fields
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        # The read-only fields are not on the form, so a forged POST cannot set them; this
+        # refuses any other path that would (a subclass, a later form change).
+        if not request.user.is_superuser and change:
+            before = User.objects.filter(pk=obj.pk).values("is_superuser").first() or {}
+            if obj.is_superuser != before.get("is_superuser", False):
+                raise PermissionDenied("Only a superuser grants superuser status.")
+        elif not request.user.is_superuser and obj.is_superuser:
+            raise PermissionDenied("Only a superuser grants superuser status.")
+        super().save_model(request, obj, form, change)

@@ -13,6 +13,7 @@ class PortalConfig(AppConfig):
     def ready(self) -> None:
         from config import (
             auth,  # noqa: F401 (connects the login lockout's audit receiver)
+            middleware,  # noqa: F401 (starts a staff session's idle clock at sign-in)
             staff_audit,  # noqa: F401 (staff users' groups, permissions, status)
         )
         from config.staff import staff_groups_sync

@@ -4,6 +4,8 @@ import uuid
 
 from django.conf import settings
 from django.contrib.auth import logout
+from django.contrib.auth.signals import user_logged_in
+from django.dispatch import receiver
 
 from config.audit import audit_actor_var
 from config.logging import request_id_var
@@ -59,6 +61,14 @@ class StaffIdleSessionMiddleware:
                 request.session[self.SESSION_KEY] = now
                 request.session.set_expiry(idle)
         return self.get_response(request)
+
+
+@receiver(user_logged_in, dispatch_uid="portal.staff_session_started")
+def staff_session_started(sender, request, user, **_kwargs) -> None:
+    """The idle clock starts at sign-in (in the login's own session save)."""
+    if user.is_staff and request is not None and hasattr(request, "session"):
+        request.session[StaffIdleSessionMiddleware.SESSION_KEY] = int(time.time())
+        request.session.set_expiry(settings.STAFF_SESSION_IDLE_SECONDS)
 
 
 class AuditActorMiddleware:

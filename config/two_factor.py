@@ -46,7 +46,17 @@ def staff_has_second_factor(user) -> bool:
 
 
 def staff_second_factor_missing(request: HttpRequest) -> bool:
-    """True for a signed-in staff user who still owes the second factor in this session."""
+    """True for a signed-in staff user who still owes the second factor in this session.
+    Asked many times per admin page (every permission check), answered once per user."""
+    answered = getattr(request, "portal_second_factor", None)
+    if answered is not None and answered[0] == request.user.pk:
+        return answered[1]
+    missing = _second_factor_missing(request)
+    request.portal_second_factor = (request.user.pk, missing)
+    return missing
+
+
+def _second_factor_missing(request: HttpRequest) -> bool:
     user = request.user
     if not (user.is_authenticated and user.is_active and user.is_staff):
         return False

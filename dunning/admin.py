@@ -10,7 +10,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, OuterRef, Subquery, Sum
+from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -21,6 +21,7 @@ from django.utils.html import format_html, format_html_join
 from checkout.models import Notification
 from config.admin import HistoryInline
 from config.money import money_format
+from config.staff import staff_works_own_rows_only
 from dunning.declines import decline_classify
 from dunning.models import (
     ACTIVE_STATUSES,
@@ -421,6 +422,15 @@ class DunningCaseAdmin(admin.ModelAdmin):
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
+    def workable_cases(self, request, queryset):
+        """Sales work their own cases and the shared Sales queue; others read them."""
+        if staff_works_own_rows_only(request.user):
+            return queryset.filter(Q(owner=request.user) | Q(owner__isnull=True))
+        return queryset
+
+    def response_action(self, request, queryset):
+        return super().response_action(request, self.workable_cases(request, queryset))
+
     def action_view(self, request, case_id: int, action: str):
         if action not in CASE_ACTIONS:
             raise PermissionDenied
@@ -428,6 +438,8 @@ class DunningCaseAdmin(admin.ModelAdmin):
         if not request.user.has_perm(permission):
             raise PermissionDenied
         case = get_object_or_404(DunningCase.objects.select_related("order"), pk=case_id)
+        if not self.workable_cases(request, DunningCase.objects.filter(pk=case.pk)).exists():
+            raise PermissionDenied
         form = form_class(request.POST if request.method == "POST" else None, case=case)
         if request.method == "POST" and form.is_valid():
             try:

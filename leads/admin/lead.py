@@ -1,9 +1,10 @@
 """The lead list and page: every change goes through a service."""
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
+from config.staff import staff_works_own_rows_only
 from leads.admin.displays import LeadDisplays
 from leads.admin.lead_forms import (
     AssignmentInline,
@@ -136,6 +137,21 @@ class LeadAdmin(LeadDisplays, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("owner")
+
+    def has_change_permission(self, request, obj=None):
+        # Sales read every lead and work their own and the unassigned ones (triage): a
+        # colleague's lead opens read-only.
+        if not super().has_change_permission(request, obj):
+            return False
+        if obj is not None and staff_works_own_rows_only(request.user):
+            return obj.owner_id in (None, request.user.pk)
+        return True
+
+    def response_action(self, request, queryset):
+        # A bulk action by a Sales member touches only the leads they may work.
+        if staff_works_own_rows_only(request.user):
+            queryset = queryset.filter(Q(owner=request.user) | Q(owner__isnull=True))
+        return super().response_action(request, queryset)
 
     def has_add_permission(self, request):
         # Leads come in through the form, the API or checkout, never typed in by hand.
