@@ -21,7 +21,7 @@ from checkout.services.holds import (
 )
 from checkout.services.pricing import OfferAmountsInvalid, offer_amounts_validate
 from checkout.templatetags.money import money
-from config.admin import HistoryInline
+from config.admin import HistoryInline, MoneyAdminMixin
 from payments.models import Payment
 
 
@@ -121,7 +121,7 @@ class PaymentInline(HistoryInline):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(MoneyAdminMixin, admin.ModelAdmin):
     list_display = [
         "reference", "offer", "email", "status", "total_display", "balance_display",
         "hold_status", "needs_review", "created_at",
@@ -217,7 +217,7 @@ class EntitlementAdmin(admin.ModelAdmin):
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(admin.ModelAdmin):
+class SubscriptionAdmin(MoneyAdminMixin, admin.ModelAdmin):
     list_display = ["order", "interval", "amount", "currency", "status", "next_charge_at"]
     list_filter = ["status", "interval"]
     readonly_fields = ["order", "customer", "current_period_start", "created_at"]

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from checkout.models import Notification
-from config.admin import HistoryInline
+from config.admin import HistoryInline, MoneyAmountField
 from config.money import money_format
 from config.staff import staff_works_own_rows_only
 from dunning.declines import decline_classify
@@ -524,11 +524,18 @@ class NoteForm(_CaseForm):
 
 class MarkPaidForm(_CaseForm):
     reference = forms.CharField(max_length=200, help_text="The bank transfer's reference.")
-    amount = forms.IntegerField(
-        min_value=1,
-        required=False,
-        help_text="In minor units (cents, pence). Empty: everything still owed.",
-    )
+
+    def __init__(self, *args, case: DunningCase, **kwargs):
+        super().__init__(*args, case=case, **kwargs)
+        code = case.currency.upper()
+        # Typed as on the bank statement, in the currency's own decimals (EUR 12.50, JPY 5000).
+        self.fields["amount"] = MoneyAmountField(
+            currency=case.currency,
+            required=False,
+            label=f"Amount received ({code})",
+            help_text=f"In {code}, as on the bank statement. Empty: everything still owed "
+            f"({money_format(case.amount - case.amount_recovered, case.currency)}).",
+        )
 
     def run(self, *, actor) -> str:
         case = dunning_case_mark_paid(

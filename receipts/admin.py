@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from config.admin import HistoryInline
+from config.admin import HistoryInline, MoneyAdminMixin
 from config.audit import audit_log_record
 from config.celery import enqueue_on_commit
 from config.money import money_format
@@ -53,7 +53,7 @@ class CreditNoteInline(HistoryInline):
     show_change_link = True
 
 
-class DocumentAdmin(admin.ModelAdmin):
+class DocumentAdmin(MoneyAdminMixin, admin.ModelAdmin):
     """What receipts and credit notes share: read-only, never deleted, downloadable."""
 
     list_display = [
@@ -71,11 +71,9 @@ class DocumentAdmin(admin.ModelAdmin):
         return False
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields] + [
-            "download",
-            "delivery",
-            "kept_until",
-        ]
+        return self.money_readonly(
+            [f.name for f in self.model._meta.fields] + ["download", "delivery", "kept_until"]
+        )
 
     def get_actions(self, request):
         actions = super().get_actions(request)

@@ -155,6 +155,24 @@ def test_finance_marks_a_case_paid_by_bank_transfer(client, localstripe):
     assert audit.actor == finance and audit.detail["reference"] == "BANK-REF-778"
 
 
+def test_a_partial_bank_transfer_is_typed_in_major_units(client, localstripe):
+    order, _ = checkout_declined(price=15_000)
+    case = case_opened(order)
+    _staff(client, "Finance")
+    page = _act(client, case, "mark_paid")
+    assert "Amount received (EUR)" in page.content.decode()
+    assert "€150.00" in page.content.decode()
+    refused = _act(client, case, "mark_paid", {"reference": "B-1", "amount": "50.005"})
+    assert "EUR has 2 decimals" in refused.content.decode()
+    assert not Payment.objects.filter(attempt_kind="manual").exists()
+
+    assert (
+        _act(client, case, "mark_paid", {"reference": "B-1", "amount": "50.5"}).status_code == 302
+    )
+    transfer = Payment.objects.get(attempt_kind="manual")
+    assert transfer.amount_received == 5_050
+
+
 def test_finance_writes_a_case_off(client, localstripe):
     order, _ = checkout_declined_by_webhook(client, decline_code="insufficient_funds")
     case = case_opened(order)
