@@ -1,6 +1,9 @@
 """Offers (with their tax rates), orders and holds in the admin. Actions call services."""
 
+from datetime import timedelta
+
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db import models
 
@@ -23,6 +26,7 @@ from checkout.services.pricing import OfferAmountsInvalid, offer_amounts_validat
 from checkout.templatetags.money import money
 from config.admin import HistoryInline, MoneyAdminMixin
 from payments.models import Payment
+from payments.selectors import payment_holds_lapsing
 
 
 class TaxRateInline(admin.TabularInline):
@@ -120,13 +124,27 @@ class PaymentInline(HistoryInline):
     ]  # fmt: skip
 
 
+class HoldFilter(admin.SimpleListFilter):
+    title = "card hold"
+    parameter_name = "hold"
+
+    def lookups(self, request, model_admin):
+        return [("lapsing", "About to lapse")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "lapsing":
+            within = timedelta(hours=settings.STAFF_HOME_HOLD_WARNING_HOURS)
+            return queryset.filter(pk__in=payment_holds_lapsing(within=within).values("order_id"))
+        return queryset
+
+
 @admin.register(Order)
 class OrderAdmin(MoneyAdminMixin, admin.ModelAdmin):
     list_display = [
         "reference", "offer", "email", "status", "total_display", "balance_display",
         "hold_status", "needs_review", "created_at",
     ]  # fmt: skip
-    list_filter = ["status", "needs_review", "offer__billing_type", "offer"]
+    list_filter = ["status", "needs_review", HoldFilter, "offer__billing_type", "offer"]
     search_fields = ["reference", "email", "name"]
     list_select_related = ["offer"]
     readonly_fields = [f.name for f in Order._meta.fields if f.name not in ("needs_review",)]

@@ -13,6 +13,14 @@ class PortalAdminSite(admin.AdminSite):
     site_header = "Lead-to-cash portal"
     site_title = "Portal admin"
     index_title = "Work queues"
+    index_template = "admin/staff_home.html"
+
+    def index(self, request, extra_context=None):
+        """The staff home: the user's work queues above the list of models."""
+        from config.staff_home import staff_home_items
+
+        extra_context = {**(extra_context or {}), "work_items": staff_home_items(user=request.user)}
+        return super().index(request, extra_context)
 
     def has_permission(self, request) -> bool:
         """Staff who owe the second factor are, to the admin, not signed in yet."""

@@ -29,6 +29,7 @@ from receipts.models import (
 from receipts.selectors import (
     document_delivery_summary,
     receipt_credited_total,
+    receipts_delivery_failed,
     retention_until,
 )
 from receipts.services.export import ExportRefused, receipt_export_request
@@ -139,8 +140,22 @@ class DocumentAdmin(MoneyAdminMixin, admin.ModelAdmin):
             self.message_user(request, f"{sent} document(s) queued to be sent again.")
 
 
+class DeliveryFilter(admin.SimpleListFilter):
+    title = "delivery"
+    parameter_name = "delivery"
+
+    def lookups(self, request, model_admin):
+        return [("failed", "Failed or bounced")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "failed":
+            return queryset.filter(pk__in=receipts_delivery_failed().values("pk"))
+        return queryset
+
+
 @admin.register(Receipt)
 class ReceiptAdmin(DocumentAdmin):
+    list_filter = [*DocumentAdmin.list_filter, DeliveryFilter]
     list_display = [*DocumentAdmin.list_display, "credited"]
     search_fields = [
         "number", "buyer_email", "buyer_name", "order__reference",

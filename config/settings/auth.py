@@ -49,3 +49,7 @@ STAFF_BACKUP_CODES = 10
 # A staff session ends after this long without a request (and the cookie with it).
 STAFF_SESSION_IDLE_SECONDS = env.int("STAFF_SESSION_IDLE_SECONDS", default=30 * 60)
 SESSION_COOKIE_HTTPONLY = True
+# The staff home: a lead counts as "near its SLA" this long before its first response is due,
+# and a card hold as "about to lapse" this long before Stripe would cancel it.
+STAFF_HOME_SLA_WARNING_MINUTES = env.int("STAFF_HOME_SLA_WARNING_MINUTES", default=60)
+STAFF_HOME_HOLD_WARNING_HOURS = env.int("STAFF_HOME_HOLD_WARNING_HOURS", default=24)

@@ -1,5 +1,8 @@
 """The lead list and page: every change goes through a service."""
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
@@ -16,7 +19,7 @@ from leads.admin.lead_forms import (
 )
 from leads.models import Lead, LeadStatus
 from leads.normalise import LeadInputError
-from leads.selectors import sales_users
+from leads.selectors import leads_sla_at_risk, sales_users
 from leads.services import (
     AssignmentRefused,
     LeadStatusRefused,
@@ -28,6 +31,24 @@ from leads.services import (
     lead_submitted_details_dismiss,
     lead_update,
 )
+
+
+class MyWorkFilter(admin.SimpleListFilter):
+    """The staff home's link: my leads breaching or near their first-response SLA."""
+
+    title = "my work"
+    parameter_name = "work"
+
+    def lookups(self, request, model_admin):
+        return [("my_sla", "My leads breaching or near their SLA")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "my_sla":
+            within = timedelta(minutes=settings.STAFF_HOME_SLA_WARNING_MINUTES)
+            return queryset.filter(
+                pk__in=leads_sla_at_risk(owner=request.user, within=within).values("pk")
+            )
+        return queryset
 
 
 @admin.register(Lead)
@@ -48,6 +69,7 @@ class LeadAdmin(LeadDisplays, admin.ModelAdmin):
     ]
     list_display_links = ["email", "name"]
     list_filter = [
+        MyWorkFilter,
         ("owner", admin.RelatedOnlyFieldListFilter),
         "sla_state",
         "is_ready",
