@@ -65,7 +65,6 @@ class LeadAdmin(LeadDisplays, admin.ModelAdmin):
         "sla_badge",
         "consent_badges",
         "risk_score",
-        "created_at",
     ]
     list_display_links = ["email", "name"]
     list_filter = [
