@@ -25,6 +25,7 @@ from checkout.services.holds import (
 from checkout.services.pricing import OfferAmountsInvalid, offer_amounts_validate
 from checkout.templatetags.money import money
 from config.admin import HistoryInline, MoneyAdminMixin
+from config.money import MoneyInputError, money_major_from_minor, money_minor_from_major
 from payments.models import Payment
 from payments.selectors import payment_holds_lapsing
 
@@ -36,10 +37,30 @@ class TaxRateInline(admin.TabularInline):
 
 
 _AMOUNT_FIELDS = {"price_amount", "currency", "billing_type", "deposit_amount"}
+_MAJOR_UNIT_FIELDS = ("price_amount", "deposit_amount")
 
 
 class OfferAdminForm(forms.ModelForm):
-    """The admin builds the Meta from OfferAdmin's fieldsets."""
+    """The admin builds the Meta from OfferAdmin's fieldsets. Prices are typed in major units
+    of the offer's currency (100.00 USD, 5000 JPY) and stored exactly in minor units."""
+
+    price_amount = forms.DecimalField(
+        label="Price", help_text="In the offer's currency, for example 249.00 (EUR) or 5000 (JPY)."
+    )
+    deposit_amount = forms.DecimalField(
+        label="Deposit",
+        required=False,
+        help_text="Deposit offers only: paid at checkout, in the offer's currency.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        instance = self.instance
+        if instance.pk and instance.currency:
+            for name in _MAJOR_UNIT_FIELDS:
+                value = getattr(instance, name)
+                if value is not None:
+                    self.initial[name] = money_major_from_minor(value, instance.currency)
 
     def clean(self):
         # The pricing service is the one judge of what a card can be charged; show its verdict
@@ -47,6 +68,15 @@ class OfferAdminForm(forms.ModelForm):
         cleaned = super().clean()
         if not cleaned.get("currency"):
             return cleaned  # the field's own "required" error says it
+        for name in _MAJOR_UNIT_FIELDS:
+            if cleaned.get(name) is None:
+                continue
+            try:
+                cleaned[name] = money_minor_from_major(cleaned[name], cleaned["currency"])
+            except MoneyInputError as exc:
+                self.add_error(name, str(exc))
+        if self.errors:
+            return cleaned
         if self.instance.pk and not set(self.changed_data) & _AMOUNT_FIELDS:
             # An offer saved before a rule tightened can still be edited (renamed, retired);
             # its amounts are judged when they change.
@@ -78,7 +108,7 @@ class OfferAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["name", "slug", "description", "is_active"]}),
         (
-            "Price (in the currency's smallest unit: cents, pence; yen have none)",
+            "Price (in the currency's own units: 249.00 EUR, 5000 JPY)",
             {"fields": ["price_amount", "currency", "tax_mode"]},
         ),
         (
