@@ -52,5 +52,10 @@ class PortalAdminSite(admin.AdminSite):
                 lambda request: two_factor.two_factor_enrol(request, self),
                 name="two_factor_enrol",
             ),
+            path(
+                "two-factor/sign-out/",
+                lambda request: two_factor.two_factor_sign_out(request, self),
+                name="two_factor_sign_out",
+            ),
             *super().get_urls(),
         ]

@@ -21,6 +21,7 @@ from base64 import b32encode
 import segno
 from django import forms
 from django.conf import settings
+from django.contrib.auth import logout
 from django.db import transaction
 from django.http import HttpRequest
 from django.shortcuts import redirect
@@ -29,10 +30,12 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.http import require_POST
 from django_otp import devices_for_user
 from django_otp import login as otp_login
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from rest_framework.permissions import BasePermission
 
 from config.audit import audit_log_record
 
@@ -199,6 +202,24 @@ def two_factor_verify(request: HttpRequest, site):
         "admin/two_factor_verify.html",
         _context(site, request, title="Enter your sign-in code", form=form),
     )
+
+
+@never_cache
+@csrf_protect
+@require_POST
+def two_factor_sign_out(request: HttpRequest, site):
+    """Sign out before the code: the admin's own logout is behind the full sign-in."""
+    logout(request)
+    return redirect("admin:login")
+
+
+class StaffSignedIn(BasePermission):
+    """DRF's default permission: staff with the full sign-in (the password, and the second
+    factor where it is asked for), as the admin requires."""
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        return bool(user and user.is_staff) and not staff_second_factor_missing(request)
 
 
 @never_cache

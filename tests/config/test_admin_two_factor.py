@@ -185,3 +185,40 @@ def test_the_session_rotates_on_password_login(ada, settings):
     before = client.session.session_key
     password_login(client)
     assert client.session.session_key != before
+
+
+def test_a_staff_user_can_sign_out_before_the_code(ada):
+    TOTPDevice.objects.create(user=ada, name="app", confirmed=True)
+    client = Client()
+    password_login(client)
+    page = client.get("/admin/two-factor/")
+    assert 'action="/admin/two-factor/sign-out/"' in page.content.decode()
+    assert client.get("/admin/two-factor/sign-out/").status_code == 405  # a link cannot do it
+    response = client.post("/admin/two-factor/sign-out/")
+    assert response.status_code == 302 and response["Location"] == "/admin/login/"
+    assert "_auth_user_id" not in client.session
+
+
+def test_the_api_wants_the_full_sign_in_too(ada, rf):
+    from django.contrib.auth.models import AnonymousUser
+    from django.contrib.sessions.backends.db import SessionStore
+    from rest_framework.request import Request
+
+    from config.two_factor import StaffSignedIn
+
+    def allowed(user, verified: bool) -> bool:
+        request = rf.get("/api/v1/anything/")
+        request.session = SessionStore()
+        user.otp_device = object() if verified else None
+        user.is_verified = lambda: verified
+        api_request = Request(request)
+        api_request.user = user  # as SessionAuthentication leaves it
+        return StaffSignedIn().has_permission(api_request, view=None)
+
+    assert allowed(ada, verified=True) is True
+    assert allowed(ada, verified=False) is False  # the password alone
+    buyer = get_user_model().objects.create_user("buyer", "b@example.com", PASSWORD)
+    assert allowed(buyer, verified=True) is False
+    api_request = Request(rf.get("/api/v1/anything/"))
+    api_request.user = AnonymousUser()
+    assert StaffSignedIn().has_permission(api_request, view=None) is False
