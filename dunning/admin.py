@@ -412,12 +412,17 @@ class DunningCaseAdmin(admin.ModelAdmin):
         ]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
+        workable = (
+            str(object_id).isdigit()
+            and self.workable_cases(request, DunningCase.objects.filter(pk=object_id)).exists()
+        )
         extra_context = {
             **(extra_context or {}),
+            # A colleague's case is read-only to Sales: no buttons that would answer 403.
             "case_actions": [
                 (name, label)
                 for name, (label, permission, _form) in CASE_ACTIONS.items()
-                if request.user.has_perm(permission)
+                if workable and request.user.has_perm(permission)
             ],
         }
         return super().change_view(request, object_id, form_url, extra_context)

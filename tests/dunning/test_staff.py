@@ -195,3 +195,28 @@ def test_staff_roles_table_gives_sales_work_and_finance_money(db):
     assert "settle_dunningcase" not in sales and "change_dunningpolicy" not in sales
     assert {"settle_dunningcase", "work_dunningcase", "change_dunningmessagetemplate"} <= finance
     assert not {c for c in sales | finance if c.startswith("delete_dunning")}
+
+
+def test_sales_read_a_colleagues_case_but_work_only_their_own_and_the_shared_queue(
+    client, localstripe
+):
+    order, _ = checkout_declined()
+    case = case_opened(order)
+    colleague = User.objects.create_user("colleague", "c@example.com", "pw", is_staff=True)
+    colleague.groups.add(Group.objects.get(name="Sales"))
+    DunningCase.objects.filter(pk=case.pk).update(owner=colleague)
+    _staff(client, "Sales")
+
+    page = client.get(f"/admin/dunning/dunningcase/{case.pk}/change/")
+    assert page.status_code == 200 and page.context["case_actions"] == []
+    assert _act(client, case, "note", {"body": "Called"}).status_code == 403
+    client.post(
+        "/admin/dunning/dunningcase/",
+        {"action": "pause", "_selected_action": [case.pk]},
+    )
+    case.refresh_from_db()
+    assert case.paused_at is None
+
+    DunningCase.objects.filter(pk=case.pk).update(owner=None)  # back in the shared queue
+    assert client.get(f"/admin/dunning/dunningcase/{case.pk}/change/").context["case_actions"]
+    assert _act(client, case, "note", {"body": "Called"}).status_code == 302
