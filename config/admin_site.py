@@ -22,7 +22,11 @@ class PortalAdminSite(admin.AdminSite):
         """The staff home: the user's work queues above the list of models."""
         from config.staff_home import staff_home_items
 
-        extra_context = {**(extra_context or {}), "work_items": staff_home_items(user=request.user)}
+        extra_context = {
+            **(extra_context or {}),
+            "work_items": staff_home_items(user=request.user),
+            "backup_codes_left": two_factor.staff_backup_codes_left(user=request.user),
+        }
         return super().index(request, extra_context)
 
     def has_permission(self, request) -> bool:
@@ -56,6 +60,13 @@ class PortalAdminSite(admin.AdminSite):
                 "two-factor/sign-out/",
                 lambda request: two_factor.two_factor_sign_out(request, self),
                 name="two_factor_sign_out",
+            ),
+            path(
+                "two-factor/backup-codes/",
+                self.admin_view(
+                    lambda request: two_factor.two_factor_backup_codes_renew(request, self)
+                ),
+                name="two_factor_backup_codes",
             ),
             *super().get_urls(),
         ]

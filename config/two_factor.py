@@ -213,6 +213,39 @@ def two_factor_sign_out(request: HttpRequest, site):
     return redirect("admin:login")
 
 
+def staff_backup_codes_left(*, user) -> int | None:
+    """How many unused backup codes the user has; None before they enrolled."""
+    if not staff_has_second_factor(user):
+        return None
+    return StaticToken.objects.filter(device__user=user).count()
+
+
+@never_cache
+@csrf_protect
+def two_factor_backup_codes_renew(request: HttpRequest, site):
+    """A fresh set of backup codes for a signed-in user (the old ones stop working). Behind the
+    admin's full sign-in (PortalAdminSite wraps it in admin_view)."""
+    if not staff_has_second_factor(request.user):
+        return staff_second_factor_redirect(request)
+    if request.method != "POST":
+        return TemplateResponse(
+            request,
+            "admin/two_factor_backup_codes_renew.html",
+            {**site.each_context(request), "title": "New backup codes",
+             "left": staff_backup_codes_left(user=request.user)},
+        )  # fmt: skip
+    codes = staff_backup_codes_issue(user=request.user)
+    audit_log_record(
+        actor=request.user, action="auth.backup_codes_renewed", target=request.user, detail={}
+    )
+    return TemplateResponse(
+        request,
+        "admin/two_factor_backup_codes.html",
+        {**site.each_context(request), "title": "Your backup codes", "codes": codes,
+         "next": reverse("admin:index")},
+    )  # fmt: skip
+
+
 class StaffSignedIn(BasePermission):
     """DRF's default permission: staff with the full sign-in (the password, and the second
     factor where it is asked for), as the admin requires."""

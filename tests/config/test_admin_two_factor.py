@@ -222,3 +222,37 @@ def test_the_api_wants_the_full_sign_in_too(ada, rf):
     api_request = Request(rf.get("/api/v1/anything/"))
     api_request.user = AnonymousUser()
     assert StaffSignedIn().has_permission(api_request, view=None) is False
+
+
+def test_a_signed_in_user_renews_the_backup_codes_and_the_old_ones_stop_working(ada):
+    from config.two_factor import staff_backup_codes_issue
+
+    client = Client()
+    staff_sign_in(client, ada)  # a confirmed authenticator, verified
+    old = staff_backup_codes_issue(user=ada)
+    home = client.get("/admin/").content.decode()
+    assert "You have 10 unused backup codes" in home
+
+    page = client.get("/admin/two-factor/backup-codes/")
+    assert page.status_code == 200 and "stop working" in page.content.decode()
+    renewed = client.post("/admin/two-factor/backup-codes/")
+    new = re.findall(r"<li><code>([a-z0-9]+)</code></li>", renewed.content.decode())
+    assert len(new) == 10 and not set(new) & set(old)
+    assert AuditLogEntry.objects.filter(action="auth.backup_codes_renewed").count() == 1
+
+    other = Client()
+    password_login(other)
+    assert (
+        "That code is not right"
+        in other.post("/admin/two-factor/", {"token": old[0]}).content.decode()
+    )
+    time.sleep(1.1)  # django-otp's throttle after a wrong code
+    assert other.post("/admin/two-factor/", {"token": new[0]}).status_code == 302
+
+
+def test_renewing_backup_codes_wants_the_full_sign_in(ada):
+    TOTPDevice.objects.create(user=ada, name="app", confirmed=True)
+    client = Client()
+    password_login(client)
+    response = client.post("/admin/two-factor/backup-codes/")
+    assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
