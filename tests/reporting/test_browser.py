@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from checkout.models import PaymentCsat
+from tests.config.test_admin_browser import code_now
 from tests.conftest import csp_violations_watch
 from tests.leads.factories import UserFactory
 from tests.reporting.factories import at, november_history
@@ -18,13 +20,17 @@ PASSWORD = "a-strong-pass-123"
 SCREENSHOT = Path(__file__).resolve().parent.parent.parent / "var" / "screenshots"
 
 
-def staff_sign_in(page, base_url: str, username: str, password: str = PASSWORD) -> None:
-    """Sign in on the admin's login page. The one place that knows how staff sign in: when
-    two-factor sign-in is required, the code step goes here."""
+def staff_sign_in(page, base_url: str, user, password: str = PASSWORD) -> None:
+    """Sign in on the admin's login page with the password, then the code of the user's
+    authenticator app (two-factor sign-in is required)."""
+    device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=True)
     page.goto(f"{base_url}/admin/login/")
-    page.get_by_label("Username").fill(username)
+    page.get_by_label("Username").fill(user.username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/admin/two-factor/**")
+    page.get_by_label("Code").fill(code_now(device))
+    page.get_by_role("button", name="Verify").click()
     page.wait_for_url(f"{base_url}/admin/")
 
 
@@ -49,15 +55,16 @@ CANVASES_DRAWN = """() => Array.from(document.querySelectorAll('canvas[data-char
 
 
 def test_finance_opens_the_dashboard_switches_currency_and_downloads(
-    live_server, desk_page, transactional_db, tmp_path
+    live_server, desk_page, transactional_db, tmp_path, settings
 ):
+    settings.OTP_REQUIRED_FOR_STAFF = True
     history = november_history()
     PaymentCsat.objects.create(order=history.orders["O1"], score=4, answered_at=at(3))
     finance = UserFactory(username="fiona", is_staff=True)
     finance.groups.add(Group.objects.get(name="Finance"))
     page = desk_page
 
-    staff_sign_in(page, live_server.url, "fiona")
+    staff_sign_in(page, live_server.url, finance)
     page.get_by_role("link", name="Finance dashboard").click()
     page.wait_for_selector("body[data-charts-drawn]")
     page.fill("input[name=date_from]", "2026-11-01")
