@@ -611,6 +611,9 @@ def scale_seed(
                     f"LOCK TABLE {connection.ops.quote_name(model._meta.db_table)} "
                     "IN SHARE ROW EXCLUSIVE MODE"
                 )
+        if seeded.exists():  # another seed got the locks first
+            say("kept the scale seed another run just made")
+            return {}
         seeder = _Seeder(n=n, rng=random.Random(seed), now=now or timezone.now(), say=say)
         say(f"seeding {n:,} payments from {seeder.start:%Y-%m} to {seeder.now:%Y-%m}:")
         orders = 0
