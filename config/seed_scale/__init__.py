@@ -8,7 +8,7 @@ What it makes, in one transaction, for the 12 calendar months that end with this
   its payment link (a card that needs the buyer, 40 %); hard declines are written off;
 - refunds (about 5 % of paid payments, half of them partial) and disputes (about 0.6 %);
 - a receipt for every paid payment, numbered without gaps in the order they were paid, and the
-  payment-confirmed email that carried it (a few bounced or failed);
+  payment-confirmed email that carried it (a few bounced or failed); a credit note per refund;
 - payment CSAT answers for about a fifth of the paid orders.
 
 How, and why so:
@@ -22,7 +22,8 @@ How, and why so:
   background when a worker runs, as for any receipt whose PDF is still to be made. Each year's
   `DocumentCounter` ends at the last number inserted; an existing counter is moved up one step
   at a time (its trigger allows nothing else).
-- Refunds get no credit notes here: the receipts sweeper issues them (numbered by the app).
+- Every refund gets its credit note the same way (numbered per year in the order refunds were
+  made, snapshot from credit_note_snapshot_build) and the refund email that carried it.
 - Consent: seeded leads carry no consent records, so every hash chain stays valid (an empty
   chain verifies) and no one appears to have agreed to anything they did not.
 - Idempotent: a second run finds the seeded payments (idempotency keys `seed-scale:…`) and
@@ -67,7 +68,7 @@ def scale_seed(
     from dunning.models import DunningAttempt, DunningCase
     from leads.models import Lead
     from payments.models import Customer, Dispute, Payment, Refund
-    from receipts.models import DocumentCounter, Receipt
+    from receipts.models import CreditNote, DocumentCounter, Receipt
 
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ScaleSeedRefused("--scale takes a whole number of payments, 1 or more.")
@@ -87,7 +88,7 @@ def scale_seed(
     with transaction.atomic():
         # Nothing else writes these tables while ids are reserved and filled (reads go on).
         tables = [Lead, Order, Customer, Payment, Refund, Dispute, DunningCase, DunningAttempt,
-                  Notification, Receipt, PaymentCsat, DocumentCounter]  # fmt: skip
+                  Notification, Receipt, CreditNote, PaymentCsat, DocumentCounter]  # fmt: skip
         with connection.cursor() as cursor:
             for model in tables:
                 cursor.execute(
@@ -105,6 +106,7 @@ def scale_seed(
             orders += len(plans)
         seeder.leads_without_orders(int(orders * LEADS_WITHOUT_ORDERS), size=orders_per_chunk)
         seeder.receipts_and_emails(size=receipts_per_chunk)
+        seeder.credit_notes_and_emails(size=receipts_per_chunk)
         seeder.counters_advance()
         seeder.progress("checking every reference (at commit)")
     counts = dict(seeder.counts)

@@ -372,25 +372,104 @@ class Seeder:
             self.progress(f"receipts and their emails: {done:,}")
         self.counters_after = counters
 
+    # Credit notes for the refunds, and the refund emails that carried them.
+    def credit_notes_and_emails(self, *, size: int) -> None:
+        """One credit note per seeded refund, numbered per year in the order refunds were made,
+        with the snapshot receipts.services.snapshot builds from its receipt."""
+        from checkout.models import Notification
+        from payments.models import Refund
+        from receipts.models import CreditNote, DocumentCounter, Receipt
+        from receipts.services.snapshot import credit_note_snapshot_build
+
+        series = settings.RECEIPTS_CREDIT_NOTE_SERIES
+        counters = dict(
+            DocumentCounter.objects.filter(series=series).values_list("year", "last_number")
+        )
+        self.note_counters_before = dict(counters)
+        refunds = (
+            Refund.objects.filter(idempotency_key__startswith=SEED_PREFIX)
+            .order_by("created_at", "id")
+            .values_list("id", "payment_id", "amount", "reason", "stripe_refund_id",
+                         "created_at", "payment__receipt__id", "payment__receipt__number",
+                         "payment__receipt__total", "payment__receipt__snapshot",
+                         "payment__order_id", "payment__order__email",
+                         "payment__order__name")
+        )  # fmt: skip
+        done = 0
+        for chunk in chunks(refunds.iterator(chunk_size=size), size):
+            notification_id = ids_reserve(Notification, len(chunk))
+            note_id = ids_reserve(CreditNote, len(chunk))
+            notifications, notes = [], []
+            for i, row in enumerate(chunk):
+                (rid, pid, amount, reason, stripe_refund, moment, receipt_id, receipt_number,
+                 receipt_total, receipt_snapshot, oid, email, name) = row  # fmt: skip
+                issued = moment + timedelta(seconds=2)
+                receipt = Receipt(
+                    pk=receipt_id, number=receipt_number, total=receipt_total,
+                    snapshot=receipt_snapshot,
+                )  # fmt: skip
+                snapshot = credit_note_snapshot_build(
+                    receipt=receipt, amount=amount, credited_before=[], reason=reason,
+                    refund={"stripe_refund": stripe_refund, "refunded_at": moment.isoformat()},
+                    now=issued,
+                )  # fmt: skip
+                sequence = counters.get(snapshot["year"], 0) + 1
+                counters[snapshot["year"]] = sequence
+                number = f"{series}-{snapshot['year']}-{sequence:06d}"
+                snapshot["number"] = number
+                nid = notification_id + i
+                notifications.append({
+                    "id": nid, "key": f"{SEED_PREFIX}refund_issued:{rid}",
+                    "kind": Notification.Kind.REFUND_ISSUED, "order_id": oid, "payment_id": pid,
+                    "to_email": email, "status": "sent", "attempts": 1,
+                    "context": {"refund_amount": amount, "currency": snapshot["currency"],
+                                "full": amount == receipt_total},
+                    "subject": "Your refund is on its way", "created_at": issued,
+                    "sent_at": issued + timedelta(seconds=5),
+                    "message_id": f"<seed.{nid}@{SEED_EMAIL_DOMAIN}>",
+                })  # fmt: skip
+                notes.append({
+                    "id": note_id + i, "receipt_id": receipt_id, "refund_id": rid,
+                    "reason": reason[:500], "series": series, "year": snapshot["year"],
+                    "sequence": sequence, "number": number,
+                    "issued_at": datetime.fromisoformat(snapshot["issued_at"]),
+                    "snapshot": snapshot, "currency": snapshot["currency"],
+                    "net": snapshot["net"], "tax": snapshot["tax"], "total": snapshot["total"],
+                    "buyer_email": email, "buyer_name": name, "status": "issued",
+                    "delivered_by_id": nid,
+                })  # fmt: skip
+            self.copy(Notification, notifications)
+            self.copy(CreditNote, notes)
+            done += len(chunk)
+        self.note_counters_after = counters
+        self.progress(f"credit notes and their emails: {done:,}")
+
     def counters_advance(self) -> None:
         """Each year's counter ends at the last number inserted. A new counter is inserted at
         that number; an existing one moves one step per number, the only move its trigger
         allows."""
         from receipts.models import DocumentCounter
 
-        series = settings.RECEIPTS_SERIES
         table = connection.ops.quote_name(DocumentCounter._meta.db_table)
-        for year, number in self.counters_after.items():
-            before = self.counters_before.get(year)
-            if before is None:
-                DocumentCounter.objects.create(series=series, year=year, last_number=number)
-            elif number > before:
-                counter = DocumentCounter.objects.get(series=series, year=year)
-                # One statement; the loop runs in the server. Only integers are interpolated.
-                steps, pk = int(number - before), int(counter.pk)
-                loop = (
-                    f"DO $$ BEGIN FOR i IN 1..{steps} LOOP UPDATE {table} "  # noqa: S608
-                    f"SET last_number = last_number + 1 WHERE id = {pk}; END LOOP; END $$"
-                )
-                with connection.cursor() as cursor:
-                    cursor.execute(loop)
+        for series, before_all, after_all in (
+            (settings.RECEIPTS_SERIES, self.counters_before, self.counters_after),
+            (
+                settings.RECEIPTS_CREDIT_NOTE_SERIES,
+                self.note_counters_before,
+                self.note_counters_after,
+            ),
+        ):
+            for year, number in after_all.items():
+                before = before_all.get(year)
+                if before is None:
+                    DocumentCounter.objects.create(series=series, year=year, last_number=number)
+                elif number > before:
+                    counter = DocumentCounter.objects.get(series=series, year=year)
+                    # One statement; the loop runs in the server. Only integers go in.
+                    steps, pk = int(number - before), int(counter.pk)
+                    loop = (
+                        f"DO $$ BEGIN FOR i IN 1..{steps} LOOP UPDATE {table} "  # noqa: S608
+                        f"SET last_number = last_number + 1 WHERE id = {pk}; END LOOP; END $$"
+                    )
+                    with connection.cursor() as cursor:
+                        cursor.execute(loop)
