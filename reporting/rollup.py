@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import (
     Count,
     DurationField,
@@ -44,6 +44,8 @@ from reporting.models import (
 
 PAID = list(PAID_STATUSES)
 NO_OFFER = "No offer"
+# The advisory lock key of the rebuild ("rollup" in ASCII).
+ROLLUP_LOCK = 0x726F6C6C7570
 
 
 def day_start(day: date) -> datetime:
@@ -194,6 +196,10 @@ def rollup_rebuild(*, first_day: date, last_day: date) -> int:
     days = {"day__gte": first_day, "day__lte": last_day}
     built_at = timezone.now()
     with transaction.atomic():
+        # One rebuild at a time (the beat's recent-days run and the nightly full one may
+        # overlap): a transaction-scoped Postgres advisory lock, released at commit.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ROLLUP_LOCK])
         for model in (PaymentDay, LeadDay, ReceiptDay, LeadFirstPayment, RollupDay):
             model.objects.filter(**days).delete()
         PaymentDay.objects.bulk_create(_payment_days(since, until), batch_size=2000)
@@ -216,3 +222,20 @@ def rollup_first_day() -> date | None:
     ]
     firsts = [timezone.localtime(f).date() for f in firsts if f is not None]
     return min(firsts) if firsts else None
+
+
+def rollup_rebuild_recent(*, days: int) -> int:
+    """Rebuild the last `days` closed days (the beat's frequent run)."""
+    if days < 1:
+        raise ValueError("days must be at least 1")
+    yesterday = timezone.localdate() - timedelta(days=1)
+    return rollup_rebuild(first_day=yesterday - timedelta(days=days - 1), last_day=yesterday)
+
+
+def rollup_rebuild_all() -> int:
+    """Rebuild every closed day from the first source row's (the nightly run): it picks up
+    changes to old rows, such as a refund or a dispute of a payment from months ago."""
+    first = rollup_first_day()
+    if first is None:
+        return 0
+    return rollup_rebuild(first_day=first, last_day=timezone.localdate())

@@ -385,17 +385,22 @@ def _lead_sla_adherence(since: datetime, until: datetime) -> dict:
 
 def rollup_cut(*, since: datetime, until: datetime) -> datetime:
     """Where the rollup's part of [since, until) ends: [since, cut) is read from the rollups,
-    [cut, until) from the source rows. It is `since` (no rollup) unless the period starts at
-    local midnight and every closed day from there to the cut is built."""
+    [cut, until) from the source rows. The rollup's part is the run of built days from the
+    period's first day (closed days only); `cut` is `since` when the period does not start at
+    local midnight or its first day is not built."""
     if timezone.localtime(since).time() != time.min:
         return since
-    today = day_start(timezone.localdate())
     first = timezone.localtime(since).date()
-    last = timezone.localtime(min(until, today)).date()  # the day after the last rolled one
-    days = (last - first).days
-    if days <= 0 or RollupDay.objects.filter(day__gte=first, day__lt=last).count() != days:
+    end = timezone.localtime(min(until, day_start(timezone.localdate()))).date()
+    if end <= first:
         return since
-    return day_start(last)
+    built = RollupDay.objects.filter(day__gte=first, day__lt=end).aggregate(
+        days=Count("day"), last=Max("day")
+    )
+    # Built days are a run from `first` when they number as many as the days to the last one.
+    if not built["days"] or built["days"] != (built["last"] - first).days + 1:
+        return since
+    return day_start(built["last"] + timedelta(days=1))
 
 
 def _days(since: datetime, cut: datetime) -> dict:

@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('checkout', '0012_payment_csat'),
-        ('payments', '0008_customer_guests'),
+        ("checkout", "0012_payment_csat"),
+        ("payments", "0008_customer_guests"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='payment',
-            index=models.Index(condition=models.Q(('succeeded_at__isnull', False)), fields=['succeeded_at'], name='payment_succeeded_at'),
+            model_name="payment",
+            index=models.Index(
+                condition=models.Q(("succeeded_at__isnull", False)),
+                fields=["succeeded_at"],
+                name="payment_succeeded_at",
+            ),
         ),
     ]
