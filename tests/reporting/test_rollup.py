@@ -192,3 +192,16 @@ def test_the_command_and_the_beat_tasks_rebuild_from_the_source_rows(history, se
     assert figures(NOV, DEC) == from_source
     beat = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert {"reporting.rollup_rebuild_recent", "reporting.rollup_rebuild_all"} <= beat
+
+
+def test_the_dashboard_shows_the_same_panels_from_the_rollup(
+    history, django_assert_max_num_queries
+):
+    from reporting.dashboard import dashboard_panels
+
+    for currency in ("EUR", "JPY"):
+        from_source = dashboard_panels(since=NOV, until=DEC, currency=currency)
+        rollup_rebuild(first_day=NOV_1, last_day=NOV_30)
+        with django_assert_max_num_queries(19):
+            assert dashboard_panels(since=NOV, until=DEC, currency=currency) == from_source
+        RollupDay.objects.all().delete()
