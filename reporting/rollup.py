@@ -239,3 +239,37 @@ def rollup_rebuild_all() -> int:
     if first is None:
         return 0
     return rollup_rebuild(first_day=first, last_day=timezone.localdate())
+
+
+def _days_of(queryset, field: str) -> set[date]:
+    """The local days of `field` over a few rows (one payment's, one notification's)."""
+    days = queryset.order_by().annotate(rolled_day=TruncDate(field))
+    return set(days.values_list("rolled_day", flat=True)) - {None}
+
+
+def rollup_days_of_payment(*, payment_id: int) -> set[date]:
+    """The local days whose rollup rows a change to this payment can move: the days it was
+    created and succeeded, its lead's creation day (funnel, time to first payment), and the
+    creation days of the failed payments whose dunning cases its order has (recovered)."""
+    payment = Payment.objects.filter(pk=payment_id)
+    days = (
+        _days_of(payment, "created_at")
+        | _days_of(payment, "succeeded_at")
+        | _days_of(payment, "order__lead__created_at")
+    )
+    cases = DunningCase.objects.filter(order__payments__pk=payment_id, failed_payment__isnull=False)
+    return days | _days_of(cases, "failed_payment__created_at")
+
+
+def rollup_days_of_notification(*, notification_id: int) -> set[date]:
+    """The issue days of the receipts that this email delivered (receipt delivery)."""
+    return _days_of(Receipt.objects.filter(delivered_by_id=notification_id), "issued_at")
+
+
+def rollup_rebuild_days(*, days: set[date]) -> int:
+    """Rebuild those of `days` that are built already (keeping built days current after a
+    change to their source rows; unbuilt days wait for the beat's runs). Returns how many."""
+    built = sorted(RollupDay.objects.filter(day__in=days).values_list("day", flat=True))
+    for day in built:
+        rollup_rebuild(first_day=day, last_day=day)
+    return len(built)

@@ -21,3 +21,19 @@ def rollup_rebuild_all_task() -> int:
     from reporting.rollup import rollup_rebuild_all
 
     return rollup_rebuild_all()
+
+
+@shared_task(name="reporting.rollup_payment_refresh")
+def rollup_payment_refresh_task(payment_id: int) -> int:
+    """A payment's money or status changed: rebuild the built days it counts in."""
+    from reporting.rollup import rollup_days_of_payment, rollup_rebuild_days
+
+    return rollup_rebuild_days(days=rollup_days_of_payment(payment_id=payment_id))
+
+
+@shared_task(name="reporting.rollup_notification_refresh")
+def rollup_notification_refresh_task(notification_id: int) -> int:
+    """An email was delivered or bounced: rebuild the built days of the receipts it carried."""
+    from reporting.rollup import rollup_days_of_notification, rollup_rebuild_days
+
+    return rollup_rebuild_days(days=rollup_days_of_notification(notification_id=notification_id))

@@ -205,3 +205,47 @@ def test_the_dashboard_shows_the_same_panels_from_the_rollup(
         with django_assert_max_num_queries(19):
             assert dashboard_panels(since=NOV, until=DEC, currency=currency) == from_source
         RollupDay.objects.all().delete()
+
+
+def test_payments_and_checkout_signals_rebuild_the_built_days_a_change_counts_in(
+    history, celery_eager, django_capture_on_commit_callbacks
+):
+    from checkout import signals as checkout_signals
+    from checkout.models import Notification
+    from payments import signals
+    from receipts.models import Receipt
+    from reporting.receivers import on_notification_delivered, on_payment_changed
+
+    rollup_rebuild(first_day=NOV_1, last_day=NOV_30)
+    # A late refund of P5 (paid 11-06), and L4 (created 11-05, no order then) paying today.
+    p5 = history.payments["P5"]
+    type(p5).objects.filter(pk=p5.pk).update(amount_refunded=1_000)
+    order = OrderFactory(offer=history.orders["O1"].offer, lead=history.leads["L4"],
+                         amount_paid=10_000)  # fmt: skip
+    now = timezone.now()
+    late = payment_make(order, status="succeeded", created=now, succeeded=now, amount=10_000)
+    # P1's receipt email (issued 11-02) bounces.
+    p1_email = Receipt.objects.get(payment=history.payments["P1"]).delivered_by_id
+    Notification.objects.filter(pk=p1_email).update(status=Notification.Status.BOUNCED)
+    assert selectors.lead_funnel(since=NOV, until=DEC).checkout_started == 3  # as built
+
+    with django_capture_on_commit_callbacks(execute=True):
+        on_payment_changed(sender=None, payment_id=p5.pk)
+        on_payment_changed(sender=None, payment_id=late.pk)
+        on_notification_delivered(sender=None, notification_id=p1_email)
+
+    assert selectors.rollup_cut(since=NOV, until=DEC) == DEC  # still read from the rollup
+    assert figures(NOV, DEC) == figures(NOV, DEC, cut=NOV)
+    assert selectors.payment_rates(since=NOV, until=DEC, currency="EUR").refunded == 2
+    assert selectors.lead_funnel(since=NOV, until=DEC) == selectors.Funnel(4, 2, 4, 4)
+    assert selectors.receipt_delivery(since=NOV, until=DEC, currency="EUR").delivered == 0
+    # Days not built stay unbuilt (the beat's runs build them); today is never built.
+    assert RollupDay.objects.count() == 30
+    # The receivers are connected to every payment signal and to checkout's delivery one.
+    for name in ("succeeded", "failed", "refunded", "disputed", "canceled"):
+        signal = getattr(signals, f"payment_{name}")
+        assert signal.disconnect(dispatch_uid=f"reporting.payment_{name}")
+        signal.connect(on_payment_changed, dispatch_uid=f"reporting.payment_{name}")
+    delivered = checkout_signals.notification_delivered
+    assert delivered.disconnect(dispatch_uid="reporting.notification_delivered")
+    delivered.connect(on_notification_delivered, dispatch_uid="reporting.notification_delivered")
