@@ -4,6 +4,9 @@ Every selector takes the period as [since, until) and, where money or payments a
 currency: amounts are never added across currencies. Currency codes are compared without regard
 to case (orders keep "EUR", payments keep Stripe's "eur"). Each figure's definition, with its
 denominator, is the selector's docstring and is shown next to its chart (reporting/dashboard.py).
+
+Most figures read the daily rollups (reporting/rollup.py) for the closed days that are built
+and the source rows for the rest of the period; see rollup_cut() and docs/reporting.md.
 """
 
 from __future__ import annotations
@@ -86,6 +89,7 @@ class DayAmount:
 
 
 def _revenue_by_day(since: datetime, until: datetime, currency: str) -> list[DayAmount]:
+    """revenue_by_day from the source rows."""
     rows = (
         _paid_in(since, until, currency)
         .annotate(day=TruncDay("succeeded_at"))
@@ -104,6 +108,7 @@ class OfferAmount:
 
 
 def _revenue_by_offer(since: datetime, until: datetime, currency: str) -> list[OfferAmount]:
+    """revenue_by_offer from the source rows."""
     rows = (
         _paid_in(since, until, currency)
         .values(name=Coalesce(F("order__offer__name"), Value("No offer")))
@@ -122,6 +127,7 @@ class Funnel:
 
 
 def _lead_funnel(since: datetime, until: datetime) -> dict:
+    """lead_funnel's counts from the source rows."""
     in_period = {"created_at__gte": since, "created_at__lt": until}
     figures = Lead.objects.filter(**in_period).aggregate(
         leads=Count("pk"), ready=Count("pk", filter=Q(is_ready=True))
@@ -152,6 +158,8 @@ class Spread:
 
 
 def _first_payments(since: datetime, until: datetime, currency: str):
+    """Per lead created in the period, from the source rows: its first payment's time in this
+    currency less its creation (`took`), for time_to_first_payment."""
     # Per lead (grouped), its first payment's time less its creation; then the spread over
     # those leads (Django wraps the grouped query in a subquery for the outer aggregate).
     per_lead = (
@@ -201,6 +209,7 @@ class PaymentRates:
 
 
 def _payment_rates(since: datetime, until: datetime, currency: str) -> dict:
+    """payment_rates' counts from the source rows."""
     ended = [*PAID, Payment.Status.FAILED, Payment.Status.CANCELED]
     asked = (
         Payment.objects.filter(
@@ -337,6 +346,7 @@ class Delivery:
 
 
 def _receipt_delivery(since: datetime, until: datetime, currency: str) -> dict:
+    """receipt_delivery's counts from the source rows."""
     sent = Q(delivered_by__status=Notification.Status.SENT)
     gone_wrong = Q(
         delivered_by__status__in=[Notification.Status.FAILED, Notification.Status.BOUNCED]
@@ -368,6 +378,7 @@ class SlaAdherence:
 
 
 def _lead_sla_adherence(since: datetime, until: datetime) -> dict:
+    """lead_sla_adherence's counts from the source rows."""
     figures = Lead.objects.filter(created_at__gte=since, created_at__lt=until).aggregate(
         met=Count("pk", filter=Q(sla_state=SlaState.MET)),
         met_late=Count("pk", filter=Q(sla_state=SlaState.MET_LATE)),
