@@ -228,6 +228,14 @@ class Payment(models.Model):
                 condition=models.Q(amount__gt=0), name="payment_amount_positive"
             ),
         ]
+        # reporting: the dashboard's figures for today, and the rollup's rebuild of a day.
+        indexes = [
+            models.Index(
+                fields=["succeeded_at"],
+                name="payment_succeeded_at",
+                condition=models.Q(succeeded_at__isnull=False),
+            )
+        ]
 
     def __str__(self) -> str:
         return self.stripe_payment_intent_id or f"payment #{self.pk}"

@@ -5,3 +5,8 @@ class ReportingConfig(AppConfig):
     name = "reporting"
     verbose_name = "Reports"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from reporting import receivers
+
+        receivers.connect()

@@ -66,8 +66,8 @@ def _dataset(label: str, data: list, **options) -> dict:
     return {"label": label, "data": data, **options}
 
 
-def _revenue_by_day(since, until, currency) -> Panel:
-    days = selectors.revenue_by_day(since=since, until=until, currency=currency)
+def _revenue_by_day(since, until, currency, cut) -> Panel:
+    days = selectors.revenue_by_day(since=since, until=until, currency=currency, cut=cut)
     return Panel(
         key="revenue-day",
         title="Revenue by day",
@@ -89,8 +89,8 @@ def _revenue_by_day(since, until, currency) -> Panel:
     )
 
 
-def _revenue_by_offer(since, until, currency) -> Panel:
-    offers = selectors.revenue_by_offer(since=since, until=until, currency=currency)
+def _revenue_by_offer(since, until, currency, cut) -> Panel:
+    offers = selectors.revenue_by_offer(since=since, until=until, currency=currency, cut=cut)
     return Panel(
         key="revenue-offer",
         title="Revenue by offer",
@@ -110,8 +110,8 @@ def _revenue_by_offer(since, until, currency) -> Panel:
     )
 
 
-def _funnel(since, until) -> Panel:
-    f = selectors.lead_funnel(since=since, until=until)
+def _funnel(since, until, cut) -> Panel:
+    f = selectors.lead_funnel(since=since, until=until, cut=cut)
     steps = [
         ("Leads", f.leads),
         ("Payment-ready", f.ready),
@@ -135,8 +135,8 @@ def _funnel(since, until) -> Panel:
     )
 
 
-def _time_to_first_payment(since, until, currency) -> Panel:
-    s = selectors.time_to_first_payment(since=since, until=until, currency=currency)
+def _time_to_first_payment(since, until, currency, cut) -> Panel:
+    s = selectors.time_to_first_payment(since=since, until=until, currency=currency, cut=cut)
     return Panel(
         key="first-payment",
         title="Time to first payment",
@@ -267,8 +267,8 @@ def _discrepancies(since, until) -> Panel:
     )
 
 
-def _receipts(since, until, currency) -> Panel:
-    d = selectors.receipt_delivery(since=since, until=until, currency=currency)
+def _receipts(since, until, currency, cut) -> Panel:
+    d = selectors.receipt_delivery(since=since, until=until, currency=currency, cut=cut)
     waiting = d.issued - d.delivered - d.failed
     return Panel(
         key="receipts",
@@ -291,8 +291,8 @@ def _receipts(since, until, currency) -> Panel:
     )
 
 
-def _sla(since, until) -> Panel:
-    s = selectors.lead_sla_adherence(since=since, until=until)
+def _sla(since, until, cut) -> Panel:
+    s = selectors.lead_sla_adherence(since=since, until=until, cut=cut)
     return Panel(
         key="sla",
         title="Lead SLA adherence",
@@ -346,12 +346,14 @@ def _csat(since, until) -> Panel:
 
 def dashboard_panels(*, since: datetime, until: datetime, currency: str) -> list[Panel]:
     """Every panel of the dashboard for [since, until) in one currency, in page order."""
-    rates = selectors.payment_rates(since=since, until=until, currency=currency)
+    # Where the daily rollups' part of the period ends (reporting/selectors.py), found once.
+    cut = selectors.rollup_cut(since=since, until=until)
+    rates = selectors.payment_rates(since=since, until=until, currency=currency, cut=cut)
     return [
-        _revenue_by_day(since, until, currency),
-        _revenue_by_offer(since, until, currency),
-        _funnel(since, until),
-        _time_to_first_payment(since, until, currency),
+        _revenue_by_day(since, until, currency, cut),
+        _revenue_by_offer(since, until, currency, cut),
+        _funnel(since, until, cut),
+        _time_to_first_payment(since, until, currency, cut),
         *_payment_rates(rates, currency),
         _recovery(
             selectors.recovery_by_decline_category(since=since, until=until, currency=currency),
@@ -377,8 +379,8 @@ def dashboard_panels(*, since: datetime, until: datetime, currency: str) -> list
             currency=currency,
         ),
         _discrepancies(since, until),
-        _receipts(since, until, currency),
-        _sla(since, until),
+        _receipts(since, until, currency, cut),
+        _sla(since, until, cut),
         _csat(since, until),
     ]
 

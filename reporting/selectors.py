@@ -4,13 +4,17 @@ Every selector takes the period as [since, until) and, where money or payments a
 currency: amounts are never added across currencies. Currency codes are compared without regard
 to case (orders keep "EUR", payments keep Stripe's "eur"). Each figure's definition, with its
 denominator, is the selector's docstring and is shown next to its chart (reporting/dashboard.py).
+
+Most figures read the daily rollups (reporting/rollup.py) for the closed days that are built
+and the source rows for the rest of the period; see rollup_cut() and docs/reporting.md.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
+from django.db import connection
 from django.db.models import (
     Aggregate,
     Count,
@@ -25,6 +29,7 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Coalesce, TruncDay, Upper
+from django.utils import timezone
 
 from checkout.models import Notification, Offer, Order
 from dunning.models import DunningCase
@@ -32,6 +37,8 @@ from dunning.selectors import recovery_by_category, recovery_by_channel
 from leads.models import Lead, SlaState
 from payments.models import PAID_STATUSES, Discrepancy, Dispute, Payment
 from receipts.models import Receipt
+from reporting.models import LeadDay, LeadFirstPayment, PaymentDay, ReceiptDay, RollupDay
+from reporting.rollup import day_start
 
 PAID = list(PAID_STATUSES)
 
@@ -81,9 +88,8 @@ class DayAmount:
     payments: int
 
 
-def revenue_by_day(*, since: datetime, until: datetime, currency: str) -> list[DayAmount]:
-    """Money received (minor units) on payments that succeeded that day, before refunds; days
-    with nothing received are left out."""
+def _revenue_by_day(since: datetime, until: datetime, currency: str) -> list[DayAmount]:
+    """revenue_by_day from the source rows."""
     rows = (
         _paid_in(since, until, currency)
         .annotate(day=TruncDay("succeeded_at"))
@@ -101,9 +107,8 @@ class OfferAmount:
     payments: int
 
 
-def revenue_by_offer(*, since: datetime, until: datetime, currency: str) -> list[OfferAmount]:
-    """Money received (minor units) in the period per offer of the paid order, largest first;
-    a payment without an order counts under "No offer"."""
+def _revenue_by_offer(since: datetime, until: datetime, currency: str) -> list[OfferAmount]:
+    """revenue_by_offer from the source rows."""
     rows = (
         _paid_in(since, until, currency)
         .values(name=Coalesce(F("order__offer__name"), Value("No offer")))
@@ -121,11 +126,8 @@ class Funnel:
     paid: int
 
 
-def lead_funnel(*, since: datetime, until: datetime) -> Funnel:
-    """Of the leads created in the period (the denominator of every step): how many are
-    payment-ready now, how many started a checkout (have an order), how many paid (an order of
-    theirs has money received, checkout's `amount_paid`). Each step counts leads that reached
-    it, in any currency."""
+def _lead_funnel(since: datetime, until: datetime) -> dict:
+    """lead_funnel's counts from the source rows."""
     in_period = {"created_at__gte": since, "created_at__lt": until}
     figures = Lead.objects.filter(**in_period).aggregate(
         leads=Count("pk"), ready=Count("pk", filter=Q(is_ready=True))
@@ -143,7 +145,7 @@ def lead_funnel(*, since: datetime, until: datetime) -> Funnel:
             checkout_started=Count("lead_id"), paid=Count("lead_id", filter=Q(received__gt=0))
         )
     )
-    return Funnel(**figures)
+    return figures
 
 
 @dataclass(frozen=True)
@@ -155,9 +157,9 @@ class Spread:
     p90: timedelta | None
 
 
-def time_to_first_payment(*, since: datetime, until: datetime, currency: str) -> Spread:
-    """From a lead's creation to the first successful payment of one of its orders (in this
-    currency), over the leads created in the period that have paid: median and p90."""
+def _first_payments(since: datetime, until: datetime, currency: str):
+    """Per lead created in the period, from the source rows: its first payment's time in this
+    currency less its creation (`took`), for time_to_first_payment."""
     # Per lead (grouped), its first payment's time less its creation; then the spread over
     # those leads (Django wraps the grouped query in a subquery for the outer aggregate).
     per_lead = (
@@ -175,12 +177,7 @@ def time_to_first_payment(*, since: datetime, until: datetime, currency: str) ->
             )
         )
     )
-    figures = per_lead.aggregate(
-        count=Count("order__lead_id"),
-        median=Percentile("took", fraction=0.5, output_field=DurationField()),
-        p90=Percentile("took", fraction=0.9, output_field=DurationField()),
-    )
-    return Spread(**figures)
+    return per_lead
 
 
 @dataclass(frozen=True)
@@ -211,11 +208,8 @@ class PaymentRates:
         return _ratio(self.disputed, self.paid)
 
 
-def payment_rates(*, since: datetime, until: datetime, currency: str) -> PaymentRates:
-    """Success: of the payments asked for in the period (every payment but dunning's automatic
-    retries, once it succeeded or failed), the share paid at once, and the share paid at once
-    or recovered later by its dunning case. Refund and chargeback rates: of the payments that
-    succeeded in the period, the share with any refund, and the share with any dispute."""
+def _payment_rates(since: datetime, until: datetime, currency: str) -> dict:
+    """payment_rates' counts from the source rows."""
     ended = [*PAID, Payment.Status.FAILED, Payment.Status.CANCELED]
     asked = (
         Payment.objects.filter(
@@ -257,7 +251,7 @@ def payment_rates(*, since: datetime, until: datetime, currency: str) -> Payment
         .distinct()
         .count()
     )
-    return PaymentRates(recovered_by_dunning=recovered, **asked, **money)
+    return {"recovered_by_dunning": recovered, **asked, **money}
 
 
 @dataclass(frozen=True)
@@ -351,10 +345,8 @@ class Delivery:
         return _ratio(self.delivered, self.issued)
 
 
-def receipt_delivery(*, since: datetime, until: datetime, currency: str) -> Delivery:
-    """Of the receipts issued in the period in this currency: the share whose email was sent
-    and has not bounced. `failed` counts those whose email failed or bounced; the rest are
-    still on their way."""
+def _receipt_delivery(since: datetime, until: datetime, currency: str) -> dict:
+    """receipt_delivery's counts from the source rows."""
     sent = Q(delivered_by__status=Notification.Status.SENT)
     gone_wrong = Q(
         delivered_by__status__in=[Notification.Status.FAILED, Notification.Status.BOUNCED]
@@ -366,7 +358,7 @@ def receipt_delivery(*, since: datetime, until: datetime, currency: str) -> Deli
         delivered=Count("pk", filter=sent),
         failed=Count("pk", filter=gone_wrong),
     )
-    return Delivery(**figures)
+    return figures
 
 
 @dataclass(frozen=True)
@@ -385,14 +377,206 @@ class SlaAdherence:
         return _ratio(self.met, self.decided)
 
 
-def lead_sla_adherence(*, since: datetime, until: datetime) -> SlaAdherence:
-    """Of the leads created in the period whose first-response SLA is decided (contacted, or
-    breached), the share contacted in time. Leads still waiting within their SLA are counted
-    apart and left out of the denominator."""
+def _lead_sla_adherence(since: datetime, until: datetime) -> dict:
+    """lead_sla_adherence's counts from the source rows."""
     figures = Lead.objects.filter(created_at__gte=since, created_at__lt=until).aggregate(
         met=Count("pk", filter=Q(sla_state=SlaState.MET)),
         met_late=Count("pk", filter=Q(sla_state=SlaState.MET_LATE)),
         breached=Count("pk", filter=Q(sla_state=SlaState.BREACHED)),
         pending=Count("pk", filter=Q(sla_state=SlaState.PENDING)),
     )
+    return figures
+
+
+# The figures. Each reads the daily rollups (reporting/rollup.py) for the closed days of the
+# period that are built, and the source rows for the rest (today, or the whole period when the
+# rollup cannot serve it); the two parts are disjoint days and their counts add up. A caller
+# showing several figures passes `cut` from rollup_cut() once.
+
+
+def rollup_cut(*, since: datetime, until: datetime) -> datetime:
+    """Where the rollup's part of [since, until) ends: [since, cut) is read from the rollups,
+    [cut, until) from the source rows. The rollup's part is the run of built days from the
+    period's first day (closed days only); `cut` is `since` when the period does not start at
+    local midnight or its first day is not built."""
+    if timezone.localtime(since).time() != time.min:
+        return since
+    first = timezone.localtime(since).date()
+    end = timezone.localtime(min(until, day_start(timezone.localdate()))).date()
+    if end <= first:
+        return since
+    built = RollupDay.objects.filter(day__gte=first, day__lt=end).aggregate(
+        days=Count("day"), last=Max("day")
+    )
+    # Built days are a run from `first` when they number as many as the days to the last one.
+    if not built["days"] or built["days"] != (built["last"] - first).days + 1:
+        return since
+    return day_start(built["last"] + timedelta(days=1))
+
+
+def _days(since: datetime, cut: datetime) -> dict:
+    return {"day__gte": timezone.localtime(since).date(), "day__lt": timezone.localtime(cut).date()}
+
+
+def _sums(queryset, **fields: str) -> dict[str, int]:
+    return queryset.aggregate(**{name: Coalesce(Sum(col), 0) for name, col in fields.items()})
+
+
+def revenue_by_day(
+    *, since: datetime, until: datetime, currency: str, cut: datetime | None = None
+) -> list[DayAmount]:
+    """Money received (minor units) on payments that succeeded that day, before refunds; days
+    with nothing received are left out."""
+    cut = rollup_cut(since=since, until=until) if cut is None else cut
+    days = []
+    if cut > since:
+        rows = (
+            PaymentDay.objects.filter(currency=currency.upper(), **_days(since, cut))
+            .values("day")
+            .annotate(amount=Sum("received"), payments=Sum("paid"))
+            .filter(payments__gt=0)
+            .order_by("day")
+        )
+        days = [DayAmount(day_start(r["day"]), r["amount"], r["payments"]) for r in rows]
+    return days + (_revenue_by_day(cut, until, currency) if cut < until else [])
+
+
+def revenue_by_offer(
+    *, since: datetime, until: datetime, currency: str, cut: datetime | None = None
+) -> list[OfferAmount]:
+    """Money received (minor units) in the period per offer of the paid order, largest first;
+    a payment without an order counts under "No offer"."""
+    cut = rollup_cut(since=since, until=until) if cut is None else cut
+    if cut == since:
+        return _revenue_by_offer(since, until, currency)
+    totals = {
+        r["offer"]: (r["amount"], r["payments"])
+        for r in PaymentDay.objects.filter(currency=currency.upper(), **_days(since, cut))
+        .values("offer")
+        .annotate(amount=Sum("received"), payments=Sum("paid"))
+        .filter(payments__gt=0)
+        .order_by()
+    }
+    # Per offer (a handful of aggregated rows), today's totals added to the closed days'.
+    for row in _revenue_by_offer(cut, until, currency) if cut < until else []:
+        amount, payments = totals.get(row.offer, (0, 0))
+        totals[row.offer] = (amount + row.amount, payments + row.payments)
+    rows = [OfferAmount(name, amount, payments) for name, (amount, payments) in totals.items()]
+    return sorted(rows, key=lambda r: (-r.amount, r.offer))
+
+
+def lead_funnel(*, since: datetime, until: datetime, cut: datetime | None = None) -> Funnel:
+    """Of the leads created in the period (the denominator of every step): how many are
+    payment-ready now, how many started a checkout (have an order), how many paid (an order of
+    theirs has money received, checkout's `amount_paid`). Each step counts leads that reached
+    it, in any currency."""
+    cut = rollup_cut(since=since, until=until) if cut is None else cut
+    steps = ("leads", "ready", "checkout_started", "paid")
+    figures = dict.fromkeys(steps, 0)
+    if cut > since:
+        rolled = _sums(LeadDay.objects.filter(**_days(since, cut)), **{s: s for s in steps})
+        figures = {s: figures[s] + rolled[s] for s in steps}
+    if cut < until:
+        fresh = _lead_funnel(cut, until)
+        figures = {s: figures[s] + (fresh[s] or 0) for s in steps}
+    return Funnel(**figures)
+
+
+def time_to_first_payment(
+    *, since: datetime, until: datetime, currency: str, cut: datetime | None = None
+) -> Spread:
+    """From a lead's creation to the first successful payment of one of its orders (in this
+    currency), over the leads created in the period that have paid: median and p90."""
+    cut = rollup_cut(since=since, until=until) if cut is None else cut
+    spread = {
+        "median": Percentile("took", fraction=0.5, output_field=DurationField()),
+        "p90": Percentile("took", fraction=0.9, output_field=DurationField()),
+    }
+    rolled = LeadFirstPayment.objects.filter(currency=currency.upper(), **_days(since, cut))
+    if cut == since:
+        per_lead = _first_payments(since, until, currency)
+        return Spread(**per_lead.aggregate(count=Count("order__lead_id"), **spread))
+    if cut == until:
+        return Spread(**rolled.aggregate(count=Count("lead_id"), **spread))
+    # Both parts (a lead is created on one day, so in one part only): the spread over their
+    # union, in one statement built from the two querysets' own SQL.
+    rolled_sql, rolled_params = rolled.values_list("lead_id", "took").query.sql_with_params()
+    fresh_sql, fresh_params = _first_payments(cut, until, currency).query.sql_with_params()
+    union = f"(({rolled_sql}) UNION ALL ({fresh_sql})) AS t(lead_id, took)"
+    sql = (
+        "SELECT count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY took), "  # noqa: S608
+        f"percentile_cont(0.9) WITHIN GROUP (ORDER BY took) FROM {union}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, (*rolled_params, *fresh_params))
+        count, median, p90 = cursor.fetchone()
+    return Spread(count=count, median=median, p90=p90)
+
+
+def payment_rates(
+    *, since: datetime, until: datetime, currency: str, cut: datetime | None = None
+) -> PaymentRates:
+    """Success: of the payments asked for in the period (every payment but dunning's automatic
+    retries, once it succeeded or failed), the share paid at once, and the share paid at once
+    or recovered later by its dunning case. Refund and chargeback rates: of the payments that
+    succeeded in the period, the share with any refund, and the share with any dispute."""
+    cut = rollup_cut(since=since, until=until) if cut is None else cut
+    columns = {
+        "attempts": "attempts",
+        "paid_first_time": "paid_first_time",
+        "recovered_by_dunning": "recovered",
+        "paid": "paid",
+        "refunded": "refunded",
+        "disputed": "disputed",
+    }
+    figures = dict.fromkeys(columns, 0)
+    if cut > since:
+        figures = _sums(
+            PaymentDay.objects.filter(currency=currency.upper(), **_days(since, cut)), **columns
+        )
+    if cut < until:
+        fresh = _payment_rates(cut, until, currency)
+        figures = {k: figures[k] + (fresh[k] or 0) for k in columns}
+    return PaymentRates(**figures)
+
+
+def receipt_delivery(
+    *, since: datetime, until: datetime, currency: str, cut: datetime | None = None
+) -> Delivery:
+    """Of the receipts issued in the period in this currency: the share whose email was sent
+    and has not bounced. `failed` counts those whose email failed or bounced; the rest are
+    still on their way."""
+    cut = rollup_cut(since=since, until=until) if cut is None else cut
+    columns = ("issued", "delivered", "failed")
+    figures = dict.fromkeys(columns, 0)
+    if cut > since:
+        figures = _sums(
+            ReceiptDay.objects.filter(currency=currency.upper(), **_days(since, cut)),
+            **{c: c for c in columns},
+        )
+    if cut < until:
+        fresh = _receipt_delivery(cut, until, currency)
+        figures = {c: figures[c] + (fresh[c] or 0) for c in columns}
+    return Delivery(**figures)
+
+
+def lead_sla_adherence(
+    *, since: datetime, until: datetime, cut: datetime | None = None
+) -> SlaAdherence:
+    """Of the leads created in the period whose first-response SLA is decided (contacted, or
+    breached), the share contacted in time. Leads still waiting within their SLA are counted
+    apart and left out of the denominator."""
+    cut = rollup_cut(since=since, until=until) if cut is None else cut
+    columns = {
+        "met": "sla_met",
+        "met_late": "sla_met_late",
+        "breached": "sla_breached",
+        "pending": "sla_pending",
+    }
+    figures = dict.fromkeys(columns, 0)
+    if cut > since:
+        figures = _sums(LeadDay.objects.filter(**_days(since, cut)), **columns)
+    if cut < until:
+        fresh = _lead_sla_adherence(cut, until)
+        figures = {k: figures[k] + (fresh[k] or 0) for k in columns}
     return SlaAdherence(**figures)

@@ -210,6 +210,7 @@ from config.settings.leads import *  # noqa: E402, F403
 from config.settings.logging import *  # noqa: E402, F403
 from config.settings.payments import *  # noqa: E402, F403
 from config.settings.receipts import *  # noqa: E402, F403
+from config.settings.reporting import *  # noqa: E402, F403
 from config.settings.stripe import *  # noqa: E402, F403
 from config.settings.stripe import STRIPE_JS_URL  # noqa: E402
 

@@ -1,6 +1,7 @@
 """Celery: at-least-once delivery. Tasks must be idempotent (STYLE.md, Celery)."""
 
 import environ
+from celery.schedules import crontab
 
 env = environ.Env()
 
@@ -91,5 +92,15 @@ CELERY_BEAT_SCHEDULE = {
     "dunning-tick": {
         "task": "dunning.tick",
         "schedule": 60.0,
+    },
+    # reporting: the finance dashboard's daily rollups, the last few closed days often and
+    # every closed day nightly (picks up late refunds and disputes of old payments).
+    "reporting-rollup-recent": {
+        "task": "reporting.rollup_rebuild_recent",
+        "schedule": 600.0,
+    },
+    "reporting-rollup-all": {
+        "task": "reporting.rollup_rebuild_all",
+        "schedule": crontab(hour=3, minute=15),
     },
 }
