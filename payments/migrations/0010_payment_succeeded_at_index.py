@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("checkout", "0012_payment_csat"),
-        ("payments", "0008_customer_guests"),
+        ("payments", "0009_status_history"),
     ]
 
     operations = [
