@@ -118,7 +118,7 @@ def notification_context(
 ) -> dict:
     """The template context. `attached` names the files going with the email ("Receipt
     R-2026-000001"); `to_follow` says a document for it is still being made."""
-    from checkout.services.portal import portal_url
+    from checkout.portal.services import portal_url
 
     order = notification.order
     facts = notification.context or {}

@@ -58,7 +58,7 @@ def notifications_redrive_task() -> None:
 
 @shared_task(name="checkout.portal_link_send")
 def portal_link_send_task(email: str) -> None:
-    from checkout.services.portal import portal_link_send
+    from checkout.portal.services import portal_link_send
 
     portal_link_send(email=email)
 

@@ -37,7 +37,7 @@ def message_context(
     *, order: Order, language: str, tz_name: str, amount: int, currency: str, **extra: Any
 ) -> dict[str, Any]:
     """What every template may use (docs/dunning.md lists the names)."""
-    from checkout.services.portal import portal_url
+    from checkout.portal.services import portal_url
 
     context = {
         "name": order.name,

@@ -20,15 +20,14 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from checkout.models import PORTAL_PROVEN_EMAIL_SESSION_KEY, Order
 from checkout.notifications import failure_advice
-from checkout.selectors_portal import (
+from checkout.portal.selectors import (
     portal_card_for_order,
     portal_order_rows,
     portal_receipts,
     portal_saved_card,
     portal_subscriptions,
 )
-from checkout.services.accounting import order_payment_record
-from checkout.services.portal import (
+from checkout.portal.services import (
     BALANCE_BELOW_CARD_MINIMUM,
     BalanceBelowCardMinimum,
     BalanceNotPayable,
@@ -40,6 +39,7 @@ from checkout.services.portal import (
     portal_link_request_allowed,
     portal_token_email,
 )
+from checkout.services.accounting import order_payment_record
 from config.celery import enqueue_on_commit
 from config.http import client_network
 from payments import gateway

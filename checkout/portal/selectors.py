@@ -9,8 +9,8 @@ from django.utils.module_loading import import_string
 
 from checkout.models import Entitlement, Order
 from checkout.notifications import failure_advice
+from checkout.portal.services import portal_orders
 from checkout.services.entitlements import entitlement_suspension_cause
-from checkout.services.portal import portal_orders
 from checkout.services.pricing import charge_minimum
 from config.money import money_format
 from payments.models import Customer, Payment
