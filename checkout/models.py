@@ -202,7 +202,7 @@ class Notification(models.Model):
     The row is written in the same transaction as the change it reports and the email is sent
     by a task after commit, so a redelivered webhook or a second confirm never sends twice.
 
-    Delivery is tracked (checkout.services.notifications): queued (`pending`) until it is sent,
+    Delivery is tracked (checkout.notifications): queued (`pending`) until it is sent,
     with retries and backoff; `failed` after the last attempt; `bounced` when the mail provider
     says so (matched by `message_id`). Every move is a `NotificationEvent`. Documents a higher
     app attaches (a receipt, a credit note) are listed in `attachments` once sent.

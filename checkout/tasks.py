@@ -6,8 +6,8 @@ import logging
 
 from celery import shared_task
 
+from checkout.notifications import notification_send, notifications_redrive
 from checkout.services.accounting import PaymentWithoutOrder, order_payment_record
-from checkout.services.notifications import notification_send, notifications_redrive
 from checkout.services.orders import order_flag_for_review
 from payments.models import Payment
 from payments.services import payment_risk_unknown

@@ -23,7 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from checkout.models import Notification
-from checkout.services.notifications import (
+from checkout.notifications import (
     NotificationAttachment,
     NotificationAttachments,
     notification_schedule,

@@ -56,6 +56,10 @@ from checkout.models import (
     Notification,
     Order,
 )
+from checkout.notifications import (
+    notification_schedule,
+    payment_failed_notice_owned_elsewhere,
+)
 from checkout.services.entitlements import (
     entitlement_grant,
     entitlement_restore,
@@ -64,10 +68,6 @@ from checkout.services.entitlements import (
     entitlement_suspension_cause,
 )
 from checkout.services.fraud import payment_risk_needs_review
-from checkout.services.notifications import (
-    notification_schedule,
-    payment_failed_notice_owned_elsewhere,
-)
 from checkout.services.orders import (
     order_event_record,
     order_flag_for_review,

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.template import Context, Template
 
 from checkout.models import Notification, Order
-from checkout.services.notifications import (
+from checkout.notifications import (
     notification_schedule_rendered,
     notification_sms_allowed,
 )

@@ -58,6 +58,6 @@ def document_transition(
 
 
 def _release_waiting_emails(payment_id: int) -> None:
-    from checkout.services.notifications import notifications_for_payment_send
+    from checkout.notifications import notifications_for_payment_send
 
     notifications_for_payment_send(payment_id=payment_id)

@@ -10,7 +10,7 @@ from django.core import mail
 from django.utils import timezone
 
 from checkout.models import Notification, NotificationEvent
-from checkout.services.notifications import (
+from checkout.notifications import (
     MAX_SEND_ATTEMPTS,
     notification_send,
     notifications_redrive,

@@ -1,6 +1,6 @@
 """What the customer's emails say: subjects, plain-language reasons and the template context.
 
-Sending (once, after commit) is checkout.services.notifications; this module only turns a
+Scheduling and sending live beside it (`schedule`, `delivery`); this module only turns a
 `Notification` row into a subject, a text body and an HTML body. Amounts are formatted with
 Babel here, at the edge; names are escaped by the HTML templates.
 """
