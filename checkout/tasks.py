@@ -66,7 +66,8 @@ def portal_link_send_task(email: str) -> None:
 @shared_task(name="checkout.subscriptions_renew_due")
 def subscriptions_renew_due_task() -> int:
     """Charge every renewal that is due (beat). Each one is claimed with a skip-locked lock."""
-    from checkout.services.subscriptions import subscription_renew, subscriptions_due
+    from checkout.selectors import subscriptions_due
+    from checkout.services.subscriptions import subscription_renew
 
     charged = 0
     for subscription_id in subscriptions_due():

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.template.loader import render_to_string
 
-from checkout.models import Entitlement, Notification
+from checkout.models import Notification
+from checkout.selectors import order_entitlement_active
 from config.money import money_format
 
 _N = Notification.Kind
@@ -127,7 +128,7 @@ def notification_context(
     def money(key: str) -> str:
         return money_format(facts.get(key, 0), currency)
 
-    entitlement = Entitlement.objects.filter(order=order, status=Entitlement.Status.ACTIVE).first()
+    entitlement = order_entitlement_active(order=order)
     return {
         "kind": notification.kind,
         "order": order,

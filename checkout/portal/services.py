@@ -66,15 +66,6 @@ def portal_url(*, email: str) -> str:
     return settings.PORTAL_BASE_URL.rstrip("/") + path
 
 
-def portal_orders(*, email: str):
-    return (
-        Order.objects.filter(email__iexact=email)
-        .select_related("offer", "entitlement")
-        .prefetch_related("payments")
-        .order_by("-created_at")
-    )
-
-
 def portal_link_send(*, email: str) -> bool:
     """Email a portal link if this address has orders. Says nothing either way to the caller's
     caller: the view answers the same whether or not it was sent."""

@@ -21,6 +21,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from checkout.models import PORTAL_PROVEN_EMAIL_SESSION_KEY, Order
 from checkout.notifications import failure_advice
 from checkout.portal.selectors import (
+    portal_balance_payment_latest,
+    portal_buyer_name,
     portal_card_for_order,
     portal_order_rows,
     portal_receipts,
@@ -149,9 +151,8 @@ def _card_error(message: str, status: int) -> JsonResponse:
 @require_POST
 @_with_email
 def card_setup(request: HttpRequest, *, token: str, email: str):
-    name = Order.objects.filter(email__iexact=email).values_list("name", flat=True).first() or ""
     try:
-        secret = portal_card_setup_start(email=email, name=name)
+        secret = portal_card_setup_start(email=email, name=portal_buyer_name(email=email))
     except gateway.GatewayError:
         logger.exception("setup intent for the portal failed")
         return _card_error("We could not reach our card processor. Try again in a minute.", 503)
@@ -273,11 +274,7 @@ def balance_return(request: HttpRequest, *, token: str, email: str, reference: s
     the URL is not trusted: the order's latest balance payment is asked of Stripe (retrieve
     only) and recorded."""
     order = _order_for(email, reference)
-    payment = (
-        order.payments.filter(attempt_kind=Payment.AttemptKind.BALANCE)
-        .order_by("-created_at", "-pk")
-        .first()
-    )
+    payment = portal_balance_payment_latest(order=order)
     if payment is None:
         return redirect(_portal_path(token))
     if payment.status in OPEN_STATUSES:

@@ -60,12 +60,12 @@ from checkout.notifications import (
     notification_schedule,
     payment_failed_notice_owned_elsewhere,
 )
+from checkout.selectors import entitlement_suspension_cause
 from checkout.services.entitlements import (
     entitlement_grant,
     entitlement_restore,
     entitlement_revoke,
     entitlement_suspend,
-    entitlement_suspension_cause,
 )
 from checkout.services.fraud import payment_risk_needs_review
 from checkout.services.orders import (

@@ -143,17 +143,3 @@ def _record(
     audit_log_record(
         actor=actor, action=action, target=entitlement, detail={**detail, "cause": cause}
     )
-
-
-def entitlement_suspension_cause(entitlement: Entitlement) -> str:
-    """Why a suspended entitlement was suspended: the cause of its last move to suspended
-    ("" when it is not suspended)."""
-    if entitlement.status != Entitlement.Status.SUSPENDED:
-        return ""
-    last = (
-        EntitlementEvent.objects.filter(entitlement=entitlement, to_status=entitlement.status)
-        .order_by("-created_at", "-pk")
-        .values_list("cause", flat=True)
-        .first()
-    )
-    return last or ""

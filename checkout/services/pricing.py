@@ -20,10 +20,10 @@ from datetime import datetime, timedelta
 
 from babel.numbers import get_currency_precision, list_currencies
 from django.conf import settings
-from django.db.models import F, Q
 from django.utils import timezone
 
-from checkout.models import Offer, TaxRate
+from checkout.models import Offer
+from checkout.selectors import tax_rate_for
 from config.money import money_format
 
 
@@ -187,13 +187,6 @@ def offer_amounts_validate(
 
 def _round_half_up(numerator: int, denominator: int) -> int:
     return (2 * numerator + denominator) // (2 * denominator)
-
-
-def tax_rate_for(*, offer: Offer, country: str) -> TaxRate | None:
-    """The offer's own rate for the country, else the global one, else none."""
-    country = (country or "").upper()
-    rates = TaxRate.objects.filter(Q(offer=offer) | Q(offer__isnull=True), country=country)
-    return rates.order_by(F("offer").asc(nulls_last=True)).first()
 
 
 def price_quote(*, offer: Offer, billing_country: str, now: datetime | None = None) -> Quote:
