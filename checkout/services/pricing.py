@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from babel.numbers import get_currency_precision, list_currencies
+from babel.numbers import list_currencies
 from django.conf import settings
 from django.utils import timezone
 
@@ -93,11 +93,6 @@ class Quote:
                 "tax_inclusive": self.tax_inclusive,
             }
         ]
-
-
-def currency_exponent(currency: str) -> int:
-    """Decimals of an ISO 4217 currency (JPY 0, USD 2, KWD 3)."""
-    return get_currency_precision(currency_validate(currency))
 
 
 def currency_validate(currency: str) -> str:
