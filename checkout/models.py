@@ -260,7 +260,7 @@ class Notification(models.Model):
     # The Message-ID we sent (or the mail provider's id for it): what a bounce report names.
     message_id = models.CharField(max_length=255, blank=True, db_index=True)
     bounced_at = models.DateTimeField(null=True, blank=True)
-    # Channels, languages and templates (dunning's messages; issue 15). A row with `body_text`
+    # Channels, languages and templates (dunning's messages). A row with `body_text`
     # was rendered when it was decided (from an editable template named in `template`) and is
     # sent as stored; every other row is rendered from checkout's own email templates. An SMS
     # goes to `to_phone` through config/sms.py, and only with SMS consent in the ledger.

@@ -228,7 +228,7 @@ def _claim_batch(
     Raw SQL because the ORM cannot say this in one statement: an UPDATE of exactly the rows a
     skip-locked SELECT locked, RETURNING them, with a row-value keyset the (next_action_at, id)
     index seeks to. The ORM's SELECT … FOR UPDATE, then UPDATE … WHERE id IN (…), is two round
-    trips with every id sent back, and measured twice as slow (docs/dunning.md, Performance).
+    trips with every id sent back.
 
     - The keyset: a leased case keeps its due time (the lease is a separate, unindexed column,
       so leasing is a heap-only update), so each batch starts after the last one instead of
@@ -236,7 +236,7 @@ def _claim_batch(
       end of quiet hours), hence the id.
     - FOR NO KEY UPDATE keeps another scheduler off the row without blocking a worker that
       inserts the case's attempt (a foreign key takes a key-share lock).
-    - `= ANY(ARRAY(…))` makes the outer UPDATE probe the primary key; `IN (…)` was planned as a
+    - `= ANY(ARRAY(…))` makes the outer UPDATE probe the primary key; `IN (…)` is planned as a
       hash join over a scan of the whole table.
     """
     table = DunningCase._meta.db_table
