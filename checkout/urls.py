@@ -1,6 +1,7 @@
 from django.urls import path
 
-from checkout import views, views_email
+from checkout import views
+from checkout.notifications import bounces
 
 app_name = "checkout"
 
@@ -13,5 +14,5 @@ urlpatterns = [
     path("checkout/<slug:slug>/<uuid:token>/return/", views.checkout_return, name="return"),
     path("checkout/<slug:slug>/<uuid:token>/done/", views.checkout_done, name="done"),
     # Bounce reports for the customer emails (the message log's delivery tracking).
-    path("webhooks/email/bounce/", views_email.email_bounce, name="email-bounce"),
+    path("webhooks/email/bounce/", bounces.email_bounce, name="email-bounce"),
 ]

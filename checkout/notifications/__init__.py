@@ -2,6 +2,7 @@
 
 - `schedule`: deciding to tell the buyer, once per unique key, sent after commit;
 - `delivery`: sending, retries with backoff, attachments from higher apps, bounces, the sweeper;
+- `bounces`: the mail provider's bounce reports (POST /webhooks/email/bounce/, anymail's signal);
 - `content`: what checkout's own emails say (subjects, plain-language failure reasons, context).
 
 Import from here: `from checkout.notifications import notification_schedule`.
