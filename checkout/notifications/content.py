@@ -13,6 +13,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 
 from checkout.models import Notification
+from checkout.portal.links import portal_url
 from checkout.selectors import order_entitlement_active
 from config.money import money_format
 
@@ -119,8 +120,6 @@ def notification_context(
 ) -> dict:
     """The template context. `attached` names the files going with the email ("Receipt
     R-2026-000001"); `to_follow` says a document for it is still being made."""
-    from checkout.portal.services import portal_url
-
     order = notification.order
     facts = notification.context or {}
     currency = facts.get("currency") or order.currency

@@ -37,7 +37,12 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from checkout.models import NOTIFICATION_TRANSITIONS, Notification, NotificationEvent, Order
+from checkout.notifications.content import notification_message
+from checkout.signals import notification_delivered
+from checkout.tasks import notification_send_task
 from config.celery import enqueue_on_commit
+from config.sms import SmsDeliveryError, send_sms
+from leads.models import ConsentPurpose, ConsentState
 
 logger = logging.getLogger(__name__)
 
@@ -140,8 +145,6 @@ def notification_transition(
 
 
 def _delivered_on_commit(notification_id: int, status: str) -> None:
-    from checkout.signals import notification_delivered
-
     def send() -> None:
         for receiver, response in notification_delivered.send_robust(
             sender=Notification, notification_id=notification_id, status=status
@@ -180,8 +183,6 @@ def _secrets_strike(notification: Notification) -> None:
 
 
 def _notification_send(*, notification_id: int) -> Notification:
-    from checkout.notifications.content import notification_message
-
     now = timezone.now()
     with transaction.atomic():
         notification = Notification.objects.select_for_update().get(pk=notification_id)
@@ -278,8 +279,6 @@ def notification_sms_allowed(*, order: Order) -> bool:
     """SMS to this order's buyer is allowed: the lead's consent ledger says `sms` is granted now
     (Lead.consents is kept in step with the ledger, in the same transaction). Service messages
     need no marketing consent; texting a phone does need this one."""
-    from leads.models import ConsentPurpose, ConsentState
-
     lead = order.lead
     return lead is not None and lead.consent_state(ConsentPurpose.SMS) == ConsentState.GRANTED
 
@@ -287,7 +286,6 @@ def notification_sms_allowed(*, order: Order) -> bool:
 def _sms_send(notification: Notification) -> Notification:
     """Send a text message row (called under its lock, its attempt counted). Consent is checked
     again at sending: a withdrawal between deciding and sending wins."""
-    from config.sms import SmsDeliveryError, send_sms
 
     def failed(cause: str, error: str) -> Notification:
         notification.last_error = error[:1000]
@@ -356,8 +354,6 @@ def notifications_redrive(*, older_than: timedelta = timedelta(minutes=5)) -> in
     """Enqueue the send again for notifications stored but never sent and due (the outbox
     sweeper): lost enqueues, failed attempts after their backoff, and emails that waited for
     an attachment (sent at their deadline, with or without it)."""
-    from checkout.tasks import notification_send_task
-
     now = timezone.now()
     cutoff = now - older_than
     ids = list(

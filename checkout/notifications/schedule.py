@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils.module_loading import import_string
 
 from checkout.models import Notification, NotificationEvent, Order
+from checkout.tasks import notification_send_task
 from config.celery import enqueue_on_commit
 from payments.models import Payment
 
@@ -44,8 +45,6 @@ def notification_schedule(
     `key` replaces the whole key (a resend). Returns the notification and whether it was newly
     scheduled.
     """
-    from checkout.tasks import notification_send_task
-
     key = key or notification_key(kind=kind, order=order, payment=payment, suffix=suffix)
     try:
         with transaction.atomic():
@@ -102,8 +101,6 @@ def notification_schedule_rendered(
 ) -> tuple[Notification, bool]:
     """Record a message rendered by its caller (another app's templates), once per `key`, and
     send it after commit. Returns the notification and whether it was newly scheduled."""
-    from checkout.tasks import notification_send_task
-
     try:
         with transaction.atomic():
             notification, created = Notification.objects.get_or_create(
@@ -132,8 +129,6 @@ def notification_schedule_rendered(
 
 def notifications_for_payment_send(*, payment_id: int) -> int:
     """A document for this payment's emails is ready: send the ones that waited for it."""
-    from checkout.tasks import notification_send_task
-
     ids = list(
         Notification.objects.filter(
             payment_id=payment_id, status=Notification.Status.PENDING

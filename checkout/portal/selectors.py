@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.utils.module_loading import import_string
 
-from checkout.models import Entitlement, Order
+from checkout.models import Entitlement, Order, Subscription
 from checkout.notifications import failure_advice
 from checkout.selectors import entitlement_suspension_cause
 from checkout.services.pricing import charge_minimum
@@ -199,8 +199,6 @@ def portal_receipts(*, email: str, token: str) -> list[dict]:
 
 def portal_subscriptions(*, email: str) -> list:
     """The buyer's recurring offers that are still renewing or overdue, newest first."""
-    from checkout.models import Subscription
-
     return list(
         Subscription.objects.filter(order__email__iexact=email)
         .exclude(status=Subscription.Status.CANCELED)

@@ -16,6 +16,7 @@ from checkout.notifications import (
     notification_schedule_rendered,
     notification_sms_allowed,
 )
+from checkout.portal.links import portal_url
 from config.money import money_format
 from dunning.declines import decline_classify
 from dunning.models import DunningCase, DunningMessageTemplate
@@ -37,8 +38,6 @@ def message_context(
     *, order: Order, language: str, tz_name: str, amount: int, currency: str, **extra: Any
 ) -> dict[str, Any]:
     """What every template may use (docs/dunning.md lists the names)."""
-    from checkout.portal.services import portal_url
-
     context = {
         "name": order.name,
         "offer_name": order.offer.name,

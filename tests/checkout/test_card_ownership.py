@@ -13,7 +13,7 @@ import stripe
 from django.conf import settings
 
 from checkout.models import Order, Subscription
-from checkout.portal.services import portal_token_make
+from checkout.portal.links import portal_token_make
 from checkout.services.checkout import checkout_pay
 from checkout.services.orders import order_create
 from checkout.services.subscriptions import subscription_renew

@@ -14,8 +14,8 @@ from django.core import mail
 from django.utils import timezone
 
 from checkout.models import Entitlement, EntitlementEvent, Notification, Order, OrderEvent
+from checkout.portal.links import portal_token_make
 from checkout.portal.selectors import portal_order_rows
-from checkout.portal.services import portal_token_make
 from checkout.services.accounting import order_payment_record
 from checkout.services.orders import order_create
 from payments import gateway

@@ -7,7 +7,7 @@ import pytest
 from django.core import mail, signing
 
 from checkout.models import Offer, Order
-from checkout.portal.services import portal_token_make
+from checkout.portal.links import portal_token_make
 from checkout.services.accounting import order_payment_record
 from checkout.services.entitlements import entitlement_grant
 from payments.models import Customer, Payment
