@@ -24,15 +24,10 @@ from dunning.models import (
     DunningPolicy,
 )
 from dunning.selectors import case_amount_owed
+from dunning.services.attempts import attempt_create, dunning_attempt_charge
 from dunning.services.cases import dunning_case_settle_from_order
 from dunning.services.messages import dunning_message_send
-from dunning.services.scheduler import (
-    attempt_create,
-    case_card,
-    case_plan,
-    dunning_attempt_charge,
-    retry_refusal,
-)
+from dunning.services.plan import case_card, case_plan, retry_refusal
 from dunning.services.transitions import (
     CaseClosed,
     dunning_case_note_event,
