@@ -42,9 +42,11 @@ from checkout.services.orders import (
     checkout_token_verify,
     offer_for_checkout,
 )
-from checkout.services.pricing import ChargeBelowMinimum, PricingError, price_quote
+from checkout.services.pricing import ChargeBelowMinimum, PricingError, next_renewal, price_quote
 from config.http import client_ip
 from config.limits import client_key, limit_exceeded
+from leads.normalise import LeadInputError
+from leads.services import CaptureContext, consent_text_current
 from payments import gateway
 from payments.models import Payment
 from payments.services import CardNotProven
@@ -79,8 +81,6 @@ def _unknown_offer(request):
 
 
 def _consent_texts() -> dict:
-    from leads.services import consent_text_current
-
     return {
         "terms": consent_text_current(purpose="terms"),
         "marketing": consent_text_current(purpose="marketing_email"),
@@ -152,9 +152,6 @@ def checkout_start(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def _begin(request: HttpRequest, form: CheckoutForm, *, offer: Offer, token: str) -> Order | None:
-    from leads.normalise import LeadInputError
-    from leads.services import CaptureContext
-
     data = form.cleaned_data
     text_ids = {}
     if data.get("terms_text_id"):
@@ -262,7 +259,6 @@ def checkout_pay_page(request: HttpRequest, slug: str, token: str) -> HttpRespon
 def _next_charge(order: Order):
     if order.offer.billing_type != Offer.BillingType.RECURRING:
         return None
-    from checkout.services.pricing import next_renewal
 
     return next_renewal(start=order.created_at, interval=order.offer.interval)
 

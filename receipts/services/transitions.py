@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db import transaction
 
+from checkout.notifications import notifications_for_payment_send
 from receipts.models import DOCUMENT_TRANSITIONS, CreditNote, Receipt, ReceiptEvent
 
 logger = logging.getLogger(__name__)
@@ -58,6 +59,4 @@ def document_transition(
 
 
 def _release_waiting_emails(payment_id: int) -> None:
-    from checkout.notifications import notifications_for_payment_send
-
     notifications_for_payment_send(payment_id=payment_id)
