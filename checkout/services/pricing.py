@@ -15,6 +15,7 @@ whatever the card, so we refuse it first, before any PaymentIntent exists.
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -236,8 +237,6 @@ def price_quote(*, offer: Offer, billing_country: str, now: datetime | None = No
 
 def next_renewal(*, start: datetime, interval: str) -> datetime:
     """The same day next month or next year, clamped to the month's last day (31 Jan → 28 Feb)."""
-    import calendar
-
     if interval == Offer.Interval.YEAR:
         year, month = start.year + 1, start.month
     else:

@@ -3,6 +3,8 @@
 Idempotent: running it twice changes nothing the second time.
 """
 
+import importlib
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -54,8 +56,6 @@ class Command(BaseCommand):
 
 def seed_hooks():
     """Each app that has demo data exposes `seed_demo(stdout)` in its `demo` module."""
-    import importlib
-
     hooks = []
     for app in ("leads", "payments", "checkout", "receipts", "dunning", "reporting"):
         try:
