@@ -1,6 +1,9 @@
 """Offers (with their tax rates), orders and holds in the admin. Actions call services."""
 
+from datetime import timedelta
+
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db import models
 
@@ -21,8 +24,10 @@ from checkout.services.holds import (
 )
 from checkout.services.pricing import OfferAmountsInvalid, offer_amounts_validate
 from checkout.templatetags.money import money
-from config.admin import HistoryInline
+from config.admin import HistoryInline, MoneyAdminMixin
+from config.money import MoneyInputError, money_major_from_minor, money_minor_from_major
 from payments.models import Payment
+from payments.selectors import payment_holds_lapsing
 
 
 class TaxRateInline(admin.TabularInline):
@@ -32,10 +37,30 @@ class TaxRateInline(admin.TabularInline):
 
 
 _AMOUNT_FIELDS = {"price_amount", "currency", "billing_type", "deposit_amount"}
+_MAJOR_UNIT_FIELDS = ("price_amount", "deposit_amount")
 
 
 class OfferAdminForm(forms.ModelForm):
-    """The admin builds the Meta from OfferAdmin's fieldsets."""
+    """The admin builds the Meta from OfferAdmin's fieldsets. Prices are typed in major units
+    of the offer's currency (100.00 USD, 5000 JPY) and stored exactly in minor units."""
+
+    price_amount = forms.DecimalField(
+        label="Price", help_text="In the offer's currency, for example 249.00 (EUR) or 5000 (JPY)."
+    )
+    deposit_amount = forms.DecimalField(
+        label="Deposit",
+        required=False,
+        help_text="Deposit offers only: paid at checkout, in the offer's currency.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        instance = self.instance
+        if instance.pk and instance.currency:
+            for name in _MAJOR_UNIT_FIELDS:
+                value = getattr(instance, name)
+                if value is not None:
+                    self.initial[name] = money_major_from_minor(value, instance.currency)
 
     def clean(self):
         # The pricing service is the one judge of what a card can be charged; show its verdict
@@ -43,6 +68,15 @@ class OfferAdminForm(forms.ModelForm):
         cleaned = super().clean()
         if not cleaned.get("currency"):
             return cleaned  # the field's own "required" error says it
+        for name in _MAJOR_UNIT_FIELDS:
+            if cleaned.get(name) is None:
+                continue
+            try:
+                cleaned[name] = money_minor_from_major(cleaned[name], cleaned["currency"])
+            except MoneyInputError as exc:
+                self.add_error(name, str(exc))
+        if self.errors:
+            return cleaned
         if self.instance.pk and not set(self.changed_data) & _AMOUNT_FIELDS:
             # An offer saved before a rule tightened can still be edited (renamed, retired);
             # its amounts are judged when they change.
@@ -74,7 +108,7 @@ class OfferAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["name", "slug", "description", "is_active"]}),
         (
-            "Price (in the currency's smallest unit: cents, pence; yen have none)",
+            "Price (in the currency's own units: 249.00 EUR, 5000 JPY)",
             {"fields": ["price_amount", "currency", "tax_mode"]},
         ),
         (
@@ -120,13 +154,30 @@ class PaymentInline(HistoryInline):
     ]  # fmt: skip
 
 
+class HoldFilter(admin.SimpleListFilter):
+    title = "card hold"
+    parameter_name = "hold"
+
+    def lookups(self, request, model_admin):
+        return [("lapsing", "About to lapse")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "lapsing":
+            within = timedelta(hours=settings.STAFF_HOME_HOLD_WARNING_HOURS)
+            return queryset.filter(pk__in=payment_holds_lapsing(within=within).values("order_id"))
+        return queryset
+
+
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(MoneyAdminMixin, admin.ModelAdmin):
     list_display = [
         "reference", "offer", "email", "status", "total_display", "balance_display",
-        "hold_status", "needs_review", "created_at",
+        "hold_status",
     ]  # fmt: skip
-    list_filter = ["status", "needs_review", "offer__billing_type", "offer"]
+    # Fits 1280 pixels: "needs review" is a filter, and when an order was made is the date
+    # filter above the list; both are on the order's page.
+    date_hierarchy = "created_at"
+    list_filter = ["status", "needs_review", HoldFilter, "offer__billing_type", "offer"]
     search_fields = ["reference", "email", "name"]
     list_select_related = ["offer"]
     readonly_fields = [f.name for f in Order._meta.fields if f.name not in ("needs_review",)]
@@ -217,10 +268,38 @@ class EntitlementAdmin(admin.ModelAdmin):
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(admin.ModelAdmin):
+class SubscriptionAdmin(MoneyAdminMixin, admin.ModelAdmin):
     list_display = ["order", "interval", "amount", "currency", "status", "next_charge_at"]
     list_filter = ["status", "interval"]
     readonly_fields = ["order", "customer", "current_period_start", "created_at"]
 
 
 from checkout import admin_notifications  # noqa: E402, F401  (registers the message log)
+
+# Payment CSAT (issue 16): kept at the end, with its own import, so it merges cleanly.
+from checkout.models import PaymentCsat  # noqa: E402
+
+
+@admin.register(PaymentCsat)
+class PaymentCsatAdmin(admin.ModelAdmin):
+    """The buyers' answers to "How easy was paying?": read-only (an answer is the buyer's)."""
+
+    list_display = ["answered_at", "order", "score", "short_comment", "source"]
+    list_filter = ["score", "source", "answered_at"]
+    search_fields = ["order__reference", "order__email", "comment"]
+    date_hierarchy = "answered_at"
+    list_select_related = ["order"]
+    readonly_fields = ["order", "score", "comment", "source", "answered_at"]
+
+    @admin.display(description="comment")
+    def short_comment(self, obj: PaymentCsat) -> str:
+        return obj.comment if len(obj.comment) <= 80 else obj.comment[:79] + "…"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -6,9 +6,11 @@ checkout/services/.
 
 import uuid
 
-from django.conf import settings
 from django.db import models
 from django.db.models import Q
+
+from config.models import StatusEvent
+from config.transitions import StatusMachine
 
 
 class Offer(models.Model):
@@ -172,27 +174,32 @@ class Entitlement(models.Model):
         return f"{self.access_name} for {self.order}"
 
 
-class EntitlementEvent(models.Model):
+class EntitlementEvent(StatusEvent):
     """History of an entitlement: granted, suspended, restored, revoked, and what caused it."""
 
     entitlement = models.ForeignKey(Entitlement, on_delete=models.CASCADE, related_name="events")
-    from_status = models.CharField(max_length=20, blank=True)
-    to_status = models.CharField(max_length=20)
-    cause = models.CharField(max_length=100)
     payment = models.ForeignKey(
         "payments.Payment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    detail = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["created_at", "id"]
 
     def __str__(self) -> str:
         return f"{self.entitlement_id}: {self.from_status or '-'} → {self.to_status} ({self.cause})"
+
+
+_ES = Entitlement.Status
+# revoked is final: access that was taken back for a refund or a lost dispute is never given
+# back automatically (staff can grant a new order).
+ENTITLEMENT_TRANSITIONS: dict[str, set[str]] = {
+    _ES.ACTIVE: {_ES.SUSPENDED, _ES.REVOKED},
+    _ES.SUSPENDED: {_ES.ACTIVE, _ES.REVOKED},
+    _ES.REVOKED: set(),
+}
+ENTITLEMENT_MACHINE = StatusMachine(
+    model=Entitlement,
+    transitions=ENTITLEMENT_TRANSITIONS,
+    history=EntitlementEvent,
+    subject="entitlement",
+)
 
 
 class Notification(models.Model):
@@ -290,44 +297,35 @@ NOTIFICATION_TRANSITIONS: dict[str, set[str]] = {
 }
 
 
-class NotificationEvent(models.Model):
+class NotificationEvent(StatusEvent):
     """The delivery history of a notification: every attempt, failure, bounce and resend."""
 
     notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="events")
-    from_status = models.CharField(max_length=20)
-    to_status = models.CharField(max_length=20)
-    cause = models.CharField(max_length=50)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    detail = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["created_at", "id"]
 
     def __str__(self) -> str:
         return f"{self.notification_id}: {self.from_status} → {self.to_status} ({self.cause})"
 
 
-class OrderEvent(models.Model):
+NOTIFICATION_MACHINE = StatusMachine(
+    model=Notification,
+    transitions=NOTIFICATION_TRANSITIONS,
+    history=NotificationEvent,
+    subject="notification",
+)
+
+
+class OrderEvent(StatusEvent):
     """History of an order's status changes and what caused them."""
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
-    from_status = models.CharField(max_length=20, blank=True)
-    to_status = models.CharField(max_length=20)
-    cause = models.CharField(max_length=100)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    detail = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["created_at", "id"]
 
     def __str__(self) -> str:
         return f"{self.order_id}: {self.from_status or '-'} → {self.to_status} ({self.cause})"
+
+
+ORDER_MACHINE = StatusMachine(
+    model=Order, transitions=ORDER_TRANSITIONS, history=OrderEvent, subject="order"
+)
 
 
 class TaxRate(models.Model):
@@ -400,3 +398,64 @@ class Subscription(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order} every {self.interval}"
+
+
+_SS = Subscription.Status
+# A canceled subscription is final; a past-due one renews again once the overdue renewal is paid.
+SUBSCRIPTION_TRANSITIONS: dict[str, set[str]] = {
+    _SS.ACTIVE: {_SS.PAST_DUE, _SS.CANCELED},
+    _SS.PAST_DUE: {_SS.ACTIVE, _SS.CANCELED},
+    _SS.CANCELED: set(),
+}
+
+
+class SubscriptionEvent(StatusEvent):
+    """History of a subscription: past due, settled, canceled, and what caused it."""
+
+    subscription = models.ForeignKey(Subscription, on_delete=models.CASCADE, related_name="events")
+
+    def __str__(self) -> str:
+        return f"{self.subscription_id}: {self.from_status} → {self.to_status} ({self.cause})"
+
+
+SUBSCRIPTION_MACHINE = StatusMachine(
+    model=Subscription,
+    transitions=SUBSCRIPTION_TRANSITIONS,
+    history=SubscriptionEvent,
+    subject="subscription",
+)
+
+
+class PaymentCsat(models.Model):
+    """The buyer's answer to "How easy was paying?" (1 to 5, an optional comment): one per order.
+
+    Reached through a signed link (checkout.services.csat) from the payment-confirmed email and
+    the done page, with no login. The first answer stands: the unique order is what makes a
+    second one (another click, a race between two tabs) a refusal rather than a second row.
+    """
+
+    class Source(models.TextChoices):
+        EMAIL = "email", "Payment-confirmed email"
+        DONE_PAGE = "done_page", "Checkout done page"
+
+    COMMENT_MAX_LENGTH = 1000
+
+    order = models.OneToOneField(Order, on_delete=models.PROTECT, related_name="csat")
+    score = models.PositiveSmallIntegerField()
+    # varchar(1000): Postgres refuses a longer comment even from outside the form.
+    comment = models.CharField(max_length=COMMENT_MAX_LENGTH, blank=True)
+    source = models.CharField(max_length=20, choices=Source.choices, default=Source.EMAIL)
+    answered_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = "payment CSAT answer"
+        verbose_name_plural = "payment CSAT answers"
+        ordering = ["-answered_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(score__gte=1, score__lte=5), name="payment_csat_score_1_to_5"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order}: {self.score}/5"

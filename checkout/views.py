@@ -397,6 +397,7 @@ def checkout_done(request: HttpRequest, slug: str, token: str) -> HttpResponse:
         request,
         "checkout/done.html",
         {
+            **_done_csat(order=order, payment=payment),
             "order": order,
             "offer": order.offer,
             "payment": payment,
@@ -406,3 +407,18 @@ def checkout_done(request: HttpRequest, slug: str, token: str) -> HttpResponse:
             "pay_url": reverse("checkout:pay", kwargs={"slug": slug, "token": token}),
         },
     )
+
+
+def _done_csat(*, order: Order, payment: Payment | None) -> dict:
+    """The payment CSAT question on the done page, once the payment went through."""
+    from checkout.forms_csat import CsatForm
+    from checkout.models import PaymentCsat
+    from checkout.services.csat import csat_answer_for, csat_url
+
+    if payment is None or not payment.is_paid:  # a hold is not a payment yet
+        return {}
+    return {
+        "csat_answer": csat_answer_for(order=order),
+        "csat_action": csat_url(order=order, absolute=False),
+        "csat_form": CsatForm(initial={"source": PaymentCsat.Source.DONE_PAGE}),
+    }

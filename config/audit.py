@@ -1,9 +1,14 @@
+from contextvars import ContextVar
 from typing import Any
 
 from django.db import models
 
 from config.logging import request_id_var
 from config.models import AuditLogEntry
+
+# The user behind the current request (config.middleware.AuditActorMiddleware), for receivers
+# that record a change without a request at hand; None in the shell, tasks and migrations.
+audit_actor_var: ContextVar[Any] = ContextVar("audit_actor", default=None)
 
 
 def audit_log_record(

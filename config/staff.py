@@ -16,7 +16,14 @@ STAFF_GROUPS: dict[str, list[str]] = {
         "leads.add_outofoffice",
         "leads.change_outofoffice",
         "leads.delete_outofoffice",
-        "checkout.view_*",
+        # Orders, offers and access, not the message log: its emails carry buyers' magic links.
+        "checkout.view_offer",
+        "checkout.view_order",
+        "checkout.view_orderevent",
+        "checkout.view_entitlement",
+        "checkout.view_entitlementevent",
+        "checkout.view_subscription",
+        "checkout.view_taxrate",
         "payments.view_payment",
         "payments.view_customer",
         "dunning.view_*",
@@ -25,7 +32,8 @@ STAFF_GROUPS: dict[str, list[str]] = {
         # and writing off are Finance's (dunning.settle_dunningcase, not granted here).
         "dunning.work_dunningcase",
         "dunning.add_dunningcasenote",
-        "reporting.view_*",
+        # Exports of the leads they own; never the finance dashboard or other exports.
+        "reporting.export_own_leads",
         # No receipts.* at all: Sales never opens or downloads a receipt or credit note.
     ],
     "Finance": [
@@ -42,7 +50,17 @@ STAFF_GROUPS: dict[str, list[str]] = {
         "reporting.*",
     ],
     "Admin": [
-        "auth.*",
+        # Staff accounts: add, edit and look up; granting superuser status, permissions or
+        # groups is for superusers only (config/admin.py PortalUserAdmin), and so is changing a
+        # group's permissions (this table is the source of those).
+        "auth.view_*",
+        "auth.add_user",
+        "auth.change_user",
+        # A colleague who lost their phone: remove the authenticator so they enrol again.
+        "otp_totp.view_totpdevice",
+        "otp_totp.delete_totpdevice",
+        "otp_static.view_staticdevice",
+        "otp_static.delete_staticdevice",
         "portal.*",
         # Login lockouts: see who is locked out, and clear a lock by deleting its attempts.
         "axes.view_*",
@@ -77,7 +95,31 @@ NEVER_GRANTED = [
     "checkout.delete_subscription",
     "receipts.delete_*",
     "dunning.delete_*",
+    # Staff accounts are deactivated, never deleted: audit entries point at them.
+    "auth.delete_user",
+    "auth.add_group",
+    "auth.change_group",
+    "auth.delete_group",
+    "auth.add_permission",
+    "auth.change_permission",
+    "auth.delete_permission",
 ]
+
+WORKS_OWN_ROWS = "Sales"
+WIDER_GROUPS = ("Finance", "Admin")
+
+
+def staff_works_own_rows_only(user) -> bool:
+    """A Sales member with no wider role: reads every lead and dunning case, works only their
+    own (leads they own; dunning cases they own or that sit in the shared Sales queue)."""
+    if not user.is_authenticated or user.is_superuser:
+        return False
+    names = set(user.groups.values_list("name", flat=True))
+    return WORKS_OWN_ROWS in names and not names & set(WIDER_GROUPS)
+
+
+def staff_in_group(user, name: str) -> bool:
+    return user.is_authenticated and (user.is_superuser or user.groups.filter(name=name).exists())
 
 
 def staff_group_permissions(name: str):

@@ -17,7 +17,7 @@ urlpatterns = [
         SpectacularSwaggerSplitView.as_view(url_name="api-schema", permission_classes=[]),
         name="api-docs",
     ),
-    path("dev/outbox/", views.dev_outbox, name="dev-outbox"),
+    path("dev/outbox/", admin.site.admin_view(views.dev_outbox), name="dev-outbox"),
     path("", include("payments.urls")),
     path("", include("leads.urls")),
     path("", include("checkout.urls")),

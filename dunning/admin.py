@@ -10,7 +10,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, OuterRef, Subquery, Sum
+from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -19,8 +19,9 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from checkout.models import Notification
-from config.admin import HistoryInline
+from config.admin import HistoryInline, MoneyAmountField
 from config.money import money_format
+from config.staff import staff_works_own_rows_only
 from dunning.declines import decline_classify
 from dunning.models import (
     ACTIVE_STATUSES,
@@ -411,15 +412,29 @@ class DunningCaseAdmin(admin.ModelAdmin):
         ]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
+        workable = (
+            str(object_id).isdigit()
+            and self.workable_cases(request, DunningCase.objects.filter(pk=object_id)).exists()
+        )
         extra_context = {
             **(extra_context or {}),
+            # A colleague's case is read-only to Sales: no buttons that would answer 403.
             "case_actions": [
                 (name, label)
                 for name, (label, permission, _form) in CASE_ACTIONS.items()
-                if request.user.has_perm(permission)
+                if workable and request.user.has_perm(permission)
             ],
         }
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def workable_cases(self, request, queryset):
+        """Sales work their own cases and the shared Sales queue; others read them."""
+        if staff_works_own_rows_only(request.user):
+            return queryset.filter(Q(owner=request.user) | Q(owner__isnull=True))
+        return queryset
+
+    def response_action(self, request, queryset):
+        return super().response_action(request, self.workable_cases(request, queryset))
 
     def action_view(self, request, case_id: int, action: str):
         if action not in CASE_ACTIONS:
@@ -428,6 +443,8 @@ class DunningCaseAdmin(admin.ModelAdmin):
         if not request.user.has_perm(permission):
             raise PermissionDenied
         case = get_object_or_404(DunningCase.objects.select_related("order"), pk=case_id)
+        if not self.workable_cases(request, DunningCase.objects.filter(pk=case.pk)).exists():
+            raise PermissionDenied
         form = form_class(request.POST if request.method == "POST" else None, case=case)
         if request.method == "POST" and form.is_valid():
             try:
@@ -512,11 +529,18 @@ class NoteForm(_CaseForm):
 
 class MarkPaidForm(_CaseForm):
     reference = forms.CharField(max_length=200, help_text="The bank transfer's reference.")
-    amount = forms.IntegerField(
-        min_value=1,
-        required=False,
-        help_text="In minor units (cents, pence). Empty: everything still owed.",
-    )
+
+    def __init__(self, *args, case: DunningCase, **kwargs):
+        super().__init__(*args, case=case, **kwargs)
+        code = case.currency.upper()
+        # Typed as on the bank statement, in the currency's own decimals (EUR 12.50, JPY 5000).
+        self.fields["amount"] = MoneyAmountField(
+            currency=case.currency,
+            required=False,
+            label=f"Amount received ({code})",
+            help_text=f"In {code}, as on the bank statement. Empty: everything still owed "
+            f"({money_format(case.amount - case.amount_recovered, case.currency)}).",
+        )
 
     def run(self, *, actor) -> str:
         case = dunning_case_mark_paid(

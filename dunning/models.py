@@ -12,6 +12,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from config.models import StatusEvent
+from config.transitions import StatusMachine
 from dunning.declines import Category
 
 
@@ -302,32 +304,21 @@ DUNNING_CASE_TRANSITIONS: dict[str, set[str]] = {
 }  # fmt: skip
 
 
-class DunningCaseEvent(models.Model):
+class DunningCaseEvent(StatusEvent):
     """Every attempted change of a case's status, applied or refused, and its cause (the same
     shape as payments.PaymentEvent)."""
 
-    class Outcome(models.TextChoices):
-        APPLIED = "applied", "Applied"
-        REFUSED = "refused", "Refused (not an allowed move)"
-        UNCHANGED = "unchanged", "Already in that state"
-        NOTED = "noted", "Noted (no change of status)"
-
     case = models.ForeignKey(DunningCase, on_delete=models.CASCADE, related_name="events")
-    from_status = models.CharField(max_length=20)
-    to_status = models.CharField(max_length=20)
-    outcome = models.CharField(max_length=20, choices=Outcome.choices)
-    cause = models.CharField(max_length=100)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    detail = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    from_status = models.CharField(max_length=30)
+    to_status = models.CharField(max_length=30)
 
-    class Meta:
-        ordering = ["created_at", "id"]
 
-    def __str__(self) -> str:
-        return f"{self.from_status} → {self.to_status} ({self.outcome}, {self.cause})"
+DUNNING_CASE_MACHINE = StatusMachine(
+    model=DunningCase,
+    transitions=DUNNING_CASE_TRANSITIONS,
+    history=DunningCaseEvent,
+    subject="case",
+)
 
 
 class DunningAttempt(models.Model):

@@ -197,3 +197,14 @@ def recovery_by_channel(*, since: datetime, until: datetime) -> list[RecoverySha
     return [
         RecoveryShare(channel, opened, found.get(channel, 0)) for channel in _Case.Channel.values
     ]
+
+
+def dunning_cases_at_risk_by_currency(*, owner) -> list[dict]:
+    """`owner`'s cases still being worked, per currency: how many, and how much is still owed
+    (amount less what was recovered), summed in SQL and never across currencies."""
+    return list(
+        DunningCase.objects.filter(owner=owner, status__in=ACTIVE_STATUSES)
+        .values("currency")
+        .annotate(cases=Count("pk"), at_risk=Sum(F("amount") - F("amount_recovered")))
+        .order_by("currency")
+    )

@@ -6,6 +6,9 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from config.models import StatusEvent
+from config.transitions import StatusMachine
+
 # Length limits shared by the form, the API and the service.
 EMAIL_MAX_LENGTH = 254
 NAME_MAX_LENGTH = 150
@@ -225,6 +228,20 @@ class Lead(models.Model):
 
     def consent_state(self, purpose: str) -> str:
         return self.consents.get(purpose, "")
+
+
+class LeadEvent(StatusEvent):
+    """History of a lead's status: quarantined, contacted, qualified, erased, and who did it."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="status_events")
+
+    def __str__(self) -> str:
+        return f"{self.lead_id}: {self.from_status} → {self.to_status} ({self.cause})"
+
+
+LEAD_MACHINE = StatusMachine(
+    model=Lead, transitions=LEAD_STATUS_TRANSITIONS, history=LeadEvent, subject="lead"
+)
 
 
 class Touchpoint(models.Model):

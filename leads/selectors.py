@@ -177,3 +177,15 @@ def leads_intake_pending(*, older_than: timedelta, now: datetime | None = None, 
         .order_by("intake_pending_since")
         .values_list("pk", flat=True)[:limit]
     )
+
+
+def leads_sla_at_risk(*, owner, within: timedelta, now: datetime | None = None) -> QuerySet[Lead]:
+    """`owner`'s leads still waiting for a first response that are past their due time or due
+    within `within` (the staff home's "breaching or near their SLA")."""
+    now = now or timezone.now()
+    return Lead.objects.filter(
+        owner=owner,
+        first_contacted_at__isnull=True,
+        first_response_due_at__lte=now + within,
+        status=LeadStatus.NEW,
+    )

@@ -13,7 +13,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from config.admin import HistoryInline, ReadOnlyFieldsAdmin
+from config.admin import HistoryInline, MoneyAdminMixin, MoneyAmountField, ReadOnlyFieldsAdmin
+from config.money import money_format
 from payments.models import (
     DeadLetterEvent,
     Discrepancy,
@@ -44,10 +45,9 @@ def replay_events(modeladmin, request, queryset):
 
 @admin.register(WebhookEvent)
 class WebhookEventAdmin(ReadOnlyFieldsAdmin):
-    list_display = [
-        "received_at", "type", "stripe_event_id", "object_id", "status", "unmatched", "attempts",
-        "next_attempt_at", "api_version_mismatch",
-    ]  # fmt: skip
+    # Fits 1280 pixels: the object id is searchable, the version mismatch is a filter, and both
+    # and the next attempt are on the event's page.
+    list_display = ["received_at", "type", "stripe_event_id", "status", "unmatched", "attempts"]
     list_filter = ["status", "unmatched", "api_version_mismatch", "type"]
     search_fields = ["stripe_event_id", "object_id"]
     actions = [replay_events]
@@ -83,18 +83,25 @@ class RefundInline(HistoryInline):
 
 
 class RefundForm(forms.Form):
-    amount = forms.IntegerField(
-        required=False,
-        min_value=1,
-        label="Amount in minor units (cents, pence…)",
-        help_text="Leave empty to refund everything that is left.",
-    )
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
         max_length=500,
         help_text="Kept on our side and in the audit log.",
     )
     request_key = forms.CharField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, payment: Payment, refundable: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        code = payment.currency.upper()
+        amount = MoneyAmountField(
+            currency=payment.currency,
+            required=False,
+            label=f"Amount ({code})",
+            help_text=f"In {code}, for example a part of the price. Leave empty to refund "
+            f"everything that is left ({money_format(refundable, payment.currency)}).",
+        )
+        # The amount first, as staff read the form.
+        self.fields = {"amount": amount, **self.fields}
 
 
 @admin.register(Payment)
@@ -133,7 +140,13 @@ class PaymentAdmin(ReadOnlyFieldsAdmin):
         payment = get_object_or_404(Payment, pk=payment_id)
         refundable = payment_refundable_amount(payment=payment)
         if request.method == "POST":
-            form = RefundForm(request.POST)
+            form = RefundForm(request.POST, payment=payment, refundable=refundable)
+            amount = form.cleaned_data.get("amount") if form.is_valid() else None
+            if amount is not None and amount > refundable:
+                form.add_error(
+                    "amount",
+                    f"At most {money_format(refundable, payment.currency)} is left to refund.",
+                )
             if form.is_valid():
                 try:
                     refund = payment_refund(
@@ -148,19 +161,26 @@ class PaymentAdmin(ReadOnlyFieldsAdmin):
                 else:
                     self.message_user(
                         request,
-                        f"Refund of {refund.amount} {refund.currency.upper()} minor units "
+                        f"Refund of {money_format(refund.amount, refund.currency)} "
                         f"is {refund.status}.",
                         messages.SUCCESS,
                     )
                     return redirect("admin:payments_payment_change", payment.pk)
         else:
-            form = RefundForm(initial={"request_key": uuid.uuid4().hex})
+            form = RefundForm(
+                initial={"request_key": uuid.uuid4().hex}, payment=payment, refundable=refundable
+            )
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": f"Refund {payment}",
             "payment": payment,
             "refundable": refundable,
+            "paid_display": money_format(
+                payment.amount_received or payment.amount, payment.currency
+            ),
+            "refunded_display": money_format(payment.amount_refunded, payment.currency),
+            "refundable_display": money_format(refundable, payment.currency),
             "form": form,
         }
         return TemplateResponse(request, "payments/admin/refund.html", context)
@@ -204,7 +224,7 @@ def assign_to_me(modeladmin, request, queryset):
 
 
 @admin.register(Discrepancy)
-class DiscrepancyAdmin(admin.ModelAdmin):
+class DiscrepancyAdmin(MoneyAdminMixin, admin.ModelAdmin):
     form = DiscrepancyForm
     list_display = [
         "detected_at", "kind", "order", "payment", "amount", "currency", "status", "owner",

@@ -1,6 +1,9 @@
 from django.conf import settings
 from django.db import models
 
+from config.models import StatusEvent
+from config.transitions import StatusMachine
+
 
 class WebhookEvent(models.Model):
     """The inbox: every verified Stripe event, stored before it is acknowledged.
@@ -59,6 +62,38 @@ class DeadLetterEvent(WebhookEvent):
         proxy = True
         verbose_name = "dead-letter webhook event"
         verbose_name_plural = "dead-letter webhook events"
+
+
+_WS = WebhookEvent.Status
+# A replay (staff, from the admin) gives a dead, failed or unmatched event a fresh start; a
+# processed event is final. A lease that ran out lets another worker take a `processing` one.
+WEBHOOK_EVENT_TRANSITIONS: dict[str, set[str]] = {
+    _WS.RECEIVED: {_WS.PROCESSING, _WS.DEAD},
+    _WS.PROCESSING: {_WS.PROCESSED, _WS.IGNORED, _WS.FAILED, _WS.DEAD},
+    _WS.FAILED: {_WS.PROCESSING, _WS.DEAD, _WS.RECEIVED},
+    _WS.IGNORED: {_WS.RECEIVED},
+    _WS.DEAD: {_WS.RECEIVED},
+    _WS.PROCESSED: set(),
+}
+
+
+class WebhookEventHistory(StatusEvent):
+    """The processing history of an inbox event, written by the worker (the acknowledgement
+    stays one INSERT of the event itself)."""
+
+    event = models.ForeignKey(WebhookEvent, on_delete=models.CASCADE, related_name="history")
+
+    class Meta(StatusEvent.Meta):
+        verbose_name = "webhook event history"
+        verbose_name_plural = "webhook event history"
+
+
+WEBHOOK_EVENT_MACHINE = StatusMachine(
+    model=WebhookEvent,
+    transitions=WEBHOOK_EVENT_TRANSITIONS,
+    history=WebhookEventHistory,
+    subject="event",
+)
 
 
 class Installation(models.Model):
@@ -239,32 +274,18 @@ PAYMENT_TRANSITIONS: dict[str, set[str]] = {
 OPEN_STATUSES = _OPEN
 
 
-class PaymentEvent(models.Model):
+class PaymentEvent(StatusEvent):
     """Every attempted change of a Payment's status, applied or refused, and its cause."""
-
-    class Outcome(models.TextChoices):
-        APPLIED = "applied", "Applied"
-        STALE = "stale", "Stale (older than the current state)"
-        REFUSED = "refused", "Refused (not an allowed move)"
-        UNCHANGED = "unchanged", "Already in that state"
 
     payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="events")
     from_status = models.CharField(max_length=30)
     to_status = models.CharField(max_length=30)
-    outcome = models.CharField(max_length=20, choices=Outcome.choices)
-    cause = models.CharField(max_length=100)
     stripe_event_id = models.CharField(max_length=255, blank=True, db_index=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    detail = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
 
-    class Meta:
-        ordering = ["created_at", "id"]
 
-    def __str__(self) -> str:
-        return f"{self.from_status} → {self.to_status} ({self.outcome}, {self.cause})"
+PAYMENT_MACHINE = StatusMachine(
+    model=Payment, transitions=PAYMENT_TRANSITIONS, history=PaymentEvent, subject="payment"
+)
 
 
 class Refund(models.Model):
@@ -297,6 +318,28 @@ class Refund(models.Model):
         return self.stripe_refund_id or f"refund #{self.pk}"
 
 
+_RS = Refund.Status
+# Stripe can fail a refund after it succeeded (the card was closed); failed and canceled are final.
+REFUND_TRANSITIONS: dict[str, set[str]] = {
+    _RS.PENDING: {_RS.SUCCEEDED, _RS.FAILED, _RS.CANCELED},
+    _RS.SUCCEEDED: {_RS.FAILED},
+    _RS.FAILED: set(),
+    _RS.CANCELED: set(),
+}
+
+
+class RefundEvent(StatusEvent):
+    """History of a refund's status, from our request or Stripe's refund.* events."""
+
+    refund = models.ForeignKey(Refund, on_delete=models.CASCADE, related_name="events")
+    stripe_event_id = models.CharField(max_length=255, blank=True)
+
+
+REFUND_MACHINE = StatusMachine(
+    model=Refund, transitions=REFUND_TRANSITIONS, history=RefundEvent, subject="refund"
+)
+
+
 class Dispute(models.Model):
     class Status(models.TextChoices):
         OPEN = "open", "Open"
@@ -321,6 +364,28 @@ class Dispute(models.Model):
 
     def __str__(self) -> str:
         return self.stripe_dispute_id
+
+
+_DS = Dispute.Status
+# A dispute ends once (won, lost, or closed after a warning); a closed dispute never reopens.
+DISPUTE_TRANSITIONS: dict[str, set[str]] = {
+    _DS.OPEN: {_DS.WON, _DS.LOST, _DS.CLOSED},
+    _DS.WON: set(),
+    _DS.LOST: set(),
+    _DS.CLOSED: set(),
+}
+
+
+class DisputeEvent(StatusEvent):
+    """History of a dispute's status, from Stripe's charge.dispute.* events."""
+
+    dispute = models.ForeignKey(Dispute, on_delete=models.CASCADE, related_name="events")
+    stripe_event_id = models.CharField(max_length=255, blank=True)
+
+
+DISPUTE_MACHINE = StatusMachine(
+    model=Dispute, transitions=DISPUTE_TRANSITIONS, history=DisputeEvent, subject="dispute"
+)
 
 
 class Discrepancy(models.Model):

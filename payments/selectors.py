@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Q, QuerySet, Sum
+from django.utils import timezone
 
-from payments.models import PAID_STATUSES, Payment, Refund, WebhookEvent
+from payments.models import PAID_STATUSES, Discrepancy, Payment, Refund, WebhookEvent
 
 RECONCILE_STATUSES = (
     Payment.Status.PROCESSING,
@@ -63,3 +65,20 @@ def payment_refundable_amount(*, payment: Payment) -> int:
         return 0
     received = payment.amount_received or payment.amount
     return max(received - payment_refunds_total(payment=payment), 0)
+
+
+def discrepancies_open() -> QuerySet[Discrepancy]:
+    return Discrepancy.objects.filter(status=Discrepancy.Status.OPEN)
+
+
+def payment_holds_lapsing(*, within: timedelta, now: datetime | None = None) -> QuerySet[Payment]:
+    """Card holds (authorised, not captured) that Stripe will let lapse within `within`: an
+    authorisation lasts PAYMENT_HOLD_LIFETIME_DAYS (about 7 days for most cards) from its
+    creation, after which Stripe cancels it by itself."""
+    now = now or timezone.now()
+    lifetime = timedelta(days=settings.PAYMENT_HOLD_LIFETIME_DAYS)
+    return Payment.objects.filter(
+        capture_method=Payment.CaptureMethod.MANUAL,
+        status=Payment.Status.AUTHORIZED,
+        created_at__lte=now + within - lifetime,
+    )

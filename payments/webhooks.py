@@ -25,6 +25,7 @@ from django.utils import timezone
 from config.celery import enqueue_on_commit
 from payments import gateway, tasks
 from payments.models import WebhookEvent
+from payments.services.webhook_events import webhook_event_transition
 
 logger = logging.getLogger(__name__)
 
@@ -179,9 +180,12 @@ def webhook_event_process(*, event_id: int) -> WebhookEvent | None:
             return event
         now = timezone.now()  # under the lock: the lease starts when this attempt does
         if event.attempts >= settings.PAYMENTS_WEBHOOK_MAX_ATTEMPTS:
-            event.status = WebhookEvent.Status.DEAD
-            event.next_attempt_at = None
-            event.save(update_fields=["status", "next_attempt_at"])
+            webhook_event_transition(
+                event=event,
+                to_status=WebhookEvent.Status.DEAD,
+                cause="attempts_used_up",
+                fields={"next_attempt_at": None},
+            )
             logger.error("webhook event %s is dead after %s attempts", event.pk, event.attempts)
             return event
         if not event.payload.get("id"):
@@ -191,16 +195,24 @@ def webhook_event_process(*, event_id: int) -> WebhookEvent | None:
                 reason = "the stored payload is empty"
             except gateway.MalformedWebhook as exc:
                 reason = str(exc)
-            event.status = WebhookEvent.Status.DEAD
-            event.last_error = reason
-            event.next_attempt_at = None
-            event.save(update_fields=["status", "last_error", "next_attempt_at"])
+            webhook_event_transition(
+                event=event,
+                to_status=WebhookEvent.Status.DEAD,
+                cause="unreadable",
+                fields={"last_error": reason, "next_attempt_at": None},
+            )
             return event
-        event.attempts += 1
-        event.status = WebhookEvent.Status.PROCESSING
-        event.processing_started_at = now
-        event.next_attempt_at = now + timedelta(seconds=settings.PAYMENTS_WEBHOOK_LEASE_SECONDS)
-        event.save(update_fields=["attempts", "status", "processing_started_at", "next_attempt_at"])
+        webhook_event_transition(
+            event=event,
+            to_status=WebhookEvent.Status.PROCESSING,
+            cause="claimed",
+            detail={"attempt": event.attempts + 1},
+            fields={
+                "attempts": event.attempts + 1,
+                "processing_started_at": now,
+                "next_attempt_at": now + timedelta(seconds=settings.PAYMENTS_WEBHOOK_LEASE_SECONDS),
+            },
+        )
 
     try:
         with transaction.atomic():
@@ -208,33 +220,31 @@ def webhook_event_process(*, event_id: int) -> WebhookEvent | None:
             if event.status in _TERMINAL:
                 return event
             handler = HANDLERS.get(event.type)
+            fields: dict[str, Any] = {}
             if handler is None:
-                event.status = WebhookEvent.Status.IGNORED
+                to_status, cause = WebhookEvent.Status.IGNORED, "no_handler"
             elif event.livemode != settings.STRIPE_SECRET_KEY.startswith("sk_live_"):
                 # A test-mode event at a live endpoint (or the reverse) never moves our money.
-                event.status = WebhookEvent.Status.IGNORED
-                event.unmatched = True
-                event.last_error = "livemode does not match this deployment's Stripe keys"
+                to_status, cause = WebhookEvent.Status.IGNORED, "livemode_mismatch"
+                fields["unmatched"] = True
+                fields["last_error"] = "livemode does not match this deployment's Stripe keys"
             else:
                 try:
                     with transaction.atomic():
                         handler(event)
-                    event.status = WebhookEvent.Status.PROCESSED
+                    to_status, cause = WebhookEvent.Status.PROCESSED, "handled"
                 except UnknownObject as exc:
                     # Kept, marked and visible in the admin; replayable once the object exists.
-                    event.status = WebhookEvent.Status.IGNORED
-                    event.unmatched = True
-                    event.last_error = str(exc)[:2000]
+                    to_status, cause = WebhookEvent.Status.IGNORED, "unknown_object"
+                    fields["unmatched"] = True
+                    fields["last_error"] = str(exc)[:2000]
                     logger.warning("webhook event %s: %s", event.stripe_event_id, exc)
-            event.processed_at = timezone.now()
-            event.next_attempt_at = None
-            if not event.unmatched:
-                event.last_error = ""
-            event.save(
-                update_fields=[
-                    "status", "processed_at", "next_attempt_at", "last_error", "unmatched",
-                ]
-            )  # fmt: skip
+            fields.update(processed_at=timezone.now(), next_attempt_at=None)
+            if not fields.get("unmatched", event.unmatched):
+                fields["last_error"] = ""
+            event, _ = webhook_event_transition(
+                event=event, to_status=to_status, cause=cause, fields=fields
+            )
             return event
     except Exception as exc:
         logger.exception("webhook event %s failed", event_id)
@@ -246,12 +256,20 @@ def _record_failure(*, event_id: int, error: Exception) -> WebhookEvent:
         event = WebhookEvent.objects.select_for_update().get(pk=event_id)
         if event.status in _TERMINAL:
             return event
-        event.last_error = f"{type(error).__name__}: {error}"[:2000]
+        fields: dict[str, Any] = {"last_error": f"{type(error).__name__}: {error}"[:2000]}
         if event.attempts >= settings.PAYMENTS_WEBHOOK_MAX_ATTEMPTS:
-            event.status = WebhookEvent.Status.DEAD
-            event.next_attempt_at = None
+            to_status = WebhookEvent.Status.DEAD
+            fields["next_attempt_at"] = None
         else:
-            event.status = WebhookEvent.Status.FAILED
-            event.next_attempt_at = timezone.now() + webhook_event_backoff(attempts=event.attempts)
-        event.save(update_fields=["last_error", "status", "next_attempt_at"])
+            to_status = WebhookEvent.Status.FAILED
+            fields["next_attempt_at"] = timezone.now() + webhook_event_backoff(
+                attempts=event.attempts
+            )
+        event, _ = webhook_event_transition(
+            event=event,
+            to_status=to_status,
+            cause="handler_failed",
+            detail={"error": type(error).__name__},
+            fields=fields,
+        )
     return event

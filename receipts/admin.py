@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from config.admin import HistoryInline
+from config.admin import HistoryInline, MoneyAdminMixin
 from config.audit import audit_log_record
 from config.celery import enqueue_on_commit
 from config.money import money_format
@@ -29,6 +29,7 @@ from receipts.models import (
 from receipts.selectors import (
     document_delivery_summary,
     receipt_credited_total,
+    receipts_delivery_failed,
     retention_until,
 )
 from receipts.services.export import ExportRefused, receipt_export_request
@@ -53,7 +54,7 @@ class CreditNoteInline(HistoryInline):
     show_change_link = True
 
 
-class DocumentAdmin(admin.ModelAdmin):
+class DocumentAdmin(MoneyAdminMixin, admin.ModelAdmin):
     """What receipts and credit notes share: read-only, never deleted, downloadable."""
 
     list_display = [
@@ -71,11 +72,9 @@ class DocumentAdmin(admin.ModelAdmin):
         return False
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields] + [
-            "download",
-            "delivery",
-            "kept_until",
-        ]
+        return self.money_readonly(
+            [f.name for f in self.model._meta.fields] + ["download", "delivery", "kept_until"]
+        )
 
     def get_actions(self, request):
         actions = super().get_actions(request)
@@ -141,8 +140,22 @@ class DocumentAdmin(admin.ModelAdmin):
             self.message_user(request, f"{sent} document(s) queued to be sent again.")
 
 
+class DeliveryFilter(admin.SimpleListFilter):
+    title = "delivery"
+    parameter_name = "delivery"
+
+    def lookups(self, request, model_admin):
+        return [("failed", "Failed or bounced")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "failed":
+            return queryset.filter(pk__in=receipts_delivery_failed().values("pk"))
+        return queryset
+
+
 @admin.register(Receipt)
 class ReceiptAdmin(DocumentAdmin):
+    list_filter = [*DocumentAdmin.list_filter, DeliveryFilter]
     list_display = [*DocumentAdmin.list_display, "credited"]
     search_fields = [
         "number", "buyer_email", "buyer_name", "order__reference",

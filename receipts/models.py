@@ -17,6 +17,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from config.models import StatusEvent
+from config.transitions import StatusMachine
+
 
 class DocumentCounter(models.Model):
     """The last number issued in a series and year. Locked (SELECT … FOR UPDATE) by the
@@ -155,7 +158,7 @@ class CreditNote(Document):
         indexes = [models.Index(fields=["status", "issued_at"], name="credit_note_status_issued")]
 
 
-class ReceiptEvent(models.Model):
+class ReceiptEvent(StatusEvent):
     """The history of a receipt and its credit notes: issued, stored, render failures, a lost
     dispute, resends. Append-only (trigger)."""
 
@@ -163,21 +166,22 @@ class ReceiptEvent(models.Model):
     credit_note = models.ForeignKey(
         CreditNote, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
     )
-    from_status = models.CharField(max_length=10, blank=True)
-    to_status = models.CharField(max_length=10, blank=True)
-    cause = models.CharField(max_length=50)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    detail = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["created_at", "id"]
 
     def __str__(self) -> str:
         document = f"credit note {self.credit_note_id}" if self.credit_note_id else "receipt"
         return f"{document}: {self.cause}"
+
+
+RECEIPT_MACHINE = StatusMachine(
+    model=Receipt, transitions=DOCUMENT_TRANSITIONS, history=ReceiptEvent, subject="receipt"
+)
+# A credit note's history rows also name its receipt (receipt_id, given by the service).
+CREDIT_NOTE_MACHINE = StatusMachine(
+    model=CreditNote,
+    transitions=DOCUMENT_TRANSITIONS,
+    history=ReceiptEvent,
+    subject="credit_note",
+)
 
 
 class BuyerBillingDetails(models.Model):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from django.conf import settings
-from django.db.models import QuerySet, Sum
+from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
 from django.urls import reverse
 
 from checkout.models import Notification
@@ -88,3 +88,18 @@ def retention_until(document: Document) -> date:
 
 def lead_documents(*, lead) -> QuerySet[Receipt]:
     return Receipt.objects.filter(order__lead=lead)
+
+
+def receipts_delivery_failed() -> QuerySet[Receipt]:
+    """Receipts that did not reach the buyer: the email that carried them bounced, or none
+    carried them and the email meant to (the payment's, or the receipt's own) failed for good.
+    Finance resends them or checks the address."""
+    failed_email = Notification.objects.filter(
+        payment_id=OuterRef("payment_id"),
+        kind__in=[*PAYMENT_OUTCOME_KINDS, Notification.Kind.RECEIPT],
+        status=Notification.Status.FAILED,
+    )
+    bad = [Notification.Status.FAILED, Notification.Status.BOUNCED]
+    return Receipt.objects.annotate(email_failed=Exists(failed_email)).filter(
+        Q(delivered_by__status__in=bad) | Q(delivered_by__isnull=True, email_failed=True)
+    )

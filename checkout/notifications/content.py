@@ -15,6 +15,7 @@ from django.template.loader import render_to_string
 from checkout.models import Notification
 from checkout.portal.links import portal_url
 from checkout.selectors import order_entitlement_active
+from checkout.services.csat import csat_url
 from config.money import money_format
 
 _N = Notification.Kind
@@ -147,6 +148,7 @@ def notification_context(
         ),
         "entitlement": entitlement,
         "portal_url": portal_url(email=order.email),
+        "csat_url": csat_url(order=order) if notification.kind == _N.PAYMENT_CONFIRMED else "",
         "support_email": settings.SELLER_SUPPORT_EMAIL,
         "portal_name": settings.PORTAL_NAME,
         "seller_name": settings.SELLER_LEGAL_NAME,

@@ -36,12 +36,13 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from checkout.models import NOTIFICATION_TRANSITIONS, Notification, NotificationEvent, Order
+from checkout.models import NOTIFICATION_MACHINE, Notification, Order
 from checkout.notifications.content import notification_message
 from checkout.signals import notification_delivered
 from checkout.tasks import notification_send_task
 from config.celery import enqueue_on_commit
 from config.sms import SmsDeliveryError, send_sms
+from config.transitions import Outcome, status_event_record, transition
 from leads.models import ConsentPurpose, ConsentState
 
 logger = logging.getLogger(__name__)
@@ -117,42 +118,34 @@ def notification_transition(
     """Move a notification to `to_status` if NOTIFICATION_TRANSITIONS allows it; record the
     attempt either way. `fields` are set with an applied move. Returns (notification, applied).
     """
-    with transaction.atomic():
-        notification = Notification.objects.select_for_update().get(pk=notification_id)
-        from_status = notification.status
-        applied = to_status in NOTIFICATION_TRANSITIONS[from_status]
-        if applied:
-            update = {**(fields or {}), "status": to_status}
-            for name, value in update.items():
-                setattr(notification, name, value)
-            notification.save(update_fields=list(update))
-        else:
-            logger.info(
-                "notification %s: %s -> %s refused (%s)",
-                notification.pk, from_status, to_status, cause,
-            )  # fmt: skip
-        NotificationEvent.objects.create(
-            notification=notification,
-            from_status=from_status,
-            to_status=to_status,
-            cause=cause,
-            actor=actor if getattr(actor, "pk", None) else None,
-            detail={**(detail or {}), "outcome": "applied" if applied else "refused"},
-        )
-        if applied and to_status in (Notification.Status.SENT, Notification.Status.BOUNCED):
-            _delivered_on_commit(notification.pk, to_status)
-    return notification, applied
+
+    def on_apply(notification: Notification, from_status: str) -> dict[str, Any]:
+        return dict(fields or {})
+
+    def after_commit(notification: Notification, from_status: str) -> None:
+        if to_status in (Notification.Status.SENT, Notification.Status.BOUNCED):
+            _delivered_send(notification.pk, to_status)
+
+    # `fields` go with an applied move only: a second "sent" for a sent email changes nothing.
+    notification, outcome = transition(
+        NOTIFICATION_MACHINE,
+        pk=notification_id,
+        to_status=to_status,
+        cause=cause,
+        actor=actor,
+        detail=detail,
+        on_apply=on_apply,
+        after_commit=after_commit,
+    )
+    return notification, outcome == Outcome.APPLIED
 
 
-def _delivered_on_commit(notification_id: int, status: str) -> None:
-    def send() -> None:
-        for receiver, response in notification_delivered.send_robust(
-            sender=Notification, notification_id=notification_id, status=status
-        ):
-            if isinstance(response, Exception):
-                logger.error("receiver %r failed for notification %s", receiver, notification_id)
-
-    transaction.on_commit(send)
+def _delivered_send(notification_id: int, status: str) -> None:
+    for receiver, response in notification_delivered.send_robust(
+        sender=Notification, notification_id=notification_id, status=status
+    ):
+        if isinstance(response, Exception):
+            logger.error("receiver %r failed for notification %s", receiver, notification_id)
 
 
 def _message_id() -> str:
@@ -229,10 +222,9 @@ def _notification_send(*, notification_id: int) -> Notification:
             else:
                 attempts = min(notification.attempts, len(RETRY_AFTER) - 1)
                 retry_at = notification.created_at + RETRY_AFTER[attempts]
-                NotificationEvent.objects.create(
-                    notification=notification,
-                    from_status=notification.status,
-                    to_status=notification.status,
+                status_event_record(
+                    NOTIFICATION_MACHINE,
+                    instance=notification,
                     cause="send_failed",
                     detail={
                         "attempts": notification.attempts,
@@ -310,10 +302,9 @@ def _sms_send(notification: Notification) -> Notification:
             return failed("send_failed", str(exc))
         notification.last_error = str(exc)[:1000]
         notification.save(update_fields=["attempts", "last_error"])
-        NotificationEvent.objects.create(
-            notification=notification,
-            from_status=notification.status,
-            to_status=notification.status,
+        status_event_record(
+            NOTIFICATION_MACHINE,
+            instance=notification,
             cause="send_failed",
             detail={"attempts": notification.attempts, "error": str(exc)[:300]},
         )

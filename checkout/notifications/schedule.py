@@ -17,9 +17,10 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils.module_loading import import_string
 
-from checkout.models import Notification, NotificationEvent, Order
+from checkout.models import NOTIFICATION_MACHINE, Notification, Order
 from checkout.tasks import notification_send_task
 from config.celery import enqueue_on_commit
+from config.transitions import status_event_record
 from payments.models import Payment
 
 logger = logging.getLogger(__name__)
@@ -155,12 +156,11 @@ def notification_resend(*, notification_id: int, actor: Any) -> Notification:
             context={**original.context, "documents": documents, "resend_of": original.pk},
             key=f"{original.key}:resend:{count + 1}"[:200],
         )
-        NotificationEvent.objects.create(
-            notification=original,
-            from_status=original.status,
-            to_status=original.status,
+        status_event_record(
+            NOTIFICATION_MACHINE,
+            instance=original,
             cause="resent",
-            actor=actor if getattr(actor, "pk", None) else None,
+            actor=actor,
             detail={"new_notification": copy.pk},
         )
     return copy

@@ -23,7 +23,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from checkout.models import Offer, Order, Subscription
+from checkout.models import SUBSCRIPTION_MACHINE, Offer, Order, Subscription
 from checkout.services.accounting import order_payment_record
 from checkout.services.fraud import card_key, checkout_velocity_check
 from checkout.services.orders import (
@@ -38,6 +38,7 @@ from checkout.services.pricing import (
     amount_validate,
     next_renewal,
 )
+from config.transitions import status_event_created
 from leads.models import LeadStatus
 from leads.services import lead_capture, lead_readiness, readiness_policy_active
 from payments import gateway
@@ -326,7 +327,7 @@ def _block(order: Order, reason: str) -> None:
 def subscription_start(*, order: Order, payment: Payment) -> Subscription:
     """Record what the renewal job needs: the customer (with its saved card), amount, next date."""
     start = payment.succeeded_at or timezone.now()
-    subscription, _ = Subscription.objects.get_or_create(
+    subscription, created = Subscription.objects.get_or_create(
         order=order,
         defaults={
             "customer_id": payment.customer_id,
@@ -338,6 +339,13 @@ def subscription_start(*, order: Order, payment: Payment) -> Subscription:
             "next_charge_at": next_renewal(start=start, interval=order.offer.interval),
         },
     )
+    if created:
+        status_event_created(
+            SUBSCRIPTION_MACHINE,
+            instance=subscription,
+            cause="subscription_start",
+            detail={"payment": payment.pk},
+        )
     return subscription
 
 

@@ -1,8 +1,11 @@
 """The access an order grants: granted once at the moment of payment, suspended on a dispute,
 restored when the dispute is won, revoked on a full refund or a lost dispute.
 
-Each service is idempotent: asking for the state the entitlement is already in changes nothing
-and records nothing. Every change locks the row, records an EntitlementEvent and an audit entry.
+Every move goes through `entitlement_transition` (ENTITLEMENT_TRANSITIONS, the shared engine):
+it locks the row, records an EntitlementEvent whatever the outcome (a refused one too, e.g.
+suspending revoked access), and an applied move leaves an audit entry. Each service is
+idempotent: asking for the state the entitlement is already in changes nothing and records
+nothing.
 """
 
 from __future__ import annotations
@@ -14,20 +17,14 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from checkout.models import Entitlement, EntitlementEvent, Order
+from checkout.models import ENTITLEMENT_MACHINE, Entitlement, Order
 from config.audit import audit_log_record
+from config.transitions import Outcome, status_event_created, transition
 from payments.models import Payment
 
 logger = logging.getLogger(__name__)
 
 _S = Entitlement.Status
-# revoked is final: access that was taken back for a refund or a lost dispute is never given
-# back automatically (staff can grant a new order).
-ENTITLEMENT_TRANSITIONS: dict[str, set[str]] = {
-    _S.ACTIVE: {_S.SUSPENDED, _S.REVOKED},
-    _S.SUSPENDED: {_S.ACTIVE, _S.REVOKED},
-    _S.REVOKED: set(),
-}
 
 # Unambiguous letters and digits (no 0/O, 1/I/L), read aloud or typed from an email.
 _CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -64,7 +61,21 @@ def entitlement_grant(*, order: Order, payment: Payment | None, actor: Any = Non
         # Another transaction granted it first (or, once in 10^17, the code collided: the
         # retry below then finds nothing and the caller's redelivery grants it).
         return Entitlement.objects.get(order=order)
-    _record(entitlement, "", _S.ACTIVE, cause="payment", payment=payment, actor=actor)
+    detail = {"order": entitlement.order_id, "payment": getattr(payment, "pk", None)}
+    status_event_created(
+        ENTITLEMENT_MACHINE,
+        instance=entitlement,
+        cause="payment",
+        actor=actor,
+        detail=detail,
+        history={"payment": payment},
+    )
+    audit_log_record(
+        actor=actor,
+        action="entitlement_grant",
+        target=entitlement,
+        detail={**detail, "cause": "payment"},
+    )
     return entitlement
 
 
@@ -96,50 +107,57 @@ def _move(
         entitlement = Entitlement.objects.select_for_update().filter(order=order).first()
         if entitlement is None or entitlement.status == to_status:
             return entitlement
-        from_status = entitlement.status
-        if to_status not in ENTITLEMENT_TRANSITIONS[from_status]:
-            logger.info(
-                "entitlement %s: %s -> %s refused (cause %s)",
-                entitlement.pk, from_status, to_status, cause,
-            )  # fmt: skip
-            return entitlement
-        now = timezone.now()
-        entitlement.status = to_status
-        if to_status == _S.SUSPENDED:
-            entitlement.suspended_at = now
-        elif to_status == _S.REVOKED:
-            entitlement.revoked_at = now
-        elif to_status == _S.ACTIVE:
-            entitlement.suspended_at = None
-        entitlement.save(update_fields=["status", "suspended_at", "revoked_at"])
-        _record(entitlement, from_status, to_status, cause=cause, payment=payment, actor=actor)
+        entitlement, _ = entitlement_transition(
+            entitlement=entitlement, to_status=to_status, cause=cause, payment=payment, actor=actor
+        )
     return entitlement
 
 
-def _record(
-    entitlement: Entitlement,
-    from_status: str,
-    to_status: str,
+_AUDIT_ACTION = {
+    _S.ACTIVE: "entitlement_restore",
+    _S.SUSPENDED: "entitlement_suspend",
+    _S.REVOKED: "entitlement_revoke",
+}
+
+
+def entitlement_transition(
     *,
+    entitlement: Entitlement,
+    to_status: str,
     cause: str,
-    payment: Payment | None,
-    actor: Any,
-) -> None:
+    payment: Payment | None = None,
+    actor: Any = None,
+) -> tuple[Entitlement, str]:
+    """Move a locked entitlement by ENTITLEMENT_TRANSITIONS; returns it and the outcome.
+
+    Stamps when access was suspended or revoked (a restore clears the suspension), records an
+    EntitlementEvent, and an audit entry for an applied move.
+    """
+
+    def stamps(row: Entitlement, from_status: str) -> dict[str, Any]:
+        now = timezone.now()
+        if to_status == _S.SUSPENDED:
+            return {"suspended_at": now}
+        if to_status == _S.REVOKED:
+            return {"revoked_at": now}
+        return {"suspended_at": None}
+
     detail = {"order": entitlement.order_id, "payment": getattr(payment, "pk", None)}
-    EntitlementEvent.objects.create(
-        entitlement=entitlement,
-        from_status=from_status,
+    entitlement, outcome = transition(
+        ENTITLEMENT_MACHINE,
+        instance=entitlement,
         to_status=to_status,
         cause=cause,
-        payment=payment,
-        actor=actor if getattr(actor, "pk", None) else None,
+        actor=actor,
         detail=detail,
+        on_apply=stamps,
+        history={"payment": payment},
     )
-    action = {
-        _S.ACTIVE: "entitlement_restore" if from_status else "entitlement_grant",
-        _S.SUSPENDED: "entitlement_suspend",
-        _S.REVOKED: "entitlement_revoke",
-    }[to_status]
-    audit_log_record(
-        actor=actor, action=action, target=entitlement, detail={**detail, "cause": cause}
-    )
+    if outcome == Outcome.APPLIED:
+        audit_log_record(
+            actor=actor,
+            action=_AUDIT_ACTION[to_status],
+            target=entitlement,
+            detail={**detail, "cause": cause},
+        )
+    return entitlement, outcome

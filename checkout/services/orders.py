@@ -19,9 +19,10 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from checkout.models import ORDER_TRANSITIONS, Offer, Order, OrderEvent
+from checkout.models import ORDER_MACHINE, Offer, Order, OrderEvent
 from checkout.services.pricing import price_quote
 from config.audit import audit_log_record
+from config.transitions import status_event_created, status_event_record, transition
 
 logger = logging.getLogger(__name__)
 
@@ -128,9 +129,7 @@ def order_create(
                 defaults={"offer": offer, "reference": order_reference_new(), **fields},
             )
             if created:
-                OrderEvent.objects.create(
-                    order=order, to_status=order.status, cause="checkout_created"
-                )
+                status_event_created(ORDER_MACHINE, instance=order, cause="checkout_created")
     except IntegrityError:
         order, created = Order.objects.get(checkout_token=token), False
     if order.offer_id != offer.pk:
@@ -155,73 +154,42 @@ def order_reference_new() -> str:
 def order_event_record(
     *, order: Order, cause: str, actor: Any = None, detail: dict | None = None
 ) -> OrderEvent:
-    """An OrderEvent for something that happened to the order without moving its status (a
-    review flag or release, access paused). `order` is locked by the caller."""
-    return OrderEvent.objects.create(
-        order=order,
-        from_status=order.status,
-        to_status=order.status,
-        cause=cause,
-        actor=actor if getattr(actor, "pk", None) else None,
-        detail=detail or {},
+    """Note something that happened to the order without moving its status (a review flag or
+    release, access paused). `order` is locked by the caller."""
+    return status_event_record(
+        ORDER_MACHINE, instance=order, cause=cause, actor=actor, detail=detail
     )
-
-
-def order_status_move(
-    *,
-    order: Order,
-    to_status: str,
-    cause: str,
-    actor: Any = None,
-    detail: dict | None = None,
-) -> bool:
-    """The one rule for an order's status: check ORDER_TRANSITIONS and record an OrderEvent.
-
-    `order` must be locked by the caller (select_for_update), who saves it. Returns whether the
-    move was applied; a refused move changes nothing and is logged.
-    """
-    from_status = order.status
-    if to_status == from_status:
-        return False
-    if to_status not in ORDER_TRANSITIONS[from_status]:
-        logger.info("order %s: %s -> %s refused (%s)", order.pk, from_status, to_status, cause)
-        return False
-    OrderEvent.objects.create(
-        order=order,
-        from_status=from_status,
-        to_status=to_status,
-        cause=cause[:100],
-        actor=actor if getattr(actor, "pk", None) else None,
-        detail=detail or {},
-    )
-    order.status = to_status
-    return True
 
 
 def order_transition(
     *,
-    order_id: int,
     to_status: str,
     cause: str,
+    order_id: int | None = None,
+    order: Order | None = None,
     actor: Any = None,
     detail: dict | None = None,
     fields: dict[str, Any] | None = None,
-) -> tuple[Order, bool]:
-    """Move an order to `to_status` if ORDER_TRANSITIONS allows it; returns (order, applied).
+    save: bool = True,
+) -> tuple[Order, str]:
+    """Move an order to `to_status` if ORDER_TRANSITIONS allows it; returns (order, outcome).
 
-    Locks the row; `fields` are saved with an applied move. Money-driven moves go through
-    `checkout.services.accounting.order_payment_record`, which uses the same rule.
+    Locks the row by `order_id`, or takes an `order` the caller has locked (with `save=False`
+    the caller saves it, as accounting does with the amounts it recomputed). `fields` are set
+    with an applied or unchanged move. A refused move changes nothing and is recorded.
+    Money-driven moves come from `checkout.services.accounting.order_payment_record`.
     """
-    with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=order_id)
-        applied = order_status_move(
-            order=order, to_status=to_status, cause=cause, actor=actor, detail=detail
-        )
-        if applied:
-            for key, value in (fields or {}).items():
-                setattr(order, key, value)
-            order.save()
-    return order, applied
+    return transition(
+        ORDER_MACHINE,
+        pk=order_id,
+        instance=order,
+        to_status=to_status,
+        cause=cause,
+        actor=actor,
+        detail=detail,
+        fields=fields,
+        save=save,
+    )
 
 
 def order_flag_for_review(*, order_id: int, reason: str, actor: Any = None) -> Order:

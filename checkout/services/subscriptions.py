@@ -16,11 +16,12 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from checkout.models import Order, OrderEvent, Subscription
+from checkout.models import ORDER_MACHINE, SUBSCRIPTION_MACHINE, Order, Subscription
 from checkout.services.accounting import order_payment_record
 from checkout.services.orders import order_reference_new, order_transition
 from checkout.services.pricing import next_renewal
 from config.audit import audit_log_record
+from config.transitions import Outcome, status_event_created, transition
 from payments.models import Customer, Payment
 from payments.services.charge import payment_prepare, payment_start
 from payments.services.transitions import payment_transition
@@ -62,9 +63,9 @@ def _renewal_order(subscription: Subscription, period_start: datetime) -> Order:
                 },
             )
             if created:
-                OrderEvent.objects.create(
-                    order=order,
-                    to_status=order.status,
+                status_event_created(
+                    ORDER_MACHINE,
+                    instance=order,
                     cause="subscription_renewal",
                     detail={
                         "subscription": subscription.pk,
@@ -215,18 +216,63 @@ def subscription_renewal_charged(*, subscription: Subscription) -> Payment | Non
     )
 
 
-def _past_due(subscription_id: int, *, reason: str) -> None:
+def subscription_transition(
+    *,
+    to_status: str,
+    cause: str,
+    subscription_id: int | None = None,
+    subscription: Subscription | None = None,
+    actor: Any = None,
+    detail: dict | None = None,
+    fields: dict[str, Any] | None = None,
+) -> tuple[Subscription, str]:
+    """Move a subscription by SUBSCRIPTION_TRANSITIONS; returns it and the outcome.
+
+    Locks the row by id (or takes one the caller locked), records a SubscriptionEvent whatever
+    the outcome, stamps `canceled_at` on a cancel and leaves an audit entry for an applied move.
+    """
+
+    def stamps(row: Subscription, from_status: str) -> dict[str, Any]:
+        if to_status == Subscription.Status.CANCELED:
+            return {"canceled_at": timezone.now()}
+        return {}
+
     with transaction.atomic():
-        subscription = Subscription.objects.select_for_update().get(pk=subscription_id)
-        if subscription.status == Subscription.Status.ACTIVE:
-            subscription.status = Subscription.Status.PAST_DUE
-            subscription.save(update_fields=["status"])
+        subscription, outcome = transition(
+            SUBSCRIPTION_MACHINE,
+            pk=subscription_id,
+            instance=subscription,
+            to_status=to_status,
+            cause=cause,
+            actor=actor,
+            detail=detail,
+            fields=fields,
+            on_apply=stamps,
+        )
+        if outcome == Outcome.APPLIED:
             audit_log_record(
-                actor=None,
-                action="subscription.past_due",
+                actor=actor,
+                action=_AUDIT_ACTION.get(to_status, "subscription.status_changed"),
                 target=subscription,
-                detail={"reason": reason},
+                detail={**(detail or {}), "cause": cause},
             )
+    return subscription, outcome
+
+
+_AUDIT_ACTION = {
+    Subscription.Status.PAST_DUE: "subscription.past_due",
+    Subscription.Status.CANCELED: "subscription.cancel",
+    Subscription.Status.ACTIVE: "subscription.past_due_settled",
+}
+
+
+def _past_due(subscription_id: int, *, reason: str) -> None:
+    subscription_transition(
+        subscription_id=subscription_id,
+        to_status=Subscription.Status.PAST_DUE,
+        cause="renewal_unpaid",
+        detail={"reason": reason},
+    )
     logger.info("subscription %s is past due: %s", subscription_id, reason)
 
 
@@ -240,11 +286,12 @@ def subscription_cancel(*, subscription: Subscription, actor: Any = None, by: st
         subscription = Subscription.objects.select_for_update().get(pk=subscription.pk)
         if subscription.status == Subscription.Status.CANCELED:
             return subscription
-        subscription.status = Subscription.Status.CANCELED
-        subscription.canceled_at = timezone.now()
-        subscription.save(update_fields=["status", "canceled_at"])
-        audit_log_record(
-            actor=actor, action="subscription.cancel", target=subscription, detail={"by": by}
+        subscription, _ = subscription_transition(
+            subscription=subscription,
+            to_status=Subscription.Status.CANCELED,
+            cause=f"canceled_by_{by}"[:100],
+            actor=actor,
+            detail={"by": by},
         )
     return subscription
 
@@ -280,16 +327,14 @@ def subscription_past_due_settle(*, subscription_id: int, order_id: int) -> Subs
         order = Order.objects.filter(pk=order_id, checkout_token=token).first()
         if order is None or order.status != Order.Status.PAID:
             return subscription
-        subscription.status = Subscription.Status.ACTIVE
-        subscription.current_period_start = period_start
-        subscription.next_charge_at = next_renewal(
-            start=period_start, interval=subscription.interval
-        )
-        subscription.save(update_fields=["status", "current_period_start", "next_charge_at"])
-        audit_log_record(
-            actor=None,
-            action="subscription.past_due_settled",
-            target=subscription,
+        subscription, _ = subscription_transition(
+            subscription=subscription,
+            to_status=Subscription.Status.ACTIVE,
+            cause="past_due_settled",
             detail={"order": order.reference, "period_start": period_start.isoformat()},
+            fields={
+                "current_period_start": period_start,
+                "next_charge_at": next_renewal(start=period_start, interval=subscription.interval),
+            },
         )
     return subscription

@@ -40,3 +40,16 @@ AXES_SENSITIVE_PARAMETERS = ["password"]
 # One successful login is recorded per sign-in by Django's own last_login; axes' access log
 # would only grow.
 AXES_DISABLE_ACCESS_LOG = True
+
+# Two-factor sign-in for staff (TOTP with backup codes, config/two_factor.py). Required for every
+# staff user when True (always in production); when False, only staff who enrolled are asked.
+OTP_REQUIRED_FOR_STAFF = env.bool("OTP_REQUIRED_FOR_STAFF", default=True)
+OTP_TOTP_ISSUER = env("PORTAL_NAME", default="Lead-to-cash portal")
+STAFF_BACKUP_CODES = 10
+# A staff session ends after this long without a request (and the cookie with it).
+STAFF_SESSION_IDLE_SECONDS = env.int("STAFF_SESSION_IDLE_SECONDS", default=30 * 60)
+SESSION_COOKIE_HTTPONLY = True
+# The staff home: a lead counts as "near its SLA" this long before its first response is due,
+# and a card hold as "about to lapse" this long before Stripe would cancel it.
+STAFF_HOME_SLA_WARNING_MINUTES = env.int("STAFF_HOME_SLA_WARNING_MINUTES", default=60)
+STAFF_HOME_HOLD_WARNING_HOURS = env.int("STAFF_HOME_HOLD_WARNING_HOURS", default=24)

@@ -32,3 +32,7 @@ CHECKOUT_MIN_AMOUNTS = {
 }  # fmt: skip
 # Payments at or above this Radar risk score put the order into manual review.
 CHECKOUT_RADAR_REVIEW_SCORE = env.int("CHECKOUT_RADAR_REVIEW_SCORE", default=75)
+# How long the "How easy was paying?" link in the payment-confirmed email stays valid.
+CHECKOUT_CSAT_LINK_MAX_AGE_SECONDS = env.int(
+    "CHECKOUT_CSAT_LINK_MAX_AGE_SECONDS", default=30 * 24 * 60 * 60
+)

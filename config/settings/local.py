@@ -26,6 +26,8 @@ SMS_BACKEND = env("SMS_BACKEND", default="config.sms.FileSmsBackend")
 SMS_FILE_PATH = env.path("SMS_FILE_PATH", default=VAR_DIR / "sms")
 
 DEV_OUTBOX_ENABLED = True
+# `make run`'s demo logins work with a password only; staff may still enrol a second factor.
+OTP_REQUIRED_FOR_STAFF = env.bool("OTP_REQUIRED_FOR_STAFF", default=False)
 DEMO_STAFF_PASSWORD = env("DEMO_STAFF_PASSWORD", default="portal-demo-2026")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -26,3 +26,6 @@ PAYMENTS_RECHECK_PAID_DAYS = env.int("PAYMENTS_RECHECK_PAID_DAYS", default=30)
 PAYMENTS_RECHECK_PAID_EVERY_SECONDS = env.int(
     "PAYMENTS_RECHECK_PAID_EVERY_SECONDS", default=24 * 3600
 )
+# How long a card hold (an uncaptured authorisation) lasts before Stripe cancels it: 7 days
+# for most online card payments. The staff home warns STAFF_HOME_HOLD_WARNING_HOURS before.
+PAYMENT_HOLD_LIFETIME_DAYS = env.int("PAYMENT_HOLD_LIFETIME_DAYS", default=7)

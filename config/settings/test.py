@@ -21,3 +21,6 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 DEMO_STAFF_PASSWORD = "test-demo-password"  # noqa: S105 (test settings)
+# The two-factor tests switch it on (tests/config/test_admin_two_factor.py); the rest of the
+# suite signs staff in with force_login, or with a verified device (tests/staff.py).
+OTP_REQUIRED_FOR_STAFF = False

@@ -6,12 +6,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
+from config.transitions import status_event_record, transition
 from dunning.models import (
     CLOSED_STATUSES,
-    DUNNING_CASE_TRANSITIONS,
+    DUNNING_CASE_MACHINE,
     DunningCase,
     DunningCaseEvent,
 )
@@ -39,49 +39,29 @@ def dunning_case_transition(
     (or when the case is already in that status). Closing a case cancels every pending step:
     it drops out of the scheduler (`next_action_at` cleared). Returns the case and the outcome.
     """
-    with transaction.atomic():
-        case = DunningCase.objects.select_for_update().get(pk=case_id)
-        from_status = case.status
-        if to_status == from_status:
-            outcome = DunningCaseEvent.Outcome.UNCHANGED
-        elif to_status in DUNNING_CASE_TRANSITIONS[from_status]:
-            outcome = DunningCaseEvent.Outcome.APPLIED
-        else:
-            outcome = DunningCaseEvent.Outcome.REFUSED
 
-        if outcome == DunningCaseEvent.Outcome.REFUSED:
-            logger.info(
-                "dunning case %s: %s -> %s refused (cause %s)",
-                case.pk, from_status, to_status, cause,
-            )  # fmt: skip
-        else:
-            update = dict(fields or {})
-            if outcome == DunningCaseEvent.Outcome.APPLIED:
-                update["status"] = to_status
-                if to_status in CLOSED_STATUSES:
-                    update.setdefault("closed_at", timezone.now())
-                    update["next_action_at"] = None
-            for name, value in update.items():
-                setattr(case, name, value)
-            if update:
-                case.save(update_fields=[*update, "updated_at"])
+    def on_apply(case: DunningCase, from_status: str) -> dict[str, Any]:
+        if to_status in CLOSED_STATUSES:
+            return {
+                "closed_at": (fields or {}).get("closed_at") or timezone.now(),
+                "next_action_at": None,
+            }
+        return {}
 
-        DunningCaseEvent.objects.create(
-            case=case,
-            from_status=from_status,
-            to_status=to_status,
-            outcome=outcome,
-            cause=cause,
-            actor=actor if getattr(actor, "pk", None) else None,
-            detail=detail or {},
-        )
-        if outcome == DunningCaseEvent.Outcome.APPLIED:
-            transaction.on_commit(
-                lambda: logger.info(
-                    "dunning case %s: %s -> %s (%s)", case_id, from_status, to_status, cause
-                )
-            )
-    return case, outcome
+    def after_commit(case: DunningCase, from_status: str) -> None:
+        logger.info("dunning case %s: %s -> %s (%s)", case.pk, from_status, to_status, cause)
+
+    return transition(
+        DUNNING_CASE_MACHINE,
+        pk=case_id,
+        to_status=to_status,
+        cause=cause,
+        actor=actor,
+        detail=detail,
+        fields=fields,
+        on_apply=on_apply,
+        after_commit=after_commit,
+    )
 
 
 def dunning_case_note_event(
@@ -89,12 +69,6 @@ def dunning_case_note_event(
 ) -> DunningCaseEvent:
     """Record something that happened to a case without changing its status (a skipped retry,
     a message not sent, a failure on the payment page)."""
-    return DunningCaseEvent.objects.create(
-        case=case,
-        from_status=case.status,
-        to_status=case.status,
-        outcome=DunningCaseEvent.Outcome.NOTED,
-        cause=cause,
-        actor=actor if getattr(actor, "pk", None) else None,
-        detail=detail or {},
+    return status_event_record(
+        DUNNING_CASE_MACHINE, instance=case, cause=cause, actor=actor, detail=detail
     )

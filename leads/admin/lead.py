@@ -1,9 +1,13 @@
 """The lead list and page: every change goes through a service."""
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
+from config.staff import staff_works_own_rows_only
 from leads.admin.displays import LeadDisplays
 from leads.admin.lead_forms import (
     AssignmentInline,
@@ -15,7 +19,7 @@ from leads.admin.lead_forms import (
 )
 from leads.models import Lead, LeadStatus
 from leads.normalise import LeadInputError
-from leads.selectors import sales_users
+from leads.selectors import leads_sla_at_risk, sales_users
 from leads.services import (
     AssignmentRefused,
     LeadStatusRefused,
@@ -27,6 +31,24 @@ from leads.services import (
     lead_submitted_details_dismiss,
     lead_update,
 )
+
+
+class MyWorkFilter(admin.SimpleListFilter):
+    """The staff home's link: my leads breaching or near their first-response SLA."""
+
+    title = "my work"
+    parameter_name = "work"
+
+    def lookups(self, request, model_admin):
+        return [("my_sla", "My leads breaching or near their SLA")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "my_sla":
+            within = timedelta(minutes=settings.STAFF_HOME_SLA_WARNING_MINUTES)
+            return queryset.filter(
+                pk__in=leads_sla_at_risk(owner=request.user, within=within).values("pk")
+            )
+        return queryset
 
 
 @admin.register(Lead)
@@ -43,10 +65,10 @@ class LeadAdmin(LeadDisplays, admin.ModelAdmin):
         "sla_badge",
         "consent_badges",
         "risk_score",
-        "created_at",
     ]
     list_display_links = ["email", "name"]
     list_filter = [
+        MyWorkFilter,
         ("owner", admin.RelatedOnlyFieldListFilter),
         "sla_state",
         "is_ready",
@@ -136,6 +158,21 @@ class LeadAdmin(LeadDisplays, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("owner")
+
+    def has_change_permission(self, request, obj=None):
+        # Sales read every lead and work their own and the unassigned ones (triage): a
+        # colleague's lead opens read-only.
+        if not super().has_change_permission(request, obj):
+            return False
+        if obj is not None and staff_works_own_rows_only(request.user):
+            return obj.owner_id in (None, request.user.pk)
+        return True
+
+    def response_action(self, request, queryset):
+        # A bulk action by a Sales member touches only the leads they may work.
+        if staff_works_own_rows_only(request.user):
+            queryset = queryset.filter(Q(owner=request.user) | Q(owner__isnull=True))
+        return super().response_action(request, queryset)
 
     def has_add_permission(self, request):
         # Leads come in through the form, the API or checkout, never typed in by hand.

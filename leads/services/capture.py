@@ -211,6 +211,7 @@ def lead_capture(
                     lead=lead,
                     to=LeadStatus.SPAM,
                     reason=f"Risk score at capture: {result.risk_score}",
+                    cause="capture_risk",
                 )
                 lead_readiness_apply(
                     lead=lead, now=now, policy=policy, ip_country=touchpoint.ip_country

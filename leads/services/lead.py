@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from config.audit import audit_log_record
+from config.transitions import Outcome
 from leads.models import (
     ConsentPurpose,
     ConsentRecord,
@@ -33,7 +34,12 @@ from leads.services.consent.ledger import (
 from leads.services.readiness import lead_readiness_apply
 from leads.services.routing import lead_route
 from leads.services.sla_clock import lead_sla_start, lead_sla_stop
-from leads.services.status import LeadStatusRefused, lead_status_set
+from leads.services.status import (
+    LeadStatusRefused,
+    lead_status_refusal,
+    lead_status_set,
+    lead_transition,
+)
 from leads.types import CaptureContext
 
 # Details a repeat submission may bring that differ from what we hold (Lead.submitted_details).
@@ -44,24 +50,38 @@ def lead_status_change(*, lead: Lead, to: str, actor: Any, reason: str = "") -> 
     """Staff move a lead to another status (locks it, re-evaluates readiness)."""
     if to == LeadStatus.ERASED:
         raise LeadStatusRefused("Erase a lead with lead_erase, which removes the personal data.")
+    refused: LeadStatusRefused | None = None
     with transaction.atomic():
         locked = Lead.objects.select_for_update().get(pk=lead.pk)
         previous = locked.status
-        lead_status_set(lead=locked, to=to, actor=actor, reason=reason)
-        now = timezone.now()
-        if to == LeadStatus.SPAM:
-            lead_sla_stop(lead=locked)
-        elif previous == LeadStatus.SPAM and to == LeadStatus.NEW:
-            # Released from quarantine: it now gets an owner and a first-response clock.
-            if locked.owner_id is None:
-                lead_route(lead=locked, now=now, reason_prefix="Released from spam. ")
-            lead_sla_start(lead=locked, now=now)
-        elif to != LeadStatus.NEW and locked.first_contacted_at is None:
-            locked.sla_next_check_at = None
-        lead_readiness_apply(lead=locked, now=now)
-        locked.save()
+        _, outcome = lead_transition(
+            lead=locked, to_status=to, cause="staff", actor=actor, reason=reason
+        )
+        if outcome == Outcome.REFUSED:
+            # Raised once this block has committed, so the refusal stays on the lead's history.
+            refused = lead_status_refusal(lead=locked, to_status=to)
+        else:
+            _after_status_change(lead=locked, previous=previous, to=to)
+    if refused is not None:
+        raise refused
     lead.refresh_from_db()
     return lead
+
+
+def _after_status_change(*, lead: Lead, previous: str, to: str) -> None:
+    """What follows a staff move, on the locked lead: the SLA clock, routing and readiness."""
+    now = timezone.now()
+    if to == LeadStatus.SPAM:
+        lead_sla_stop(lead=lead)
+    elif previous == LeadStatus.SPAM and to == LeadStatus.NEW:
+        # Released from quarantine: it now gets an owner and a first-response clock.
+        if lead.owner_id is None:
+            lead_route(lead=lead, now=now, reason_prefix="Released from spam. ")
+        lead_sla_start(lead=lead, now=now)
+    elif to != LeadStatus.NEW and lead.first_contacted_at is None:
+        lead.sla_next_check_at = None
+    lead_readiness_apply(lead=lead, now=now)
+    lead.save()
 
 
 EDITABLE_FIELDS = {"name", "company", "phone", "country", "segment", "preferred_tender"}
@@ -176,7 +196,9 @@ def lead_erase(*, lead: Lead, actor: Any, reason: str = "", now: datetime | None
             actor=actor,
             now=now,
         )
-        lead_status_set(lead=locked, to=LeadStatus.ERASED, actor=actor, reason=reason)
+        lead_status_set(
+            lead=locked, to=LeadStatus.ERASED, actor=actor, reason=reason, cause="erasure"
+        )
         locked.email = f"erased-{locked.pk}@{ERASED_EMAIL_DOMAIN}"
         locked.name = "Erased person"
         locked.company = ""

@@ -215,7 +215,13 @@ def lead_first_contact_log(
             locked.sla_state = SlaState.MET if in_time else SlaState.MET_LATE
         locked.sla_next_check_at = None
         if locked.status == LeadStatus.NEW:
-            lead_status_set(lead=locked, to=LeadStatus.CONTACTED, actor=actor, reason=note)
+            lead_status_set(
+                lead=locked,
+                to=LeadStatus.CONTACTED,
+                actor=actor,
+                reason=note,
+                cause="first_contact",
+            )
         locked.save()
         audit_log_record(
             actor=actor,

@@ -7,10 +7,12 @@ payment's earlier standing (won, or closed after a warning) or counts as money t
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.utils import timezone
 
-from payments.models import Dispute, Payment
+from config.transitions import Outcome, status_event_created, transition
+from payments.models import DISPUTE_MACHINE, Dispute, Payment
 from payments.services.transitions import payment_transition
 
 _CLOSED_STATUS = {
@@ -18,6 +20,35 @@ _CLOSED_STATUS = {
     "lost": Dispute.Status.LOST,
     "warning_closed": Dispute.Status.CLOSED,
 }
+
+
+def dispute_transition(
+    *,
+    to_status: str,
+    cause: str,
+    dispute_id: int | None = None,
+    dispute: Dispute | None = None,
+    stripe_event_id: str = "",
+    detail: dict | None = None,
+    fields: dict[str, Any] | None = None,
+) -> tuple[Dispute, str]:
+    """Move a dispute by DISPUTE_TRANSITIONS (locked by id, or by the caller); returns it and
+    the outcome. An ending stamps `closed_at`."""
+
+    def stamps(row: Dispute, from_status: str) -> dict[str, Any]:
+        return {"closed_at": row.closed_at or timezone.now()}
+
+    return transition(
+        DISPUTE_MACHINE,
+        pk=dispute_id,
+        instance=dispute,
+        to_status=to_status,
+        cause=cause,
+        detail=detail,
+        fields=fields,
+        on_apply=stamps,
+        history={"stripe_event_id": stripe_event_id},
+    )
 
 
 def dispute_open(
@@ -44,6 +75,13 @@ def dispute_open(
             "opened_at": opened_at,
         },
     )
+    if created:
+        status_event_created(
+            DISPUTE_MACHINE,
+            instance=dispute,
+            cause="charge.dispute.created",
+            history={"stripe_event_id": stripe_event_id},
+        )
     if not created and dispute.status != Dispute.Status.OPEN:
         # The closing event overtook this one: the outcome is already applied.
         return dispute
@@ -71,7 +109,7 @@ def dispute_close(
 ) -> Dispute:
     payment = Payment.objects.select_for_update().get(pk=payment_id)
     status = _CLOSED_STATUS.get(stripe_status, Dispute.Status.CLOSED)
-    dispute, _ = Dispute.objects.select_for_update().get_or_create(
+    dispute, created = Dispute.objects.select_for_update().get_or_create(
         stripe_dispute_id=stripe_dispute_id[:255],
         defaults={
             "payment": payment,
@@ -81,10 +119,24 @@ def dispute_close(
             "opened_at": timezone.now(),
         },
     )
-    dispute.status = status
-    dispute.stripe_status = stripe_status[:50]
-    dispute.closed_at = dispute.closed_at or timezone.now()
-    dispute.save(update_fields=["status", "stripe_status", "closed_at"])
+    if created:
+        # The closing event overtook the opening one: the dispute starts open, then ends.
+        status_event_created(
+            DISPUTE_MACHINE,
+            instance=dispute,
+            cause="dispute_heard_at_close",
+            history={"stripe_event_id": stripe_event_id},
+        )
+    dispute, outcome = dispute_transition(
+        dispute=dispute,
+        to_status=status,
+        cause=f"dispute_{status}",
+        stripe_event_id=stripe_event_id,
+        detail={"stripe_status": stripe_status},
+        fields={"stripe_status": stripe_status[:50]},
+    )
+    if outcome == Outcome.REFUSED:
+        return dispute  # a dispute ends once: a second, different ending is on record only
     if status == Dispute.Status.LOST:
         to_status = Payment.Status.REFUNDED  # the money went back to the cardholder
     elif payment.amount_refunded >= (payment.amount_received or payment.amount):

@@ -14,6 +14,7 @@ from django.utils import timezone
 from config.audit import audit_log_record
 from payments import gateway
 from payments.models import WebhookEvent
+from payments.services.webhook_events import webhook_event_transition
 from payments.webhooks import webhook_event_enqueue, webhook_event_store
 
 logger = logging.getLogger(__name__)
@@ -62,13 +63,18 @@ def webhook_event_replay(*, event_id: int, actor: Any) -> WebhookEvent:
         if event.status == WebhookEvent.Status.PROCESSED:
             return event
         previous = {"status": event.status, "attempts": event.attempts, "error": event.last_error}
-        event.status = WebhookEvent.Status.RECEIVED
-        event.attempts = 0
-        event.unmatched = False
-        event.next_attempt_at = None
-        event.processed_at = None
-        event.save(
-            update_fields=["status", "attempts", "unmatched", "next_attempt_at", "processed_at"]
+        webhook_event_transition(
+            event=event,
+            to_status=WebhookEvent.Status.RECEIVED,
+            cause="staff_replay",
+            actor=actor,
+            detail=previous,
+            fields={
+                "attempts": 0,
+                "unmatched": False,
+                "next_attempt_at": None,
+                "processed_at": None,
+            },
         )
         audit_log_record(
             actor=actor, action="payments.webhook_event_replay", target=event, detail=previous

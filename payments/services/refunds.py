@@ -9,8 +9,9 @@ from typing import Any
 from django.db import transaction
 
 from config.audit import audit_log_record
+from config.transitions import status_event_created, transition
 from payments import gateway
-from payments.models import Payment, Refund
+from payments.models import REFUND_MACHINE, Payment, Refund
 from payments.selectors import payment_refundable_amount, payment_refunds_total
 from payments.services.transitions import payment_transition
 
@@ -35,6 +36,31 @@ def stripe_refund_reason(reason: str) -> str:
     if "duplicate" in words or "charged twice" in words or "double charge" in words:
         return "duplicate"
     return "requested_by_customer"
+
+
+def refund_transition(
+    *,
+    to_status: str,
+    cause: str,
+    refund_id: int | None = None,
+    refund: Refund | None = None,
+    actor: Any = None,
+    detail: dict | None = None,
+    stripe_event_id: str = "",
+) -> tuple[Refund, str]:
+    """Move a refund by REFUND_TRANSITIONS (locked by id, or by the caller); returns it and the
+    outcome. An older `refund.updated` that says `pending` after `succeeded` is refused and
+    recorded, never applied."""
+    return transition(
+        REFUND_MACHINE,
+        pk=refund_id,
+        instance=refund,
+        to_status=to_status,
+        cause=cause,
+        actor=actor,
+        detail=detail,
+        history={"stripe_event_id": stripe_event_id},
+    )
 
 
 def _refunded_status(*, total_refunded: int, charged: int) -> str:
@@ -86,6 +112,9 @@ def payment_refund(
                 reason=reason[:500],
                 requested_by=actor if getattr(actor, "pk", None) else None,
             )
+            status_event_created(
+                REFUND_MACHINE, instance=refund, cause="staff_refund_requested", actor=actor
+            )
         try:
             result = gateway.refund_create(
                 payment_intent_id=payment.stripe_payment_intent_id,
@@ -103,15 +132,28 @@ def payment_refund(
             # It may have happened: the row stays pending and counts against what is left.
             failure = RefundFailed(f"Stripe could not be reached; try again later ({exc}).")
         except gateway.GatewayError as exc:
-            refund.status = Refund.Status.FAILED
-            refund.save(update_fields=["status", "updated_at"])
+            refund_transition(
+                refund=refund,
+                to_status=Refund.Status.FAILED,
+                cause="stripe_refused",
+                actor=actor,
+                detail={"error": str(exc)[:300]},
+            )
             failure = RefundFailed(f"Stripe refused the refund: {exc}")
         else:
             refund.stripe_refund_id = result.id
-            refund.status = (
-                result.status if result.status in Refund.Status.values else Refund.Status.PENDING
+            refund.save(update_fields=["stripe_refund_id", "updated_at"])
+            refund_transition(
+                refund=refund,
+                to_status=(
+                    result.status
+                    if result.status in Refund.Status.values
+                    else Refund.Status.PENDING
+                ),
+                cause="staff_refund",
+                actor=actor,
+                detail={"stripe_refund_id": result.id},
             )
-            refund.save(update_fields=["stripe_refund_id", "status", "updated_at"])
             total = payment_refunds_total(payment=payment)
             payment_transition(
                 payment_id=payment.pk,
@@ -180,7 +222,9 @@ def refund_sync(
     which would re-send payment_succeeded), and the history says why, for finance.
     """
     payment = Payment.objects.select_for_update().get(pk=payment_id)
-    row = _refund_row_sync(payment=payment, data=refund)
+    row = _refund_row_sync(
+        payment=payment, data=refund, cause=cause, stripe_event_id=stripe_event_id
+    )
     total = payment_refunds_total(payment=payment, trust_payment_figure=False)
     charged = payment.amount_received or payment.amount
     detail = {"refund": row.stripe_refund_id, "refund_status": row.status}
@@ -209,7 +253,9 @@ def refund_sync(
     return row
 
 
-def _refund_row_sync(*, payment: Payment, data: dict[str, Any]) -> Refund:
+def _refund_row_sync(
+    *, payment: Payment, data: dict[str, Any], cause: str, stripe_event_id: str
+) -> Refund:
     stripe_id = str(data["id"])[:255]
     status = str(data.get("status") or "")
     if status == "requires_action":
@@ -223,7 +269,7 @@ def _refund_row_sync(*, payment: Payment, data: dict[str, Any]) -> Refund:
                 Refund.objects.select_for_update().filter(pk=int(ours), payment=payment).first()
             )
     if refund is None:
-        return Refund.objects.create(
+        refund = Refund.objects.create(
             payment=payment,
             idempotency_key=f"stripe:{stripe_id}",
             stripe_refund_id=stripe_id,
@@ -232,12 +278,22 @@ def _refund_row_sync(*, payment: Payment, data: dict[str, Any]) -> Refund:
             reason="Issued at Stripe (not from the portal)",
             status=status if status in Refund.Status.values else Refund.Status.PENDING,
         )
-    update = ["updated_at"]
+        status_event_created(
+            REFUND_MACHINE,
+            instance=refund,
+            cause=cause,
+            history={"stripe_event_id": stripe_event_id},
+        )
+        return refund
     if not refund.stripe_refund_id:
         refund.stripe_refund_id = stripe_id
-        update.append("stripe_refund_id")
+        refund.save(update_fields=["stripe_refund_id", "updated_at"])
     if status in Refund.Status.values and status != refund.status:
-        refund.status = status
-        update.append("status")
-    refund.save(update_fields=update)
+        refund, _ = refund_transition(
+            refund=refund,
+            to_status=status,
+            cause=cause,
+            stripe_event_id=stripe_event_id,
+            detail={"stripe_refund_id": stripe_id},
+        )
     return refund

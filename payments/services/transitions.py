@@ -8,9 +8,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from config.transitions import transition
 from payments import signals
 from payments.gateway import PaymentIntentResult
-from payments.models import PAYMENT_TRANSITIONS, Payment, PaymentEvent
+from payments.models import PAYMENT_MACHINE, Payment
 from payments.services.discrepancies import payment_mismatch_check
 
 logger = logging.getLogger(__name__)
@@ -42,61 +43,47 @@ def payment_transition(
     Locks the row. An event older than the newest one applied is recorded as stale and changes
     nothing; a move the machine does not allow is recorded as refused. `fields` are extra
     columns to set when the move is applied (amounts, failure codes, risk).
-    Returns the payment and the outcome.
+    Returns the payment and the outcome. Its signals are sent after commit.
     """
-    with transaction.atomic():
-        payment = Payment.objects.select_for_update().get(pk=payment_id)
-        from_status = payment.status
-        if event_created and event_created < payment.last_event_created:
-            outcome = PaymentEvent.Outcome.STALE
-        elif to_status == from_status:
-            outcome = PaymentEvent.Outcome.UNCHANGED
-        elif to_status in PAYMENT_TRANSITIONS[from_status]:
-            outcome = PaymentEvent.Outcome.APPLIED
-        else:
-            outcome = PaymentEvent.Outcome.REFUSED
 
-        if outcome in (PaymentEvent.Outcome.APPLIED, PaymentEvent.Outcome.UNCHANGED):
-            update = dict(fields or {})
-            if outcome == PaymentEvent.Outcome.APPLIED:
-                update["status"] = to_status
-                if to_status == Payment.Status.SUCCEEDED and payment.succeeded_at is None:
-                    update["succeeded_at"] = timezone.now()
-            if event_created:
-                update["last_event_created"] = max(event_created, payment.last_event_created)
-            for name, value in update.items():
-                setattr(payment, name, value)
-            if update:
-                payment.save(update_fields=[*update, "updated_at"])
-        else:
-            logger.info(
-                "payment %s: %s -> %s %s (cause %s, event %s)",
-                payment.pk, from_status, to_status, outcome, cause, stripe_event_id or "-",
-            )  # fmt: skip
+    def on_apply(payment: Payment, from_status: str) -> dict[str, Any]:
+        if to_status == Payment.Status.SUCCEEDED and payment.succeeded_at is None:
+            return {"succeeded_at": timezone.now()}
+        return {}
 
-        PaymentEvent.objects.create(
-            payment=payment,
-            from_status=from_status,
-            to_status=to_status,
-            outcome=outcome,
-            cause=cause,
-            stripe_event_id=stripe_event_id,
-            actor=actor if getattr(actor, "pk", None) else None,
-            detail=detail or {},
-        )
-        signal = _SIGNAL_FOR_STATUS.get(to_status)
-        if from_status == Payment.Status.DISPUTED:
-            signal = None  # a closed dispute is news about the dispute, sent below
-        if outcome == PaymentEvent.Outcome.APPLIED and signal is not None:
-            _send_on_commit(signal, payment.pk, to_status)
-        if (
-            outcome == PaymentEvent.Outcome.APPLIED
-            and from_status == Payment.Status.DISPUTED
-            and to_status != Payment.Status.DISPUTED
-        ):
-            # A dispute closed: its receivers restore or revoke access.
-            _send_on_commit(signals.payment_disputed, payment.pk, to_status)
-    return payment, outcome
+    def stale(payment: Payment) -> bool:
+        return bool(event_created) and event_created < payment.last_event_created
+
+    def after_commit(payment: Payment, from_status: str) -> None:
+        for signal in _signals_for(from_status, to_status):
+            _send(signal, payment.pk, to_status)
+
+    update = dict(fields or {})
+    if event_created:
+        # Set only with an applied or unchanged move, which is never older than the newest.
+        update["last_event_created"] = event_created
+    return transition(
+        PAYMENT_MACHINE,
+        pk=payment_id,
+        to_status=to_status,
+        cause=cause,
+        actor=actor,
+        detail=detail,
+        fields=update,
+        on_apply=on_apply,
+        after_commit=after_commit,
+        is_stale=stale,
+        history={"stripe_event_id": stripe_event_id},
+    )
+
+
+def _signals_for(from_status: str, to_status: str) -> list:
+    if from_status == Payment.Status.DISPUTED:
+        # A dispute closed: its receivers restore or revoke access (news about the dispute, not
+        # a new success or refund).
+        return [] if to_status == Payment.Status.DISPUTED else [signals.payment_disputed]
+    signal = _SIGNAL_FOR_STATUS.get(to_status)
+    return [signal] if signal is not None else []
 
 
 def payment_mark_unknown(
@@ -114,17 +101,12 @@ def payment_mark_unknown(
     return payment
 
 
-def _send_on_commit(signal, payment_id: int, status: str) -> None:
-    def send() -> None:
-        for receiver, response in signal.send_robust(
-            sender=Payment, payment_id=payment_id, status=status
-        ):
-            if isinstance(response, Exception):
-                logger.error(
-                    "receiver %r failed for payment %s: %r", receiver, payment_id, response
-                )
-
-    transaction.on_commit(send)
+def _send(signal, payment_id: int, status: str) -> None:
+    for receiver, response in signal.send_robust(
+        sender=Payment, payment_id=payment_id, status=status
+    ):
+        if isinstance(response, Exception):
+            logger.error("receiver %r failed for payment %s: %r", receiver, payment_id, response)
 
 
 def _status_from_intent(result: PaymentIntentResult) -> str:

@@ -8,7 +8,8 @@ from typing import Any
 from django.db import transaction
 
 from checkout.notifications import notifications_for_payment_send
-from receipts.models import DOCUMENT_TRANSITIONS, CreditNote, Receipt, ReceiptEvent
+from config.transitions import Outcome, transition
+from receipts.models import CREDIT_NOTE_MACHINE, RECEIPT_MACHINE, CreditNote, Receipt
 
 logger = logging.getLogger(__name__)
 
@@ -26,36 +27,40 @@ def document_transition(
     fields: dict[str, Any] | None = None,
 ) -> tuple[Document, bool]:
     """Move a document to `to_status` if DOCUMENT_TRANSITIONS allows it, and record the attempt
-    (applied or refused) in its receipt's history. `fields` are set with an applied move.
+    in its receipt's history, whatever the outcome. `fields` are set only with an applied move
+    (a second render of a stored document changes nothing; its caller deletes the extra file).
 
     Side effects run on commit: a stored document tells checkout that the emails waiting for it
     can go.
     """
+    machine = CREDIT_NOTE_MACHINE if model is CreditNote else RECEIPT_MACHINE
+
+    def on_apply(document: Document, from_status: str) -> dict[str, Any]:
+        return dict(fields or {})
+
+    def after_commit(document: Document, from_status: str) -> None:
+        if to_status == Receipt.Status.STORED:
+            is_credit = isinstance(document, CreditNote)
+            _release_waiting_emails(
+                document.receipt.payment_id if is_credit else document.payment_id
+            )
+
     with transaction.atomic():
         document = model.objects.select_for_update().get(pk=document_id)
-        from_status = document.status
-        applied = to_status in DOCUMENT_TRANSITIONS[from_status]
-        if applied:
-            update = {**(fields or {}), "status": to_status}
-            for name, value in update.items():
-                setattr(document, name, value)
-            document.save(update_fields=list(update))
-        else:
-            logger.info("%s %s: %s -> %s refused", model.__name__, document, from_status, to_status)
-        is_credit = isinstance(document, CreditNote)
-        ReceiptEvent.objects.create(
-            receipt_id=document.receipt_id if is_credit else document.pk,
-            credit_note=document if is_credit else None,
-            from_status=from_status,
+        # A credit note's history is its receipt's.
+        history = {"receipt_id": document.receipt_id} if model is CreditNote else {}
+        document, outcome = transition(
+            machine,
+            instance=document,
             to_status=to_status,
             cause=cause,
-            actor=actor if getattr(actor, "pk", None) else None,
-            detail={**(detail or {}), "outcome": "applied" if applied else "refused"},
+            actor=actor,
+            detail=detail,
+            on_apply=on_apply,
+            after_commit=after_commit,
+            history=history,
         )
-        if applied and to_status == Receipt.Status.STORED:
-            payment_id = document.receipt.payment_id if is_credit else document.payment_id
-            transaction.on_commit(lambda: _release_waiting_emails(payment_id))
-    return document, applied
+    return document, outcome == Outcome.APPLIED
 
 
 def _release_waiting_emails(payment_id: int) -> None:

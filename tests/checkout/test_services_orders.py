@@ -95,8 +95,12 @@ def test_tokens_are_bound_to_the_session_that_was_issued_them(settings):
 
 def test_order_transitions_follow_the_table_and_leave_history():
     order = _create(OfferFactory(), uuid.uuid4())
-    order, applied = order_transition(order_id=order.pk, to_status="awaiting_payment", cause="t")
-    assert applied and order.status == "awaiting_payment"
-    order, applied = order_transition(order_id=order.pk, to_status="refunded", cause="t")
-    assert not applied and order.status == "awaiting_payment"
-    assert list(order.events.values_list("to_status", flat=True)) == ["open", "awaiting_payment"]
+    order, outcome = order_transition(order_id=order.pk, to_status="awaiting_payment", cause="t")
+    assert outcome == "applied" and order.status == "awaiting_payment"
+    order, outcome = order_transition(order_id=order.pk, to_status="refunded", cause="t")
+    assert outcome == "refused" and order.status == "awaiting_payment"
+    assert list(order.events.values_list("to_status", "outcome")) == [
+        ("open", "applied"),
+        ("awaiting_payment", "applied"),
+        ("refunded", "refused"),
+    ]

@@ -1,8 +1,8 @@
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 
 from config.sms import send_sms
+from tests.staff import staff_sign_in, staff_user
 
 
 @pytest.fixture
@@ -17,12 +17,12 @@ def local_outbox(settings, tmp_path):
 
 @pytest.fixture
 def staff_client(client, db):
-    user = get_user_model().objects.create_user("staffer", password="pw", is_staff=True)
-    client.force_login(user)
+    """An Admin-group member: the outbox shows every magic link and access code sent."""
+    staff_sign_in(client, staff_user("staffer", "Admin"))
     return client
 
 
-def test_outbox_lists_email_and_sms_for_staff(local_outbox, staff_client):
+def test_outbox_lists_email_and_sms_for_the_admin_group(local_outbox, staff_client):
     send_mail("Your receipt R-2026-000001", "Thanks for paying.", None, ["buyer@example.com"])
     send_sms(to="+447700900123", body="Your payment failed; pay here: https://x.test/pay/abc")
 
@@ -40,6 +40,20 @@ def test_outbox_is_staff_only(local_outbox, client, db):
     response = client.get("/dev/outbox/")
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+@pytest.mark.parametrize("groups", [(), ("Sales",), ("Finance",), ("Sales", "Finance")])
+def test_outbox_is_for_the_admin_group_only(local_outbox, client, db, settings, groups):
+    settings.OTP_REQUIRED_FOR_STAFF = True
+    staff_sign_in(client, staff_user("staffer", *groups))
+    assert client.get("/dev/outbox/").status_code == 403
+
+
+def test_outbox_wants_the_second_factor(local_outbox, client, db, settings):
+    settings.OTP_REQUIRED_FOR_STAFF = True
+    client.force_login(staff_user("staffer", "Admin"))  # password only
+    response = client.get("/dev/outbox/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
 
 
 def test_outbox_does_not_exist_outside_local_mode(settings, staff_client):

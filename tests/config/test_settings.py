@@ -124,3 +124,27 @@ def test_the_proxy_ssl_header_is_trusted_only_behind_trusted_proxies():
 def test_the_cache_gives_up_on_redis_within_a_fraction_of_a_second():
     options = _production_setting("s.CACHES['default']['OPTIONS']")
     assert options == "{'socket_timeout': 0.25, 'socket_connect_timeout': 0.25}"
+
+
+def test_production_requires_the_second_factor_and_secure_staff_sessions():
+    result = _manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings as s; print(s.OTP_REQUIRED_FOR_STAFF, "
+        "s.SESSION_COOKIE_SECURE, s.SESSION_COOKIE_HTTPONLY, s.STAFF_SESSION_IDLE_SECONDS)",
+        # Not even the environment switches it off in production.
+        env={**PRODUCTION_ENV, "OTP_REQUIRED_FOR_STAFF": "false"},
+    )
+    assert result.stdout.strip().splitlines()[-1] == "True True True 1800", result.stderr
+
+
+def test_local_mode_lets_the_demo_logins_in_with_a_password():
+    result = _manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings as s; print(s.OTP_REQUIRED_FOR_STAFF)",
+        env={"DJANGO_SETTINGS_MODULE": "config.settings.local"},
+    )
+    assert result.stdout.strip().splitlines()[-1] == "False", result.stderr

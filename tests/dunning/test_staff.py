@@ -155,6 +155,24 @@ def test_finance_marks_a_case_paid_by_bank_transfer(client, localstripe):
     assert audit.actor == finance and audit.detail["reference"] == "BANK-REF-778"
 
 
+def test_a_partial_bank_transfer_is_typed_in_major_units(client, localstripe):
+    order, _ = checkout_declined(price=15_000)
+    case = case_opened(order)
+    _staff(client, "Finance")
+    page = _act(client, case, "mark_paid")
+    assert "Amount received (EUR)" in page.content.decode()
+    assert "€150.00" in page.content.decode()
+    refused = _act(client, case, "mark_paid", {"reference": "B-1", "amount": "50.005"})
+    assert "EUR has 2 decimals" in refused.content.decode()
+    assert not Payment.objects.filter(attempt_kind="manual").exists()
+
+    assert (
+        _act(client, case, "mark_paid", {"reference": "B-1", "amount": "50.5"}).status_code == 302
+    )
+    transfer = Payment.objects.get(attempt_kind="manual")
+    assert transfer.amount_received == 5_050
+
+
 def test_finance_writes_a_case_off(client, localstripe):
     order, _ = checkout_declined_by_webhook(client, decline_code="insufficient_funds")
     case = case_opened(order)
@@ -177,3 +195,28 @@ def test_staff_roles_table_gives_sales_work_and_finance_money(db):
     assert "settle_dunningcase" not in sales and "change_dunningpolicy" not in sales
     assert {"settle_dunningcase", "work_dunningcase", "change_dunningmessagetemplate"} <= finance
     assert not {c for c in sales | finance if c.startswith("delete_dunning")}
+
+
+def test_sales_read_a_colleagues_case_but_work_only_their_own_and_the_shared_queue(
+    client, localstripe
+):
+    order, _ = checkout_declined()
+    case = case_opened(order)
+    colleague = User.objects.create_user("colleague", "c@example.com", "pw", is_staff=True)
+    colleague.groups.add(Group.objects.get(name="Sales"))
+    DunningCase.objects.filter(pk=case.pk).update(owner=colleague)
+    _staff(client, "Sales")
+
+    page = client.get(f"/admin/dunning/dunningcase/{case.pk}/change/")
+    assert page.status_code == 200 and page.context["case_actions"] == []
+    assert _act(client, case, "note", {"body": "Called"}).status_code == 403
+    client.post(
+        "/admin/dunning/dunningcase/",
+        {"action": "pause", "_selected_action": [case.pk]},
+    )
+    case.refresh_from_db()
+    assert case.paused_at is None
+
+    DunningCase.objects.filter(pk=case.pk).update(owner=None)  # back in the shared queue
+    assert client.get(f"/admin/dunning/dunningcase/{case.pk}/change/").context["case_actions"]
+    assert _act(client, case, "note", {"body": "Called"}).status_code == 302

@@ -101,7 +101,8 @@ def test_assign_action_gives_leads_to_the_chosen_owner(client, sales):
 
 
 def test_log_first_contact_action_stops_the_clock(client, sales):
-    owner = SalesOwnerFactory()
+    # Sales work their own leads (and unassigned ones): this one is routed to the seller.
+    owner = SalesOwnerFactory(user=sales)
     RoutingRuleFactory(members=[owner])
     lead = capture_lead()
     _action(client, "log_first_contact", [lead])
@@ -280,7 +281,8 @@ def test_changelist_query_count_does_not_grow_with_leads(
 ):
     for _ in range(15):
         capture_lead()
-    with django_assert_max_num_queries(12):
+    # 13: one is the two-factor check (has this staff user enrolled an authenticator?).
+    with django_assert_max_num_queries(13):
         assert client.get(CHANGELIST).status_code == 200
 
 

@@ -33,10 +33,14 @@ def test_finance_refunds_part_of_a_payment_from_the_admin(client, finance, local
     )
     page = client.get(f"/admin/payments/payment/{payment.pk}/refund/")
     assert page.status_code == 200
-    assert b"Left to refund: 8000" in page.content
+    assert "Left to refund: £80.00" in page.content.decode()
     request_key = page.context["form"].initial["request_key"]
 
-    form = {"amount": "3000", "reason": "Damaged item", "request_key": request_key}
+    # Typed in pounds, the currency's own decimals; a third decimal is refused, not rounded.
+    precise = {"amount": "30.001", "reason": "x", "request_key": request_key}
+    refused = client.post(f"/admin/payments/payment/{payment.pk}/refund/", precise)
+    assert "GBP has 2 decimals" in refused.content.decode()
+    form = {"amount": "30.00", "reason": "Damaged item", "request_key": request_key}
     first = client.post(f"/admin/payments/payment/{payment.pk}/refund/", form)
     again = client.post(f"/admin/payments/payment/{payment.pk}/refund/", form)  # resubmitted
 
@@ -49,10 +53,11 @@ def test_finance_refunds_part_of_a_payment_from_the_admin(client, finance, local
 
     too_much = client.post(
         f"/admin/payments/payment/{payment.pk}/refund/",
-        {"amount": "6000", "reason": "x", "request_key": "other"},
+        {"amount": "60", "reason": "x", "request_key": "other"},
     )
     assert too_much.status_code == 200
-    assert b"between 1 and 5000" in too_much.content
+    assert "At most £50.00 is left to refund." in too_much.content.decode()
+    assert Refund.objects.count() == 1
 
 
 def test_sales_cannot_refund(client, localstripe):

@@ -1,5 +1,7 @@
 """Seed a demo: one staff user per group, and (as later issues add them) demo offers and leads.
 
+`--scale N` then adds a synthetic year of history with N payments (config/seed_scale.py).
+
 Idempotent: running it twice changes nothing the second time.
 """
 
@@ -8,7 +10,7 @@ import importlib
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from config.staff import staff_groups_sync
@@ -23,8 +25,30 @@ DEMO_STAFF = [
 class Command(BaseCommand):
     help = "Create demo staff and demo data. Safe to run more than once."
 
-    @transaction.atomic
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--scale",
+            type=int,
+            metavar="N",
+            help="Also create a synthetic 12-month history of N payments (with leads, failures, "
+            "dunning, refunds, disputes and receipts) in EUR, USD and JPY.",
+        )
+
     def handle(self, *args, **options):
+        scale = options.get("scale")
+        if scale is not None and scale < 1:
+            raise CommandError("--scale takes a whole number of payments, 1 or more.")
+        self._seed_demo()
+        if scale:
+            from config.seed_scale import ScaleSeedRefused, scale_seed
+
+            try:
+                scale_seed(n=scale, stdout=self.stdout)
+            except ScaleSeedRefused as exc:
+                raise CommandError(str(exc)) from exc
+
+    @transaction.atomic
+    def _seed_demo(self):
         staff_groups_sync()
         password = settings.DEMO_STAFF_PASSWORD
         User = get_user_model()

@@ -1,0 +1,627 @@
+"""`manage.py seed_demo --scale N`: a synthetic year of lead-to-cash history, N payments.
+
+What it makes, in one transaction, for the 12 calendar months that end with this one:
+- orders of three one-time offers in EUR, USD and JPY, priced by checkout's own `price_quote`;
+- one lead per order plus half as many leads that never bought (no consent records: see below);
+- N payments: the checkout attempt of every order (about 82 % succeed), and for a failed one
+  the dunning case that followed, with its retry (a soft decline, recovered 60 % of the time) or
+  its payment link (a card that needs the buyer, 40 %); hard declines are written off;
+- refunds (about 5 % of paid payments, half of them partial) and disputes (about 0.6 %);
+- a receipt for every paid payment, numbered without gaps in the order they were paid, and the
+  payment-confirmed email that carried it (a few bounced or failed);
+- payment CSAT answers for about a fifth of the paid orders.
+
+How, and why so:
+- Rows go in with Postgres COPY (psycopg's `cursor.copy`), table by table, with ids reserved
+  from each table's own sequence first so rows can point at each other. bulk_create cannot set
+  `auto_now_add` columns (`created_at`), and a year of history needs them in the past.
+- Receipts are inserted once and never updated, as the immutable-document trigger requires, in
+  the state `receipt_issue` leaves them: `issued`, with their snapshot (built by
+  receipts.services.snapshot for one real payment per offer and country, then given each
+  payment's buyer, number and moment). Their PDFs are made by the receipts sweeper in the
+  background when a worker runs, as for any receipt whose PDF is still to be made. Each year's
+  `DocumentCounter` ends at the last number inserted; an existing counter is moved up one step
+  at a time (its trigger allows nothing else).
+- Refunds get no credit notes here: the receipts sweeper issues them (numbered by the app).
+- Consent: seeded leads carry no consent records, so every hash chain stays valid (an empty
+  chain verifies) and no one appears to have agreed to anything they did not.
+- Idempotent: a second run finds the seeded payments (idempotency keys `seed-scale:…`) and
+  changes nothing.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import connection, models, transaction
+from django.utils import timezone
+from psycopg.types.json import Jsonb
+
+SEED_PREFIX = "seed-scale:"
+SEED_EMAIL_DOMAIN = "seed.example.com"
+
+# (offer slug, billing countries): one offer per currency.
+SCALE_OFFERS = [
+    ("pricing-masterclass", ["DE", "FR", "IE", "NL"]),  # EUR
+    ("growth-webinar", ["US"]),  # USD
+    ("tokyo-seminar", ["JP"]),  # JPY
+]
+GROWTH_WEBINAR = {
+    "name": "Growth webinar (recording)",
+    "description": "A two-hour recorded webinar on growing a service business.",
+    "price_amount": 9_900,
+    "currency": "USD",
+    "billing_type": "one_time",
+    "tax_mode": "exclusive",
+    "access_name": "Growth webinar recording",
+    "access_url": "https://learn.example.com/growth",
+}
+
+FIRST_ATTEMPT_SUCCESS = 0.82
+SOFT_DECLINES = ["insufficient_funds", "try_again_later", "processing_error"]
+ACTION_DECLINES = ["expired_card", "authentication_required", "incorrect_cvc"]
+HARD_DECLINES = ["stolen_card", "do_not_honor", "fraudulent"]
+REFUND_SHARE = 0.05
+DISPUTE_SHARE = 0.006
+CSAT_SHARE = 0.2
+LEADS_WITHOUT_ORDERS = 0.5
+MAX_SCALE = 20_000_000
+
+
+class ScaleSeedRefused(Exception):
+    """The database cannot take the seed as asked (bad N)."""
+
+
+def _months_start(now: datetime) -> datetime:
+    local = timezone.localtime(now)
+    year, month = local.year, local.month - 11
+    if month <= 0:
+        year, month = year - 1, month + 12
+    return local.replace(year=year, month=month, day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def _reserve_ids(model: type[models.Model], count: int) -> int:
+    """The first of `count` consecutive ids taken from the table's own sequence (the table is
+    locked by the caller, so nothing else takes ids meanwhile)."""
+    table = model._meta.db_table
+    pk = model._meta.pk.column
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s))", [table, pk])
+        first = cursor.fetchone()[0]
+        if count > 1:
+            cursor.execute(
+                "SELECT setval(pg_get_serial_sequence(%s, %s), %s)", [table, pk, first + count - 1]
+            )
+    return first
+
+
+def _copy(model: type[models.Model], rows: list[dict]) -> int:
+    """COPY `rows` (dicts of field name or attname → value) into the model's table. Columns a
+    row leaves out take the field's default, evaluated once; so the id and every unique column
+    must be in each row."""
+    if not rows:
+        return 0
+    fields = list(model._meta.concrete_fields)
+    index: dict[str, int] = {}
+    template: list = []
+    required: list[int] = []
+    json_columns: set[int] = set()
+    for i, f in enumerate(fields):
+        index[f.name] = index[f.attname] = i
+        if isinstance(f, models.JSONField):
+            json_columns.add(i)
+        if f.primary_key or (f.unique and not f.null):
+            required.append(i)
+            template.append(None)
+        elif isinstance(f, models.DateTimeField) and (f.auto_now or f.auto_now_add):
+            template.append(timezone.now())
+        else:
+            # The field's own default ("" for a blank text field, None when there is none).
+            default = f.get_default()
+            if i in json_columns and default is not None:
+                default = Jsonb(default)
+            template.append(default)
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    sql = f"COPY {connection.ops.quote_name(model._meta.db_table)} ({columns}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.copy(sql) as copy:
+        for row in rows:
+            values = template.copy()
+            for key, value in row.items():
+                i = index[key]
+                values[i] = Jsonb(value) if i in json_columns and value is not None else value
+            for i in required:
+                if values[i] is None:
+                    raise ValueError(f"{model.__name__}.{fields[i].name}: every row must give it")
+            copy.write_row(values)
+    return len(rows)
+
+
+@dataclass
+class _OrderPlan:
+    payments: list[str]  # "succeeded" / "failed", in order
+    case: bool = False
+    case_channel: str = ""  # retry | link | "" (written off)
+    decline_code: str = ""
+    category: str = ""
+
+
+def _plans(*, n: int, rng: random.Random) -> Iterator[_OrderPlan]:
+    """Orders and the outcome of each of their payments, until there are exactly n payments."""
+    from dunning.declines import Category
+
+    left = n
+    while left > 0:
+        if left == 1 or rng.random() < FIRST_ATTEMPT_SUCCESS:
+            left -= 1
+            yield _OrderPlan(payments=["succeeded"])
+            continue
+        kind = rng.random()
+        if kind < 0.6:
+            code, category = rng.choice(SOFT_DECLINES), Category.SOFT
+        elif kind < 0.85:
+            code, category = rng.choice(ACTION_DECLINES), Category.CUSTOMER_ACTION
+        else:
+            code, category = rng.choice(HARD_DECLINES), Category.HARD
+        item = _OrderPlan(payments=["failed"], case=True, decline_code=code, category=category)
+        if category == Category.SOFT:
+            item.case_channel = "retry"
+            item.payments.append("succeeded" if rng.random() < 0.6 else "failed")
+        elif category == Category.CUSTOMER_ACTION and rng.random() < 0.4:
+            item.case_channel = "link"
+            item.payments.append("succeeded")
+        left -= len(item.payments)
+        yield item
+
+
+def _chunks(items: Iterable, size: int) -> Iterator[list]:
+    chunk: list = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _uuid(rng: random.Random) -> uuid.UUID:
+    return uuid.UUID(int=rng.getrandbits(128), version=4)
+
+
+class _Seeder:
+    def __init__(self, *, n: int, rng: random.Random, now: datetime, say) -> None:
+        from checkout.models import Offer
+        from checkout.services.pricing import price_quote
+        from dunning.services.policies import dunning_policy_default_ensure
+
+        self.n, self.rng, self.now, self.say = n, rng, now, say
+        self.start = _months_start(now)
+        self.span = (now - timedelta(hours=2) - self.start).total_seconds()
+        self.zone = ZoneInfo(settings.RECEIPTS_TIME_ZONE)
+        self.began = time.monotonic()
+        self.counts: Counter[str] = Counter()
+        self.payments_done = 0
+        Offer.objects.get_or_create(slug="growth-webinar", defaults=GROWTH_WEBINAR)
+        offers = {o.slug: o for o in Offer.objects.filter(slug__in=[s for s, _ in SCALE_OFFERS])}
+        missing = {s for s, _ in SCALE_OFFERS} - set(offers)
+        if missing:
+            raise ScaleSeedRefused(f"demo offers missing: {', '.join(sorted(missing))}")
+        self.offers = offers
+        self.quotes = {
+            (slug, country): price_quote(offer=offers[slug], billing_country=country)
+            for slug, countries in SCALE_OFFERS
+            for country in countries
+        }
+        self.combos = list(self.quotes)
+        self.policy = dunning_policy_default_ensure()
+
+    def copy(self, model, rows: list[dict]) -> None:
+        self.counts[model._meta.label] += _copy(model, rows)
+
+    def progress(self, what: str) -> None:
+        elapsed = time.monotonic() - self.began
+        self.say(f"  {what} ({elapsed:.0f} s)")
+
+    # Orders with their leads, payments, dunning, refunds, disputes and CSAT, a chunk at a time.
+    def orders_chunk(self, plans: list[_OrderPlan]) -> None:
+        from checkout.models import Order, PaymentCsat
+        from dunning.models import DunningAttempt, DunningCase
+        from leads.models import Lead
+        from payments.models import Customer, Dispute, Payment, Refund
+
+        rng, now, P, D = self.rng, self.now, Payment.Status, DunningCase.Status
+        lead_id = _reserve_ids(Lead, len(plans))
+        order_id = _reserve_ids(Order, len(plans))
+        customer_id = _reserve_ids(Customer, sum(1 for p in plans if p.case) or 1)
+        payment_id = _reserve_ids(Payment, sum(len(p.payments) for p in plans))
+        case_id = _reserve_ids(DunningCase, sum(1 for p in plans if p.case) or 1)
+        attempt_id = _reserve_ids(
+            DunningAttempt, sum(1 for p in plans if p.case_channel == "retry") or 1
+        )
+        leads, orders, customers, payments, cases, attempts = [], [], [], [], [], []
+        paid: list[tuple[dict, dict]] = []
+        for i, item in enumerate(plans):
+            slug, country = self.combos[rng.randrange(len(self.combos))]
+            quote, offer = self.quotes[(slug, country)], self.offers[slug]
+            created = self.start + timedelta(seconds=rng.random() * self.span)
+            oid, lid = order_id + i, lead_id + i
+            email, name = f"buyer{oid}@{SEED_EMAIL_DOMAIN}", f"Buyer {oid}"
+            leads.append({"id": lid, "email": email, "name": name, "country": country,
+                          "status": "qualified", "is_ready": True, "submissions": 1,
+                          "created_at": created - timedelta(days=rng.random() * 20),
+                          "first_contacted_at": created - timedelta(days=1)})  # fmt: skip
+            cid = None
+            if item.case:
+                # Dunning retries charge a saved card: a guest Customer of the order's own.
+                cid = customer_id
+                customer_id += 1
+                customers.append({"id": cid, "email": email, "name": name,
+                                  "stripe_customer_id": f"cus_seed{cid}",
+                                  "payment_method_id": f"pm_seed{cid}", "card_brand": "visa",
+                                  "card_last4": "4242", "card_exp_month": 12,
+                                  "card_exp_year": now.year + 2,
+                                  "created_at": created, "updated_at": created})  # fmt: skip
+            order = {
+                "id": oid, "checkout_token": _uuid(rng), "reference": f"SC-{oid:09d}",
+                "offer_id": offer.pk, "email": email, "name": name, "billing_country": country,
+                "lines": quote.lines(offer=offer), "currency": quote.currency,
+                "subtotal": quote.subtotal, "tax": quote.tax, "total": quote.total,
+                "amount_due_now": quote.due_now, "created_at": created, "updated_at": created,
+                "checkout_attempt": 1, "terms_accepted_at": created, "lead_id": lid,
+                "customer_id": cid, "status": Order.Status.FAILED, "amount_paid": 0,
+                "amount_refunded": 0, "balance": quote.total,
+            }  # fmt: skip
+            orders.append(order)
+            moment = created + timedelta(seconds=30)
+            first = later = paid_row = None
+            for k, outcome in enumerate(item.payments):
+                pid = payment_id
+                payment_id += 1
+                if k:
+                    moment += timedelta(hours=rng.uniform(20, 80))
+                kind = "retry" if item.case_channel == "retry" else "manual"
+                kind = "checkout" if k == 0 else kind
+                row = {
+                    "id": pid, "order_id": oid, "customer_id": cid,
+                    "idempotency_key": f"{SEED_PREFIX}{pid}",
+                    "stripe_payment_intent_id": f"pi_seed{pid}",
+                    "stripe_charge_id": f"ch_seed{pid}", "payment_method_id": f"pm_seed{pid}",
+                    "amount": quote.due_now, "currency": quote.currency.lower(),
+                    "attempt_kind": kind, "created_at": moment, "updated_at": moment,
+                    "amount_received": 0, "status": P.FAILED,
+                }  # fmt: skip
+                if outcome == "succeeded":
+                    row.update(status=P.SUCCEEDED, amount_received=quote.due_now,
+                               succeeded_at=moment + timedelta(seconds=3))  # fmt: skip
+                    paid_row = row
+                else:
+                    row.update(failure_code="card_declined", decline_code=item.decline_code,
+                               failure_message="Your card was declined.")  # fmt: skip
+                payments.append(row)
+                if k == 0:
+                    first = row
+                else:
+                    later = row
+            if paid_row is not None:
+                order.update(status=Order.Status.PAID, amount_paid=quote.due_now, balance=0,
+                             paid_at=paid_row["succeeded_at"])  # fmt: skip
+                paid.append((paid_row, order))
+            if not item.case:
+                continue
+            recovered = paid_row is not None
+            recent = now - first["created_at"] < timedelta(days=14)
+            status = D.RECOVERED if recovered else (D.ESCALATED if recent else D.EXHAUSTED)
+            if recovered:
+                closed = paid_row["succeeded_at"]
+            else:
+                closed = None if recent else first["created_at"] + timedelta(days=14)
+            cases.append({
+                "id": case_id, "order_id": oid, "cause": "checkout", "policy_id": self.policy.pk,
+                "status": status, "amount": quote.due_now, "currency": quote.currency,
+                "amount_recovered": quote.due_now if recovered else 0,
+                "recovered_channel": item.case_channel if recovered else "",
+                "failed_payment_id": first["id"], "customer_id": cid,
+                "decline_code": item.decline_code, "failure_code": "card_declined",
+                "category": item.category,
+                "declined_payment_method_id": first["payment_method_id"],
+                "failed_at": first["created_at"], "opened_at": first["created_at"],
+                "closed_at": closed, "recovered_at": closed if recovered else None,
+                "attempts_made": 1 if item.case_channel == "retry" else 0,
+                # Nothing for the scheduler to charge: an open case waits for staff.
+                "next_action_at": None, "updated_at": closed or first["created_at"],
+            })  # fmt: skip
+            if item.case_channel == "retry":
+                attempts.append({
+                    "id": attempt_id, "case_id": case_id, "number": 1, "step": 0,
+                    "payment_id": later["id"],
+                    "idempotency_key": f"{SEED_PREFIX}case:{case_id}:attempt:1",
+                    "customer_id": cid, "payment_method_id": f"pm_seed{cid}",
+                    "amount": quote.due_now, "currency": quote.currency,
+                    "status": "succeeded" if later["status"] == P.SUCCEEDED else "failed",
+                    "decline_code": later.get("decline_code", ""),
+                    "created_at": later["created_at"],
+                    "settled_at": later["created_at"] + timedelta(seconds=3),
+                })  # fmt: skip
+                attempt_id += 1
+            case_id += 1
+        refunds, disputes = self.refunds_and_disputes(paid)
+        self.copy(Lead, leads)
+        self.copy(Order, orders)
+        self.copy(Customer, customers)
+        self.copy(Payment, payments)
+        self.copy(Refund, refunds)
+        self.copy(Dispute, disputes)
+        self.copy(DunningCase, cases)
+        self.copy(DunningAttempt, attempts)
+        self.copy(PaymentCsat, self.csat(paid))
+        self.payments_done += len(payments)
+        share = self.payments_done / self.n
+        self.progress(f"payments {self.payments_done:,} of {self.n:,} ({share:.0%})")
+
+    def refunds_and_disputes(self, paid: list[tuple[dict, dict]]) -> tuple[list, list]:
+        from payments.models import Dispute, Payment, Refund
+
+        rng, now, P = self.rng, self.now, Payment.Status
+        chosen_refunds, chosen_disputes = [], []
+        for payment, order in paid:
+            roll = rng.random()
+            if roll < REFUND_SHARE:
+                full = rng.random() < 0.5
+                received = payment["amount_received"]
+                amount = received if full else received // 2
+                moment = payment["succeeded_at"] + timedelta(days=rng.uniform(1, 12))
+                if amount > 0 and moment < now:
+                    chosen_refunds.append((payment, order, amount, amount == received, moment))
+            elif roll < REFUND_SHARE + DISPUTE_SHARE:
+                moment = payment["succeeded_at"] + timedelta(days=rng.uniform(5, 40))
+                if moment < now:
+                    chosen_disputes.append((payment, moment))
+        refunds, disputes = [], []
+        refund_id = _reserve_ids(Refund, len(chosen_refunds)) if chosen_refunds else 0
+        for payment, order, amount, full, moment in chosen_refunds:
+            refunds.append({"id": refund_id, "payment_id": payment["id"],
+                            "idempotency_key": f"{SEED_PREFIX}refund:{refund_id}",
+                            "stripe_refund_id": f"re_seed{refund_id}", "amount": amount,
+                            "currency": payment["currency"], "reason": "Asked for by the buyer",
+                            "status": Refund.Status.SUCCEEDED, "created_at": moment,
+                            "updated_at": moment})  # fmt: skip
+            refund_id += 1
+            payment.update(amount_refunded=amount, updated_at=moment,
+                           status=P.REFUNDED if full else P.PARTIALLY_REFUNDED)  # fmt: skip
+            order["amount_refunded"] = amount
+            if full:
+                order.update(status="refunded", balance=0)
+        dispute_id = _reserve_ids(Dispute, len(chosen_disputes)) if chosen_disputes else 0
+        for payment, moment in chosen_disputes:
+            outcome = rng.random()
+            closed = moment + timedelta(days=30)
+            if closed > now or outcome < 0.2:
+                status, closed, stripe_status = Dispute.Status.OPEN, None, "needs_response"
+                payment["status"] = P.DISPUTED
+            elif outcome < 0.6:
+                status, stripe_status = Dispute.Status.WON, "won"
+            else:
+                status, stripe_status = Dispute.Status.LOST, "lost"
+                payment["status"] = P.DISPUTED
+            disputes.append({"id": dispute_id, "payment_id": payment["id"],
+                             "stripe_dispute_id": f"dp_seed{dispute_id}",
+                             "amount": payment["amount_received"],
+                             "currency": payment["currency"], "reason": "fraudulent",
+                             "stripe_status": stripe_status, "status": status,
+                             "opened_at": moment, "closed_at": closed,
+                             "funds_withdrawn_at": moment,
+                             "funds_reinstated_at": closed if status == "won" else None,
+                             "updated_at": closed or moment})  # fmt: skip
+            dispute_id += 1
+        return refunds, disputes
+
+    def csat(self, paid: list[tuple[dict, dict]]) -> list[dict]:
+        from checkout.models import PaymentCsat
+
+        rng, rows = self.rng, []
+        chosen = []
+        for payment, order in paid:
+            answered = payment["succeeded_at"] + timedelta(minutes=rng.uniform(1, 600))
+            if rng.random() < CSAT_SHARE and answered < self.now:
+                chosen.append((order, answered))
+        first = _reserve_ids(PaymentCsat, len(chosen)) if chosen else 0
+        for i, (order, answered) in enumerate(chosen):
+            comment = "" if rng.random() < 0.8 else rng.choice(CSAT_COMMENTS)
+            rows.append({"id": first + i, "order_id": order["id"], "answered_at": answered,
+                         "score": rng.choices((1, 2, 3, 4, 5), weights=(3, 5, 12, 35, 45))[0],
+                         "comment": comment,
+                         "source": rng.choice(("email", "done_page"))})  # fmt: skip
+        return rows
+
+    def leads_without_orders(self, count: int, *, size: int) -> None:
+        from leads.models import Lead
+
+        for chunk in _chunks(range(count), size):
+            first = _reserve_ids(Lead, len(chunk))
+            rows = []
+            for i in range(len(chunk)):
+                lid = first + i
+                created = self.start + timedelta(seconds=self.rng.random() * self.span)
+                rows.append({"id": lid, "email": f"lead{lid}@{SEED_EMAIL_DOMAIN}",
+                             "name": f"Lead {lid}", "created_at": created, "submissions": 1,
+                             "country": self.rng.choice(("DE", "US", "JP", "FR"))})  # fmt: skip
+            self.copy(Lead, rows)
+        self.progress(f"leads that never bought: {count:,}")
+
+    # Receipts and the emails that carried them, in the order the payments were made.
+    def receipts_and_emails(self, *, size: int) -> None:
+        from checkout.models import Notification
+        from payments.models import PAID_STATUSES, Payment
+        from receipts.models import DocumentCounter, Receipt
+        from receipts.services.snapshot import receipt_snapshot_build
+
+        series = settings.RECEIPTS_SERIES
+        counters = dict(
+            DocumentCounter.objects.filter(series=series).values_list("year", "last_number")
+        )
+        self.counters_before = dict(counters)
+        paid = (
+            Payment.objects.filter(
+                idempotency_key__startswith=SEED_PREFIX, status__in=PAID_STATUSES
+            )
+            .order_by("succeeded_at", "id")
+            .values_list("id", "order_id", "amount_received", "stripe_payment_intent_id",
+                         "stripe_charge_id", "succeeded_at", "attempt_kind", "order__email",
+                         "order__name", "order__reference", "order__offer_id",
+                         "order__billing_country", "order__currency", "order__lines")
+        )  # fmt: skip
+        prototypes: dict[tuple[int, str], dict] = {}
+        done = 0
+        for chunk in _chunks(paid.iterator(chunk_size=size), size):
+            notification_id = _reserve_ids(Notification, len(chunk))
+            receipt_id = _reserve_ids(Receipt, len(chunk))
+            notifications, receipts = [], []
+            for i, row in enumerate(chunk):
+                (pid, oid, received, pi, charge, succeeded, kind, email, name, reference,
+                 offer_id, country, currency, lines) = row  # fmt: skip
+                roll = self.rng.random()
+                status = "sent" if roll < 0.975 else ("bounced" if roll < 0.99 else "failed")
+                sent = succeeded + timedelta(seconds=5)
+                nid = notification_id + i
+                notifications.append({
+                    "id": nid, "key": f"{SEED_PREFIX}payment_confirmed:{pid}",
+                    "kind": Notification.Kind.PAYMENT_CONFIRMED, "order_id": oid,
+                    "payment_id": pid, "to_email": email, "status": status,
+                    "context": {"payment_amount": received, "currency": currency,
+                                "amount_paid": received, "balance": 0},
+                    "attempts": 5 if status == "failed" else 1,
+                    "last_error": "SMTP 451: try again later" if status == "failed" else "",
+                    "subject": f"Payment received: your access to {lines[0]['name']}",
+                    "created_at": sent, "sent_at": None if status == "failed" else sent,
+                    "message_id": f"<seed.{nid}@{SEED_EMAIL_DOMAIN}>",
+                    "bounced_at": sent + timedelta(minutes=2) if status == "bounced" else None,
+                })  # fmt: skip
+                issued = succeeded + timedelta(seconds=1)
+                if (offer_id, country) not in prototypes:
+                    # The real snapshot of one payment per offer and country; the others differ
+                    # only in buyer, order, payment and moment.
+                    payment = Payment.objects.select_related("order__offer", "order__lead")
+                    prototypes[(offer_id, country)] = receipt_snapshot_build(
+                        payment=payment.get(pk=pid), now=issued
+                    )
+                proto = prototypes[(offer_id, country)]
+                local = issued.astimezone(self.zone)
+                sequence = counters.get(local.year, 0) + 1
+                counters[local.year] = sequence
+                number = f"{series}-{local.year}-{sequence:06d}"
+                snapshot = {
+                    **proto, "number": number, "issued_at": issued.isoformat(),
+                    "issue_date": local.date().isoformat(), "year": local.year,
+                    "buyer": {**proto["buyer"], "name": name, "email": email},
+                    "order": {**proto["order"], "reference": reference},
+                    "payment": {**proto["payment"], "stripe_reference": pi,
+                                "stripe_charge": charge, "paid_at": succeeded.isoformat(),
+                                "attempt_kind": kind},
+                }  # fmt: skip
+                receipts.append({
+                    "id": receipt_id + i, "payment_id": pid, "order_id": oid, "series": series,
+                    "year": local.year, "sequence": sequence, "number": number,
+                    "issued_at": issued, "snapshot": snapshot, "currency": snapshot["currency"],
+                    "net": snapshot["net"], "tax": snapshot["tax"], "total": snapshot["total"],
+                    "buyer_email": email, "buyer_name": name, "status": "issued",
+                    "delivered_by_id": None if status == "failed" else nid,
+                })  # fmt: skip
+            self.copy(Notification, notifications)
+            self.copy(Receipt, receipts)
+            done += len(chunk)
+            self.progress(f"receipts and their emails: {done:,}")
+        self.counters_after = counters
+
+    def counters_advance(self) -> None:
+        """Each year's counter ends at the last number inserted. A new counter is inserted at
+        that number; an existing one moves one step per number, the only move its trigger
+        allows."""
+        from receipts.models import DocumentCounter
+
+        series = settings.RECEIPTS_SERIES
+        table = connection.ops.quote_name(DocumentCounter._meta.db_table)
+        for year, number in self.counters_after.items():
+            before = self.counters_before.get(year)
+            if before is None:
+                DocumentCounter.objects.create(series=series, year=year, last_number=number)
+            elif number > before:
+                counter = DocumentCounter.objects.get(series=series, year=year)
+                # One statement; the loop runs in the server. Only integers are interpolated.
+                steps, pk = int(number - before), int(counter.pk)
+                loop = (
+                    f"DO $$ BEGIN FOR i IN 1..{steps} LOOP UPDATE {table} "  # noqa: S608
+                    f"SET last_number = last_number + 1 WHERE id = {pk}; END LOOP; END $$"
+                )
+                with connection.cursor() as cursor:
+                    cursor.execute(loop)
+
+
+CSAT_COMMENTS = ("Quick and easy.", "The card form was fiddly on my phone.", "Took two tries.",
+                 "Great.")  # fmt: skip
+
+
+def scale_seed(
+    *,
+    n: int,
+    stdout,
+    seed: int = 16,
+    now: datetime | None = None,
+    orders_per_chunk: int = 25_000,
+    receipts_per_chunk: int = 20_000,
+) -> dict[str, int]:
+    """Seed N payments of history (see the module docstring). Returns rows per model.
+
+    Rows are made and copied a chunk at a time, so memory stays flat however large N is."""
+    from checkout.models import Notification, Order, PaymentCsat
+    from dunning.models import DunningAttempt, DunningCase
+    from leads.models import Lead
+    from payments.models import Customer, Dispute, Payment, Refund
+    from receipts.models import DocumentCounter, Receipt
+
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ScaleSeedRefused("--scale takes a whole number of payments, 1 or more.")
+    if n > MAX_SCALE:
+        raise ScaleSeedRefused(f"--scale is at most {MAX_SCALE:,} payments.")
+
+    def say(message: str) -> None:
+        stdout.write(message)
+        if hasattr(stdout, "flush"):
+            stdout.flush()
+
+    seeded = Payment.objects.filter(idempotency_key__startswith=SEED_PREFIX)
+    if seeded.exists():
+        say(f"kept the scale seed already here ({seeded.count():,} payments); use a fresh "
+            "database to seed another")  # fmt: skip
+        return {}
+    with transaction.atomic():
+        # Nothing else writes these tables while ids are reserved and filled (reads go on).
+        tables = [Lead, Order, Customer, Payment, Refund, Dispute, DunningCase, DunningAttempt,
+                  Notification, Receipt, PaymentCsat, DocumentCounter]  # fmt: skip
+        with connection.cursor() as cursor:
+            for model in tables:
+                cursor.execute(
+                    f"LOCK TABLE {connection.ops.quote_name(model._meta.db_table)} "
+                    "IN SHARE ROW EXCLUSIVE MODE"
+                )
+        seeder = _Seeder(n=n, rng=random.Random(seed), now=now or timezone.now(), say=say)
+        say(f"seeding {n:,} payments from {seeder.start:%Y-%m} to {seeder.now:%Y-%m}:")
+        orders = 0
+        for plans in _chunks(_plans(n=n, rng=seeder.rng), orders_per_chunk):
+            seeder.orders_chunk(plans)
+            orders += len(plans)
+        seeder.leads_without_orders(int(orders * LEADS_WITHOUT_ORDERS), size=orders_per_chunk)
+        seeder.receipts_and_emails(size=receipts_per_chunk)
+        seeder.counters_advance()
+        seeder.progress("checking every reference (at commit)")
+    counts = dict(seeder.counts)
+    say(f"seeded {n:,} payments in {time.monotonic() - seeder.began:.1f} s: "
+        + ", ".join(f"{label} {count:,}" for label, count in sorted(counts.items())))  # fmt: skip
+    return counts
