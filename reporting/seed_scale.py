@@ -45,6 +45,16 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
+from checkout.models import Notification, Offer, Order, PaymentCsat
+from checkout.services.pricing import price_quote
+from dunning.declines import Category
+from dunning.models import DunningAttempt, DunningCase
+from dunning.services.policies import dunning_policy_default_ensure
+from leads.models import Lead
+from payments.models import PAID_STATUSES, Customer, Dispute, Payment, Refund
+from receipts.models import DocumentCounter, Receipt
+from receipts.services.snapshot import receipt_snapshot_build
+
 SEED_PREFIX = "seed-scale:"
 SEED_EMAIL_DOMAIN = "seed.example.com"
 
@@ -155,8 +165,6 @@ class _OrderPlan:
 
 def _plans(*, n: int, rng: random.Random) -> Iterator[_OrderPlan]:
     """Orders and the outcome of each of their payments, until there are exactly n payments."""
-    from dunning.declines import Category
-
     left = n
     while left > 0:
         if left == 1 or rng.random() < FIRST_ATTEMPT_SUCCESS:
@@ -198,10 +206,6 @@ def _uuid(rng: random.Random) -> uuid.UUID:
 
 class _Seeder:
     def __init__(self, *, n: int, rng: random.Random, now: datetime, say) -> None:
-        from checkout.models import Offer
-        from checkout.services.pricing import price_quote
-        from dunning.services.policies import dunning_policy_default_ensure
-
         self.n, self.rng, self.now, self.say = n, rng, now, say
         self.start = _months_start(now)
         self.span = (now - timedelta(hours=2) - self.start).total_seconds()
@@ -232,11 +236,6 @@ class _Seeder:
 
     # Orders with their leads, payments, dunning, refunds, disputes and CSAT, a chunk at a time.
     def orders_chunk(self, plans: list[_OrderPlan]) -> None:
-        from checkout.models import Order, PaymentCsat
-        from dunning.models import DunningAttempt, DunningCase
-        from leads.models import Lead
-        from payments.models import Customer, Dispute, Payment, Refund
-
         rng, now, P, D = self.rng, self.now, Payment.Status, DunningCase.Status
         lead_id = _reserve_ids(Lead, len(plans))
         order_id = _reserve_ids(Order, len(plans))
@@ -367,8 +366,6 @@ class _Seeder:
         self.progress(f"payments {self.payments_done:,} of {self.n:,} ({share:.0%})")
 
     def refunds_and_disputes(self, paid: list[tuple[dict, dict]]) -> tuple[list, list]:
-        from payments.models import Dispute, Payment, Refund
-
         rng, now, P = self.rng, self.now, Payment.Status
         chosen_refunds, chosen_disputes = [], []
         for payment, order in paid:
@@ -424,8 +421,6 @@ class _Seeder:
         return refunds, disputes
 
     def csat(self, paid: list[tuple[dict, dict]]) -> list[dict]:
-        from checkout.models import PaymentCsat
-
         rng, rows = self.rng, []
         chosen = []
         for payment, order in paid:
@@ -442,8 +437,6 @@ class _Seeder:
         return rows
 
     def leads_without_orders(self, count: int, *, size: int) -> None:
-        from leads.models import Lead
-
         for chunk in _chunks(range(count), size):
             first = _reserve_ids(Lead, len(chunk))
             rows = []
@@ -458,11 +451,6 @@ class _Seeder:
 
     # Receipts and the emails that carried them, in the order the payments were made.
     def receipts_and_emails(self, *, size: int) -> None:
-        from checkout.models import Notification
-        from payments.models import PAID_STATUSES, Payment
-        from receipts.models import DocumentCounter, Receipt
-        from receipts.services.snapshot import receipt_snapshot_build
-
         series = settings.RECEIPTS_SERIES
         counters = dict(
             DocumentCounter.objects.filter(series=series).values_list("year", "last_number")
@@ -544,7 +532,6 @@ class _Seeder:
         """Each year's counter ends at the last number inserted. A new counter is inserted at
         that number; an existing one moves one step per number, the only move its trigger
         allows."""
-        from receipts.models import DocumentCounter
 
         series = settings.RECEIPTS_SERIES
         table = connection.ops.quote_name(DocumentCounter._meta.db_table)
@@ -580,11 +567,6 @@ def scale_seed(
     """Seed N payments of history (see the module docstring). Returns rows per model.
 
     Rows are made and copied a chunk at a time, so memory stays flat however large N is."""
-    from checkout.models import Notification, Order, PaymentCsat
-    from dunning.models import DunningAttempt, DunningCase
-    from leads.models import Lead
-    from payments.models import Customer, Dispute, Payment, Refund
-    from receipts.models import DocumentCounter, Receipt
 
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ScaleSeedRefused("--scale takes a whole number of payments, 1 or more.")
