@@ -429,7 +429,7 @@ SUBSCRIPTION_MACHINE = StatusMachine(
 class PaymentCsat(models.Model):
     """The buyer's answer to "How easy was paying?" (1 to 5, an optional comment): one per order.
 
-    Reached through a signed link (checkout.services.csat) from the payment-confirmed email and
+    Reached through a signed link (checkout.csat.services) from the payment-confirmed email and
     the done page, with no login. The first answer stands: the unique order is what makes a
     second one (another click, a race between two tabs) a refusal rather than a second row.
     """

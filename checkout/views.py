@@ -21,8 +21,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from checkout.csat.forms import CsatForm
+from checkout.csat.services import csat_answer_for, csat_url
 from checkout.forms import CheckoutForm
-from checkout.models import PORTAL_PROVEN_EMAIL_SESSION_KEY, Offer, Order
+from checkout.models import PORTAL_PROVEN_EMAIL_SESSION_KEY, Offer, Order, PaymentCsat
 from checkout.services.checkout import (
     UNREACHABLE_MESSAGE,
     CheckoutBlocked,
@@ -411,10 +413,6 @@ def checkout_done(request: HttpRequest, slug: str, token: str) -> HttpResponse:
 
 def _done_csat(*, order: Order, payment: Payment | None) -> dict:
     """The payment CSAT question on the done page, once the payment went through."""
-    from checkout.forms_csat import CsatForm
-    from checkout.models import PaymentCsat
-    from checkout.services.csat import csat_answer_for, csat_url
-
     if payment is None or not payment.is_paid:  # a hold is not a payment yet
         return {}
     return {

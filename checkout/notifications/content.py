@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.template.loader import render_to_string
 
+from checkout.csat.services import csat_url
 from checkout.models import Notification
 from checkout.portal.links import portal_url
 from checkout.selectors import order_entitlement_active
-from checkout.services.csat import csat_url
 from config.money import money_format
 
 _N = Notification.Kind
