@@ -93,6 +93,9 @@ NEVER_GRANTED = [
     "checkout.delete_entitlementevent",
     "checkout.delete_notification",
     "checkout.delete_subscription",
+    # A buyer's CSAT answer is theirs: staff read it, nobody edits or deletes it.
+    "checkout.change_paymentcsat",
+    "checkout.delete_paymentcsat",
     "receipts.delete_*",
     "dunning.delete_*",
     # Staff accounts are deactivated, never deleted: audit entries point at them.

@@ -9,6 +9,9 @@ from reporting.models import FinanceReport
 class FinanceReportAdmin(admin.ModelAdmin):
     """The admin's link to the finance dashboard (the model has no rows: it opens the page)."""
 
+    def get_object(self, request, object_id, from_field=None):
+        return None  # no table, so no rows: a change or delete URL finds nothing
+
     def has_view_permission(self, request, obj=None):
         return request.user.has_perm("reporting.view_finance_dashboard")
 

@@ -34,6 +34,7 @@ MATRIX = {
     "checkout.Notification": ("", "vc", "vc"),  # its emails carry magic links: not Sales
     "checkout.Offer": ("v", "v", "vacd"),
     "checkout.Order": ("v", "vc", "vc"),
+    "checkout.PaymentCsat": ("", "v", "v"),  # the buyers' answers: read-only, for Finance and Admin
     "checkout.Subscription": ("v", "v", "vac"),
     "checkout.TaxRate": ("v", "v", "vacd"),
     "dunning.DunningCase": ("v", "v", "v"),  # worked through its actions (below)
@@ -59,6 +60,7 @@ MATRIX = {
     "receipts.CreditNote": ("", "vc", "vc"),
     "receipts.Receipt": ("", "vc", "vc"),
     "receipts.ReceiptExport": ("", "va", "va"),
+    "reporting.FinanceReport": ("", "v", "v"),  # its list opens the finance dashboard
 }
 
 # URL: the roles that get through (404 for the missing object); everyone else gets 403.
@@ -88,7 +90,10 @@ def clients(settings):
 def observed(client, model) -> str:
     prefix = f"admin:{model._meta.app_label}_{model._meta.model_name}"
     letters = ""
-    if client.get(reverse(f"{prefix}_changelist")).status_code == 200:
+    listing = client.get(reverse(f"{prefix}_changelist"))
+    if listing.status_code == 200 or (
+        listing.status_code == 302 and listing["Location"] == reverse("reporting:finance-dashboard")
+    ):
         letters += "v"
     if client.get(reverse(f"{prefix}_add")).status_code == 200:
         letters += "a"

@@ -18,7 +18,7 @@ from dunning.models import DunningAttempt, DunningCase
 from leads.models import Lead
 from leads.selectors import consent_chains_verify
 from payments.models import PAID_STATUSES, Dispute, Payment, Refund
-from receipts.models import DocumentCounter, Receipt
+from receipts.models import CreditNote, DocumentCounter, Receipt
 from receipts.services.production import document_render_store
 from reporting.seed_scale import scale_seed
 
@@ -66,11 +66,13 @@ def test_the_proportions_are_those_of_a_real_business(seeded):
 
 def test_receipts_are_gapless_per_year_and_match_their_payments(seeded):
     sequences = defaultdict(list)
-    for series, year, sequence, number in Receipt.objects.values_list(
-        "series", "year", "sequence", "number"
-    ):
-        assert number == f"{series}-{year}-{sequence:06d}"
-        sequences[(series, year)].append(sequence)
+    for model in (Receipt, CreditNote):
+        for series, year, sequence, number in model.objects.values_list(
+            "series", "year", "sequence", "number"
+        ):
+            assert number == f"{series}-{year}-{sequence:06d}"
+            sequences[(series, year)].append(sequence)
+    assert {series for series, _ in sequences} == {"R", "CN"}
     counters = {(c.series, c.year): c.last_number for c in DocumentCounter.objects.all()}
     assert set(counters) == set(sequences)
     for key, numbers in sequences.items():
@@ -85,6 +87,14 @@ def test_receipts_are_gapless_per_year_and_match_their_payments(seeded):
         assert receipt.net + receipt.tax == receipt.total == receipt.snapshot["total"]
         assert receipt.snapshot["number"] == receipt.number
         assert receipt.snapshot["buyer"]["email"] == receipt.buyer_email
+    # One credit note per refund, for the refund's amount, never more than its receipt.
+    assert CreditNote.objects.count() == Refund.objects.count()
+    for note in CreditNote.objects.select_related("refund", "receipt"):
+        assert note.total == note.refund.amount <= note.receipt.total
+        assert note.receipt.payment_id == note.refund.payment_id
+        assert note.snapshot["corrects"]["number"] == note.receipt.number
+        assert note.issued_at >= note.refund.created_at
+        assert note.delivered_by.kind == Notification.Kind.REFUND_ISSUED
     # The immutable-snapshot trigger holds for seeded receipts too.
     one = Receipt.objects.first()
     with pytest.raises(DatabaseError), transaction.atomic():
@@ -138,11 +148,14 @@ def test_consent_chains_verify_and_csat_charts(seeded):
 
 
 def test_the_app_carries_on_from_the_seed(seeded, settings, tmp_path):
-    """The app's own code works on seeded rows: a PDF is made for a seeded receipt, and the
-    next receipt it issues takes the next number of the year."""
+    """The app's own code works on seeded rows: PDFs are made for a seeded receipt and credit
+    note, and the next receipt it issues takes the next number of the year."""
     receipt = Receipt.objects.order_by("-issued_at").first()
     stored = document_render_store(model=Receipt, document_id=receipt.pk)
     assert stored.status == "stored" and stored.pdf_sha256
+    note = CreditNote.objects.order_by("-issued_at").first()
+    stored_note = document_render_store(model=CreditNote, document_id=note.pk)
+    assert stored_note.status == "stored" and stored_note.pdf_sha256
     counter = DocumentCounter.objects.get(series=receipt.series, year=receipt.year)
     from receipts.services.issue import document_number_take
 
@@ -184,7 +197,7 @@ def test_chunk_by_chunk_gives_the_same_invariants():
     for year, sequence in sequences:
         by_year[year].append(sequence)
     for year, numbers in by_year.items():
-        last = DocumentCounter.objects.get(year=year).last_number
+        last = DocumentCounter.objects.get(series="R", year=year).last_number
         assert numbers == list(range(1, last + 1))
     assert Receipt.objects.count() == Payment.objects.filter(status__in=PAID_STATUSES).count()
     assert not Payment.objects.values("id").annotate(n=Count("receipt")).filter(n__gt=1).exists()

@@ -1,6 +1,6 @@
 """Seed a demo: one staff user per group, and (as later issues add them) demo offers and leads.
 
-`--scale N` then adds a synthetic year of history with N payments (reporting/seed_scale.py).
+`--scale N` then adds a synthetic year of history with N payments (reporting/seed_scale/).
 
 Idempotent: running it twice changes nothing the second time.
 """

@@ -1,213 +1,45 @@
-"""`manage.py seed_demo --scale N`: a synthetic year of lead-to-cash history, N payments.
-
-What it makes, in one transaction, for the 12 calendar months that end with this one:
-- orders of three one-time offers in EUR, USD and JPY, priced by checkout's own `price_quote`;
-- one lead per order plus half as many leads that never bought (no consent records: see below);
-- N payments: the checkout attempt of every order (about 82 % succeed), and for a failed one
-  the dunning case that followed, with its retry (a soft decline, recovered 60 % of the time) or
-  its payment link (a card that needs the buyer, 40 %); hard declines are written off;
-- refunds (about 5 % of paid payments, half of them partial) and disputes (about 0.6 %);
-- a receipt for every paid payment, numbered without gaps in the order they were paid, and the
-  payment-confirmed email that carried it (a few bounced or failed);
-- payment CSAT answers for about a fifth of the paid orders.
-
-How, and why so:
-- Rows go in with Postgres COPY (psycopg's `cursor.copy`), table by table, with ids reserved
-  from each table's own sequence first so rows can point at each other. bulk_create cannot set
-  `auto_now_add` columns (`created_at`), and a year of history needs them in the past.
-- Receipts are inserted once and never updated, as the immutable-document trigger requires, in
-  the state `receipt_issue` leaves them: `issued`, with their snapshot (built by
-  receipts.services.snapshot for one real payment per offer and country, then given each
-  payment's buyer, number and moment). Their PDFs are made by the receipts sweeper in the
-  background when a worker runs, as for any receipt whose PDF is still to be made. Each year's
-  `DocumentCounter` ends at the last number inserted; an existing counter is moved up one step
-  at a time (its trigger allows nothing else).
-- Refunds get no credit notes here: the receipts sweeper issues them (numbered by the app).
-- Consent: seeded leads carry no consent records, so every hash chain stays valid (an empty
-  chain verifies) and no one appears to have agreed to anything they did not.
-- Idempotent: a second run finds the seeded payments (idempotency keys `seed-scale:…`) and
-  changes nothing.
-"""
+"""The scale seed's rows, made a chunk at a time and copied in (see the package docstring)."""
 
 from __future__ import annotations
 
 import random
 import time
-import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import connection, models, transaction
-from django.utils import timezone
-from psycopg.types.json import Jsonb
+from django.db import connection
 
 from checkout.models import Notification, Offer, Order, PaymentCsat
 from checkout.services.pricing import price_quote
-from dunning.declines import Category
 from dunning.models import DunningAttempt, DunningCase
 from dunning.services.policies import dunning_policy_default_ensure
 from leads.models import Lead
 from payments.models import PAID_STATUSES, Customer, Dispute, Payment, Refund
-from receipts.models import DocumentCounter, Receipt
-from receipts.services.snapshot import receipt_snapshot_build
-
-SEED_PREFIX = "seed-scale:"
-SEED_EMAIL_DOMAIN = "seed.example.com"
-
-# (offer slug, billing countries): one offer per currency.
-SCALE_OFFERS = [
-    ("pricing-masterclass", ["DE", "FR", "IE", "NL"]),  # EUR
-    ("growth-webinar", ["US"]),  # USD
-    ("tokyo-seminar", ["JP"]),  # JPY
-]
-GROWTH_WEBINAR = {
-    "name": "Growth webinar (recording)",
-    "description": "A two-hour recorded webinar on growing a service business.",
-    "price_amount": 9_900,
-    "currency": "USD",
-    "billing_type": "one_time",
-    "tax_mode": "exclusive",
-    "access_name": "Growth webinar recording",
-    "access_url": "https://learn.example.com/growth",
-}
-
-FIRST_ATTEMPT_SUCCESS = 0.82
-SOFT_DECLINES = ["insufficient_funds", "try_again_later", "processing_error"]
-ACTION_DECLINES = ["expired_card", "authentication_required", "incorrect_cvc"]
-HARD_DECLINES = ["stolen_card", "do_not_honor", "fraudulent"]
-REFUND_SHARE = 0.05
-DISPUTE_SHARE = 0.006
-CSAT_SHARE = 0.2
-LEADS_WITHOUT_ORDERS = 0.5
-MAX_SCALE = 20_000_000
+from receipts.models import CreditNote, DocumentCounter, Receipt
+from receipts.services.snapshot import credit_note_snapshot_build, receipt_snapshot_build
+from reporting.seed_scale.copy import chunks, ids_reserve, rows_copy
+from reporting.seed_scale.plan import (
+    CSAT_COMMENTS,
+    CSAT_SHARE,
+    DISPUTE_SHARE,
+    GROWTH_WEBINAR,
+    REFUND_SHARE,
+    SCALE_OFFERS,
+    SEED_EMAIL_DOMAIN,
+    SEED_PREFIX,
+    OrderPlan,
+    ScaleSeedRefused,
+    months_start,
+    uuid_from,
+)
 
 
-class ScaleSeedRefused(Exception):
-    """The database cannot take the seed as asked (bad N)."""
-
-
-def _months_start(now: datetime) -> datetime:
-    local = timezone.localtime(now)
-    year, month = local.year, local.month - 11
-    if month <= 0:
-        year, month = year - 1, month + 12
-    return local.replace(year=year, month=month, day=1, hour=0, minute=0, second=0, microsecond=0)
-
-
-def _reserve_ids(model: type[models.Model], count: int) -> int:
-    """The first of `count` consecutive ids taken from the table's own sequence (the table is
-    locked by the caller, so nothing else takes ids meanwhile)."""
-    table = model._meta.db_table
-    pk = model._meta.pk.column
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s))", [table, pk])
-        first = cursor.fetchone()[0]
-        if count > 1:
-            cursor.execute(
-                "SELECT setval(pg_get_serial_sequence(%s, %s), %s)", [table, pk, first + count - 1]
-            )
-    return first
-
-
-def _copy(model: type[models.Model], rows: list[dict]) -> int:
-    """COPY `rows` (dicts of field name or attname → value) into the model's table. Columns a
-    row leaves out take the field's default, evaluated once; so the id and every unique column
-    must be in each row."""
-    if not rows:
-        return 0
-    fields = list(model._meta.concrete_fields)
-    index: dict[str, int] = {}
-    template: list = []
-    required: list[int] = []
-    json_columns: set[int] = set()
-    for i, f in enumerate(fields):
-        index[f.name] = index[f.attname] = i
-        if isinstance(f, models.JSONField):
-            json_columns.add(i)
-        if f.primary_key or (f.unique and not f.null):
-            required.append(i)
-            template.append(None)
-        elif isinstance(f, models.DateTimeField) and (f.auto_now or f.auto_now_add):
-            template.append(timezone.now())
-        else:
-            # The field's own default ("" for a blank text field, None when there is none).
-            default = f.get_default()
-            if i in json_columns and default is not None:
-                default = Jsonb(default)
-            template.append(default)
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    sql = f"COPY {connection.ops.quote_name(model._meta.db_table)} ({columns}) FROM STDIN"
-    with connection.cursor() as cursor, cursor.copy(sql) as copy:
-        for row in rows:
-            values = template.copy()
-            for key, value in row.items():
-                i = index[key]
-                values[i] = Jsonb(value) if i in json_columns and value is not None else value
-            for i in required:
-                if values[i] is None:
-                    raise ValueError(f"{model.__name__}.{fields[i].name}: every row must give it")
-            copy.write_row(values)
-    return len(rows)
-
-
-@dataclass
-class _OrderPlan:
-    payments: list[str]  # "succeeded" / "failed", in order
-    case: bool = False
-    case_channel: str = ""  # retry | link | "" (written off)
-    decline_code: str = ""
-    category: str = ""
-
-
-def _plans(*, n: int, rng: random.Random) -> Iterator[_OrderPlan]:
-    """Orders and the outcome of each of their payments, until there are exactly n payments."""
-    left = n
-    while left > 0:
-        if left == 1 or rng.random() < FIRST_ATTEMPT_SUCCESS:
-            left -= 1
-            yield _OrderPlan(payments=["succeeded"])
-            continue
-        kind = rng.random()
-        if kind < 0.6:
-            code, category = rng.choice(SOFT_DECLINES), Category.SOFT
-        elif kind < 0.85:
-            code, category = rng.choice(ACTION_DECLINES), Category.CUSTOMER_ACTION
-        else:
-            code, category = rng.choice(HARD_DECLINES), Category.HARD
-        item = _OrderPlan(payments=["failed"], case=True, decline_code=code, category=category)
-        if category == Category.SOFT:
-            item.case_channel = "retry"
-            item.payments.append("succeeded" if rng.random() < 0.6 else "failed")
-        elif category == Category.CUSTOMER_ACTION and rng.random() < 0.4:
-            item.case_channel = "link"
-            item.payments.append("succeeded")
-        left -= len(item.payments)
-        yield item
-
-
-def _chunks(items: Iterable, size: int) -> Iterator[list]:
-    chunk: list = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def _uuid(rng: random.Random) -> uuid.UUID:
-    return uuid.UUID(int=rng.getrandbits(128), version=4)
-
-
-class _Seeder:
+class Seeder:
     def __init__(self, *, n: int, rng: random.Random, now: datetime, say) -> None:
         self.n, self.rng, self.now, self.say = n, rng, now, say
-        self.start = _months_start(now)
+        self.start = months_start(now)
         self.span = (now - timedelta(hours=2) - self.start).total_seconds()
         self.zone = ZoneInfo(settings.RECEIPTS_TIME_ZONE)
         self.began = time.monotonic()
@@ -228,21 +60,21 @@ class _Seeder:
         self.policy = dunning_policy_default_ensure()
 
     def copy(self, model, rows: list[dict]) -> None:
-        self.counts[model._meta.label] += _copy(model, rows)
+        self.counts[model._meta.label] += rows_copy(model, rows)
 
     def progress(self, what: str) -> None:
         elapsed = time.monotonic() - self.began
         self.say(f"  {what} ({elapsed:.0f} s)")
 
     # Orders with their leads, payments, dunning, refunds, disputes and CSAT, a chunk at a time.
-    def orders_chunk(self, plans: list[_OrderPlan]) -> None:
+    def orders_chunk(self, plans: list[OrderPlan]) -> None:
         rng, now, P, D = self.rng, self.now, Payment.Status, DunningCase.Status
-        lead_id = _reserve_ids(Lead, len(plans))
-        order_id = _reserve_ids(Order, len(plans))
-        customer_id = _reserve_ids(Customer, sum(1 for p in plans if p.case) or 1)
-        payment_id = _reserve_ids(Payment, sum(len(p.payments) for p in plans))
-        case_id = _reserve_ids(DunningCase, sum(1 for p in plans if p.case) or 1)
-        attempt_id = _reserve_ids(
+        lead_id = ids_reserve(Lead, len(plans))
+        order_id = ids_reserve(Order, len(plans))
+        customer_id = ids_reserve(Customer, sum(1 for p in plans if p.case) or 1)
+        payment_id = ids_reserve(Payment, sum(len(p.payments) for p in plans))
+        case_id = ids_reserve(DunningCase, sum(1 for p in plans if p.case) or 1)
+        attempt_id = ids_reserve(
             DunningAttempt, sum(1 for p in plans if p.case_channel == "retry") or 1
         )
         leads, orders, customers, payments, cases, attempts = [], [], [], [], [], []
@@ -269,7 +101,7 @@ class _Seeder:
                                   "card_exp_year": now.year + 2,
                                   "created_at": created, "updated_at": created})  # fmt: skip
             order = {
-                "id": oid, "checkout_token": _uuid(rng), "reference": f"SC-{oid:09d}",
+                "id": oid, "checkout_token": uuid_from(rng), "reference": f"SC-{oid:09d}",
                 "offer_id": offer.pk, "email": email, "name": name, "billing_country": country,
                 "lines": quote.lines(offer=offer), "currency": quote.currency,
                 "subtotal": quote.subtotal, "tax": quote.tax, "total": quote.total,
@@ -382,7 +214,7 @@ class _Seeder:
                 if moment < now:
                     chosen_disputes.append((payment, moment))
         refunds, disputes = [], []
-        refund_id = _reserve_ids(Refund, len(chosen_refunds)) if chosen_refunds else 0
+        refund_id = ids_reserve(Refund, len(chosen_refunds)) if chosen_refunds else 0
         for payment, order, amount, full, moment in chosen_refunds:
             refunds.append({"id": refund_id, "payment_id": payment["id"],
                             "idempotency_key": f"{SEED_PREFIX}refund:{refund_id}",
@@ -396,7 +228,7 @@ class _Seeder:
             order["amount_refunded"] = amount
             if full:
                 order.update(status="refunded", balance=0)
-        dispute_id = _reserve_ids(Dispute, len(chosen_disputes)) if chosen_disputes else 0
+        dispute_id = ids_reserve(Dispute, len(chosen_disputes)) if chosen_disputes else 0
         for payment, moment in chosen_disputes:
             outcome = rng.random()
             closed = moment + timedelta(days=30)
@@ -427,7 +259,7 @@ class _Seeder:
             answered = payment["succeeded_at"] + timedelta(minutes=rng.uniform(1, 600))
             if rng.random() < CSAT_SHARE and answered < self.now:
                 chosen.append((order, answered))
-        first = _reserve_ids(PaymentCsat, len(chosen)) if chosen else 0
+        first = ids_reserve(PaymentCsat, len(chosen)) if chosen else 0
         for i, (order, answered) in enumerate(chosen):
             comment = "" if rng.random() < 0.8 else rng.choice(CSAT_COMMENTS)
             rows.append({"id": first + i, "order_id": order["id"], "answered_at": answered,
@@ -437,8 +269,8 @@ class _Seeder:
         return rows
 
     def leads_without_orders(self, count: int, *, size: int) -> None:
-        for chunk in _chunks(range(count), size):
-            first = _reserve_ids(Lead, len(chunk))
+        for chunk in chunks(range(count), size):
+            first = ids_reserve(Lead, len(chunk))
             rows = []
             for i in range(len(chunk)):
                 lid = first + i
@@ -468,9 +300,9 @@ class _Seeder:
         )  # fmt: skip
         prototypes: dict[tuple[int, str], dict] = {}
         done = 0
-        for chunk in _chunks(paid.iterator(chunk_size=size), size):
-            notification_id = _reserve_ids(Notification, len(chunk))
-            receipt_id = _reserve_ids(Receipt, len(chunk))
+        for chunk in chunks(paid.iterator(chunk_size=size), size):
+            notification_id = ids_reserve(Notification, len(chunk))
+            receipt_id = ids_reserve(Receipt, len(chunk))
             notifications, receipts = [], []
             for i, row in enumerate(chunk):
                 (pid, oid, received, pi, charge, succeeded, kind, email, name, reference,
@@ -528,82 +360,97 @@ class _Seeder:
             self.progress(f"receipts and their emails: {done:,}")
         self.counters_after = counters
 
+    # Credit notes for the refunds, and the refund emails that carried them.
+    def credit_notes_and_emails(self, *, size: int) -> None:
+        """One credit note per seeded refund, numbered per year in the order refunds were made,
+        with the snapshot receipts.services.snapshot builds from its receipt."""
+        series = settings.RECEIPTS_CREDIT_NOTE_SERIES
+        counters = dict(
+            DocumentCounter.objects.filter(series=series).values_list("year", "last_number")
+        )
+        self.note_counters_before = dict(counters)
+        refunds = (
+            Refund.objects.filter(idempotency_key__startswith=SEED_PREFIX)
+            .order_by("created_at", "id")
+            .values_list("id", "payment_id", "amount", "reason", "stripe_refund_id",
+                         "created_at", "payment__receipt__id", "payment__receipt__number",
+                         "payment__receipt__total", "payment__receipt__snapshot",
+                         "payment__order_id", "payment__order__email",
+                         "payment__order__name")
+        )  # fmt: skip
+        done = 0
+        for chunk in chunks(refunds.iterator(chunk_size=size), size):
+            notification_id = ids_reserve(Notification, len(chunk))
+            note_id = ids_reserve(CreditNote, len(chunk))
+            notifications, notes = [], []
+            for i, row in enumerate(chunk):
+                (rid, pid, amount, reason, stripe_refund, moment, receipt_id, receipt_number,
+                 receipt_total, receipt_snapshot, oid, email, name) = row  # fmt: skip
+                issued = moment + timedelta(seconds=2)
+                receipt = Receipt(
+                    pk=receipt_id, number=receipt_number, total=receipt_total,
+                    snapshot=receipt_snapshot,
+                )  # fmt: skip
+                snapshot = credit_note_snapshot_build(
+                    receipt=receipt, amount=amount, credited_before=[], reason=reason,
+                    refund={"stripe_refund": stripe_refund, "refunded_at": moment.isoformat()},
+                    now=issued,
+                )  # fmt: skip
+                sequence = counters.get(snapshot["year"], 0) + 1
+                counters[snapshot["year"]] = sequence
+                number = f"{series}-{snapshot['year']}-{sequence:06d}"
+                snapshot["number"] = number
+                nid = notification_id + i
+                notifications.append({
+                    "id": nid, "key": f"{SEED_PREFIX}refund_issued:{rid}",
+                    "kind": Notification.Kind.REFUND_ISSUED, "order_id": oid, "payment_id": pid,
+                    "to_email": email, "status": "sent", "attempts": 1,
+                    "context": {"refund_amount": amount, "currency": snapshot["currency"],
+                                "full": amount == receipt_total},
+                    "subject": "Your refund is on its way", "created_at": issued,
+                    "sent_at": issued + timedelta(seconds=5),
+                    "message_id": f"<seed.{nid}@{SEED_EMAIL_DOMAIN}>",
+                })  # fmt: skip
+                notes.append({
+                    "id": note_id + i, "receipt_id": receipt_id, "refund_id": rid,
+                    "reason": reason[:500], "series": series, "year": snapshot["year"],
+                    "sequence": sequence, "number": number,
+                    "issued_at": datetime.fromisoformat(snapshot["issued_at"]),
+                    "snapshot": snapshot, "currency": snapshot["currency"],
+                    "net": snapshot["net"], "tax": snapshot["tax"], "total": snapshot["total"],
+                    "buyer_email": email, "buyer_name": name, "status": "issued",
+                    "delivered_by_id": nid,
+                })  # fmt: skip
+            self.copy(Notification, notifications)
+            self.copy(CreditNote, notes)
+            done += len(chunk)
+        self.note_counters_after = counters
+        self.progress(f"credit notes and their emails: {done:,}")
+
     def counters_advance(self) -> None:
         """Each year's counter ends at the last number inserted. A new counter is inserted at
         that number; an existing one moves one step per number, the only move its trigger
         allows."""
-
-        series = settings.RECEIPTS_SERIES
         table = connection.ops.quote_name(DocumentCounter._meta.db_table)
-        for year, number in self.counters_after.items():
-            before = self.counters_before.get(year)
-            if before is None:
-                DocumentCounter.objects.create(series=series, year=year, last_number=number)
-            elif number > before:
-                counter = DocumentCounter.objects.get(series=series, year=year)
-                # One statement; the loop runs in the server. Only integers are interpolated.
-                steps, pk = int(number - before), int(counter.pk)
-                loop = (
-                    f"DO $$ BEGIN FOR i IN 1..{steps} LOOP UPDATE {table} "  # noqa: S608
-                    f"SET last_number = last_number + 1 WHERE id = {pk}; END LOOP; END $$"
-                )
-                with connection.cursor() as cursor:
-                    cursor.execute(loop)
-
-
-CSAT_COMMENTS = ("Quick and easy.", "The card form was fiddly on my phone.", "Took two tries.",
-                 "Great.")  # fmt: skip
-
-
-def scale_seed(
-    *,
-    n: int,
-    stdout,
-    seed: int = 16,
-    now: datetime | None = None,
-    orders_per_chunk: int = 25_000,
-    receipts_per_chunk: int = 20_000,
-) -> dict[str, int]:
-    """Seed N payments of history (see the module docstring). Returns rows per model.
-
-    Rows are made and copied a chunk at a time, so memory stays flat however large N is."""
-
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ScaleSeedRefused("--scale takes a whole number of payments, 1 or more.")
-    if n > MAX_SCALE:
-        raise ScaleSeedRefused(f"--scale is at most {MAX_SCALE:,} payments.")
-
-    def say(message: str) -> None:
-        stdout.write(message)
-        if hasattr(stdout, "flush"):
-            stdout.flush()
-
-    seeded = Payment.objects.filter(idempotency_key__startswith=SEED_PREFIX)
-    if seeded.exists():
-        say(f"kept the scale seed already here ({seeded.count():,} payments); use a fresh "
-            "database to seed another")  # fmt: skip
-        return {}
-    with transaction.atomic():
-        # Nothing else writes these tables while ids are reserved and filled (reads go on).
-        tables = [Lead, Order, Customer, Payment, Refund, Dispute, DunningCase, DunningAttempt,
-                  Notification, Receipt, PaymentCsat, DocumentCounter]  # fmt: skip
-        with connection.cursor() as cursor:
-            for model in tables:
-                cursor.execute(
-                    f"LOCK TABLE {connection.ops.quote_name(model._meta.db_table)} "
-                    "IN SHARE ROW EXCLUSIVE MODE"
-                )
-        seeder = _Seeder(n=n, rng=random.Random(seed), now=now or timezone.now(), say=say)
-        say(f"seeding {n:,} payments from {seeder.start:%Y-%m} to {seeder.now:%Y-%m}:")
-        orders = 0
-        for plans in _chunks(_plans(n=n, rng=seeder.rng), orders_per_chunk):
-            seeder.orders_chunk(plans)
-            orders += len(plans)
-        seeder.leads_without_orders(int(orders * LEADS_WITHOUT_ORDERS), size=orders_per_chunk)
-        seeder.receipts_and_emails(size=receipts_per_chunk)
-        seeder.counters_advance()
-        seeder.progress("checking every reference (at commit)")
-    counts = dict(seeder.counts)
-    say(f"seeded {n:,} payments in {time.monotonic() - seeder.began:.1f} s: "
-        + ", ".join(f"{label} {count:,}" for label, count in sorted(counts.items())))  # fmt: skip
-    return counts
+        for series, before_all, after_all in (
+            (settings.RECEIPTS_SERIES, self.counters_before, self.counters_after),
+            (
+                settings.RECEIPTS_CREDIT_NOTE_SERIES,
+                self.note_counters_before,
+                self.note_counters_after,
+            ),
+        ):
+            for year, number in after_all.items():
+                before = before_all.get(year)
+                if before is None:
+                    DocumentCounter.objects.create(series=series, year=year, last_number=number)
+                elif number > before:
+                    counter = DocumentCounter.objects.get(series=series, year=year)
+                    # One statement; the loop runs in the server. Only integers go in.
+                    steps, pk = int(number - before), int(counter.pk)
+                    loop = (
+                        f"DO $$ BEGIN FOR i IN 1..{steps} LOOP UPDATE {table} "  # noqa: S608
+                        f"SET last_number = last_number + 1 WHERE id = {pk}; END LOOP; END $$"
+                    )
+                    with connection.cursor() as cursor:
+                        cursor.execute(loop)
