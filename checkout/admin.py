@@ -16,9 +16,9 @@ from checkout.models import (
     Subscription,
     TaxRate,
 )
+from checkout.selectors import order_hold
 from checkout.services.holds import (
     PaymentNotHeld,
-    order_hold,
     order_hold_capture,
     order_hold_release,
 )

@@ -5,7 +5,7 @@ deleted here; the action calls the notification services."""
 from django.contrib import admin, messages
 
 from checkout.models import Notification, NotificationEvent
-from checkout.services.notifications import notification_resend
+from checkout.notifications import notification_resend
 from config.admin import HistoryInline, ReadOnlyFieldsAdmin
 
 

@@ -22,6 +22,6 @@ def _anymail_bounces_connect() -> None:
         from anymail.signals import tracking
     except ImportError:
         return
-    from checkout.views_email import anymail_tracking_receiver
+    from checkout.notifications.bounces import anymail_tracking_receiver
 
     tracking.connect(anymail_tracking_receiver, dispatch_uid="checkout.anymail_bounces")

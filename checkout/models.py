@@ -209,7 +209,7 @@ class Notification(models.Model):
     The row is written in the same transaction as the change it reports and the email is sent
     by a task after commit, so a redelivered webhook or a second confirm never sends twice.
 
-    Delivery is tracked (checkout.services.notifications): queued (`pending`) until it is sent,
+    Delivery is tracked (checkout.notifications): queued (`pending`) until it is sent,
     with retries and backoff; `failed` after the last attempt; `bounced` when the mail provider
     says so (matched by `message_id`). Every move is a `NotificationEvent`. Documents a higher
     app attaches (a receipt, a credit note) are listed in `attachments` once sent.
@@ -267,7 +267,7 @@ class Notification(models.Model):
     # The Message-ID we sent (or the mail provider's id for it): what a bounce report names.
     message_id = models.CharField(max_length=255, blank=True, db_index=True)
     bounced_at = models.DateTimeField(null=True, blank=True)
-    # Channels, languages and templates (dunning's messages; issue 15). A row with `body_text`
+    # Channels, languages and templates (dunning's messages). A row with `body_text`
     # was rendered when it was decided (from an editable template named in `template`) and is
     # sent as stored; every other row is rendered from checkout's own email templates. An SMS
     # goes to `to_phone` through config/sms.py, and only with SMS consent in the ledger.
@@ -429,7 +429,7 @@ SUBSCRIPTION_MACHINE = StatusMachine(
 class PaymentCsat(models.Model):
     """The buyer's answer to "How easy was paying?" (1 to 5, an optional comment): one per order.
 
-    Reached through a signed link (checkout.services.csat) from the payment-confirmed email and
+    Reached through a signed link (checkout.csat.services) from the payment-confirmed email and
     the done page, with no login. The first answer stands: the unique order is what makes a
     second one (another click, a race between two tabs) a refusal rather than a second row.
     """

@@ -11,21 +11,19 @@ the money.
 
 from __future__ import annotations
 
+from checkout.tasks import order_payment_record_task
 from config.celery import enqueue_on_commit
+from payments import signals
 
 # The payments signals checkout listens to, by name (payments.signals).
 SIGNALS = ("succeeded", "authorized", "canceled", "failed", "refunded", "disputed")
 
 
 def on_payment_news(sender, payment_id: int, **kwargs) -> None:
-    from checkout.tasks import order_payment_record_task
-
     enqueue_on_commit(order_payment_record_task, payment_id)
 
 
 def connect() -> None:
-    from payments import signals
-
     for name in SIGNALS:
         getattr(signals, f"payment_{name}").connect(
             on_payment_news, dispatch_uid=f"checkout.receivers.{name}"

@@ -1,4 +1,7 @@
-"""Checkout tasks: each takes ids, loads by id and calls one service; running twice is harmless."""
+"""Checkout tasks: each takes ids, loads by id and calls one service; running twice is harmless.
+
+Services import these tasks to enqueue them, so a task imports its service inside its body.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +9,6 @@ import logging
 
 from celery import shared_task
 
-from checkout.services.accounting import PaymentWithoutOrder, order_payment_record
-from checkout.services.notifications import notification_send, notifications_redrive
-from checkout.services.orders import order_flag_for_review
 from payments.models import Payment
 from payments.services import payment_risk_unknown
 
@@ -28,6 +28,9 @@ def order_payment_record_task(self, payment_id: int) -> None:
     While the payment's Radar verdict is still unknown (Stripe could not be asked), access is
     held back; the task runs again until the verdict is in.
     """
+    from checkout.services.accounting import PaymentWithoutOrder, order_payment_record
+    from checkout.services.orders import order_flag_for_review
+
     try:
         order_payment_record(payment_id=payment_id)
     except PaymentWithoutOrder:
@@ -47,18 +50,22 @@ def order_payment_record_task(self, payment_id: int) -> None:
 
 @shared_task(name="checkout.notification_send")
 def notification_send_task(notification_id: int) -> None:
+    from checkout.notifications import notification_send
+
     notification_send(notification_id=notification_id)
 
 
 @shared_task(name="checkout.notifications_redrive")
 def notifications_redrive_task() -> None:
     """Beat: send again what was stored but never sent (the broker was down at commit)."""
+    from checkout.notifications import notifications_redrive
+
     notifications_redrive()
 
 
 @shared_task(name="checkout.portal_link_send")
 def portal_link_send_task(email: str) -> None:
-    from checkout.services.portal import portal_link_send
+    from checkout.portal.links import portal_link_send
 
     portal_link_send(email=email)
 
@@ -66,7 +73,8 @@ def portal_link_send_task(email: str) -> None:
 @shared_task(name="checkout.subscriptions_renew_due")
 def subscriptions_renew_due_task() -> int:
     """Charge every renewal that is due (beat). Each one is claimed with a skip-locked lock."""
-    from checkout.services.subscriptions import subscription_renew, subscriptions_due
+    from checkout.selectors import subscriptions_due
+    from checkout.services.subscriptions import subscription_renew
 
     charged = 0
     for subscription_id in subscriptions_due():

@@ -1,6 +1,8 @@
 from django.urls import path
 
-from checkout import views, views_csat, views_email
+from checkout import views
+from checkout.csat import views as csat_views
+from checkout.notifications import bounces
 
 app_name = "checkout"
 
@@ -12,7 +14,7 @@ urlpatterns = [
     path("checkout/<slug:slug>/<uuid:token>/status/", views.checkout_status_api, name="status"),
     path("checkout/<slug:slug>/<uuid:token>/return/", views.checkout_return, name="return"),
     path("checkout/<slug:slug>/<uuid:token>/done/", views.checkout_done, name="done"),
-    path("feedback/payment/<str:token>/", views_csat.csat_page, name="csat"),
+    path("feedback/payment/<str:token>/", csat_views.csat_page, name="csat"),
     # Bounce reports for the customer emails (the message log's delivery tracking).
-    path("webhooks/email/bounce/", views_email.email_bounce, name="email-bounce"),
+    path("webhooks/email/bounce/", bounces.email_bounce, name="email-bounce"),
 ]

@@ -21,8 +21,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from checkout.csat.forms import CsatForm
+from checkout.csat.services import csat_answer_for, csat_url
 from checkout.forms import CheckoutForm
-from checkout.models import PORTAL_PROVEN_EMAIL_SESSION_KEY, Offer, Order
+from checkout.models import PORTAL_PROVEN_EMAIL_SESSION_KEY, Offer, Order, PaymentCsat
 from checkout.services.checkout import (
     UNREACHABLE_MESSAGE,
     CheckoutBlocked,
@@ -42,9 +44,11 @@ from checkout.services.orders import (
     checkout_token_verify,
     offer_for_checkout,
 )
-from checkout.services.pricing import ChargeBelowMinimum, PricingError, price_quote
+from checkout.services.pricing import ChargeBelowMinimum, PricingError, next_renewal, price_quote
 from config.http import client_ip
 from config.limits import client_key, limit_exceeded
+from leads.normalise import LeadInputError
+from leads.services import CaptureContext, consent_text_current
 from payments import gateway
 from payments.models import Payment
 from payments.services import CardNotProven
@@ -79,8 +83,6 @@ def _unknown_offer(request):
 
 
 def _consent_texts() -> dict:
-    from leads.services import consent_text_current
-
     return {
         "terms": consent_text_current(purpose="terms"),
         "marketing": consent_text_current(purpose="marketing_email"),
@@ -152,9 +154,6 @@ def checkout_start(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def _begin(request: HttpRequest, form: CheckoutForm, *, offer: Offer, token: str) -> Order | None:
-    from leads.normalise import LeadInputError
-    from leads.services import CaptureContext
-
     data = form.cleaned_data
     text_ids = {}
     if data.get("terms_text_id"):
@@ -262,7 +261,6 @@ def checkout_pay_page(request: HttpRequest, slug: str, token: str) -> HttpRespon
 def _next_charge(order: Order):
     if order.offer.billing_type != Offer.BillingType.RECURRING:
         return None
-    from checkout.services.pricing import next_renewal
 
     return next_renewal(start=order.created_at, interval=order.offer.interval)
 
@@ -415,10 +413,6 @@ def checkout_done(request: HttpRequest, slug: str, token: str) -> HttpResponse:
 
 def _done_csat(*, order: Order, payment: Payment | None) -> dict:
     """The payment CSAT question on the done page, once the payment went through."""
-    from checkout.forms_csat import CsatForm
-    from checkout.models import PaymentCsat
-    from checkout.services.csat import csat_answer_for, csat_url
-
     if payment is None or not payment.is_paid:  # a hold is not a payment yet
         return {}
     return {

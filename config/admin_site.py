@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.urls import path
 
 from config import two_factor
+from config.staff_home import staff_home_items
 
 
 class PortalAdminSite(admin.AdminSite):
@@ -20,8 +21,6 @@ class PortalAdminSite(admin.AdminSite):
 
     def index(self, request, extra_context=None):
         """The staff home: the user's work queues above the list of models."""
-        from config.staff_home import staff_home_items
-
         extra_context = {
             **(extra_context or {}),
             "work_items": staff_home_items(user=request.user),

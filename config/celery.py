@@ -7,6 +7,8 @@ import os
 from celery import Celery
 from celery.signals import task_postrun, task_prerun
 
+from config.logging import request_id_var
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
 app = Celery("portal")
@@ -38,16 +40,12 @@ _request_id_tokens: dict = {}
 
 @task_prerun.connect
 def _bind_task_id(task_id=None, **_kwargs) -> None:
-    from config.logging import request_id_var
-
     _request_id_tokens[task_id] = request_id_var.set(f"task-{task_id}")
 
 
 @task_postrun.connect
 def _unbind_task_id(task_id=None, **_kwargs) -> None:
     # An eager task runs in its caller's context: give the caller its own id back.
-    from config.logging import request_id_var
-
     token = _request_id_tokens.pop(task_id, None)
     if token is not None:
         # ValueError: set in another context (not in a worker; be safe).

@@ -21,7 +21,7 @@ urlpatterns = [
     path("", include("payments.urls")),
     path("", include("leads.urls")),
     path("", include("checkout.urls")),
-    path("", include("checkout.urls_portal")),
+    path("", include("checkout.portal.urls")),
     path("", include("receipts.urls")),
     path("", include("dunning.urls")),
     path("", include("reporting.urls")),

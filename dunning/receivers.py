@@ -8,19 +8,17 @@ refund or cancellation cancels them.
 from __future__ import annotations
 
 from config.celery import enqueue_on_commit
+from dunning.tasks import payment_news_task
+from payments import signals
 
 SIGNALS = ("succeeded", "failed", "refunded", "canceled", "authorized")
 
 
 def on_payment_news(sender, payment_id: int, **kwargs) -> None:
-    from dunning.tasks import payment_news_task
-
     enqueue_on_commit(payment_news_task, payment_id)
 
 
 def connect() -> None:
-    from payments import signals
-
     for name in SIGNALS:
         getattr(signals, f"payment_{name}").connect(
             on_payment_news, dispatch_uid=f"dunning.receivers.{name}"

@@ -42,13 +42,13 @@ def case_steps_run_task(pairs: list[list[int]], at: str | None = None) -> int:
 @shared_task(name="dunning.attempt_charge")
 def attempt_charge_task(attempt_id: int, at: str | None = None) -> None:
     """One retry of a saved card, in a task of its own (it waits for Stripe)."""
-    from dunning.services.scheduler import dunning_attempt_charge
+    from dunning.services.attempts import dunning_attempt_charge
 
     dunning_attempt_charge(attempt_id=attempt_id, now=_moment(at))
 
 
 @shared_task(name="dunning.payment_news")
 def payment_news_task(payment_id: int) -> None:
-    from dunning.services.cases import dunning_payment_news
+    from dunning.services.triggers import dunning_payment_news
 
     dunning_payment_news(payment_id=payment_id)

@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from checkout.models import Entitlement
+from checkout.selectors import order_entitlement_active
 from checkout.services.checkout import UNREACHABLE_MESSAGE
 from config.limits import client_key, limit_exceeded
 from config.money import money_format
@@ -251,9 +251,7 @@ def pay_done(request: HttpRequest, token: str) -> HttpResponse:
                 "offer": order.offer,
                 "language": language,
                 "copy": _copy(language, link, amount=amount),
-                "entitlement": Entitlement.objects.filter(
-                    order=order, status=Entitlement.Status.ACTIVE
-                ).first(),
+                "entitlement": order_entitlement_active(order=order),
             },
         )
     )

@@ -23,13 +23,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from checkout.models import Notification
-from checkout.services.notifications import (
+from checkout.notifications import (
     NotificationAttachment,
     NotificationAttachments,
     notification_schedule,
 )
+from config.audit import audit_log_record
 from payments.models import PAID_STATUSES, Refund
 from receipts.models import CreditNote, Receipt, ReceiptEvent
+from receipts.services.production import documents_storage
 
 logger = logging.getLogger(__name__)
 
@@ -65,8 +67,6 @@ def _label(document: Receipt | CreditNote) -> str:
 
 
 def document_attachment(document: Receipt | CreditNote) -> NotificationAttachment:
-    from receipts.services.production import documents_storage
-
     with documents_storage().open(document.pdf_path, "rb") as f:
         content = f.read()
     return NotificationAttachment(
@@ -222,8 +222,6 @@ def documents_follow_up(*, now=None, limit: int = 200) -> int:
 
 def document_resend(*, document: Receipt | CreditNote, actor) -> Notification | None:
     """Staff send a document again in an email of its own (a new message each time)."""
-    from config.audit import audit_log_record
-
     is_credit = isinstance(document, CreditNote)
     receipt = document.receipt if is_credit else document
     if receipt.order_id is None:

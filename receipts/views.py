@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
-from checkout.services.portal import PortalLinkExpired, PortalLinkInvalid, portal_token_email
+from checkout.portal.links import PortalLinkExpired, PortalLinkInvalid, portal_token_email
 from receipts.selectors import buyer_document
 from receipts.services.production import documents_storage
 

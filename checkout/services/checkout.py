@@ -39,6 +39,8 @@ from checkout.services.pricing import (
     next_renewal,
 )
 from config.transitions import status_event_created
+from leads.models import LeadStatus
+from leads.services import lead_capture, lead_readiness, readiness_policy_active
 from payments import gateway
 from payments.models import OPEN_STATUSES, Customer, Payment
 from payments.services import (
@@ -366,9 +368,6 @@ def checkout_begin(
     away: the order goes to manual review and the buyer is told what happens next.
     `context` is a leads.services.CaptureContext. Raises leads' LeadInputError on bad input.
     """
-    from leads.models import LeadStatus
-    from leads.services import lead_capture, lead_readiness, readiness_policy_active
-
     lead = lead_capture(
         email=email,
         name=name,

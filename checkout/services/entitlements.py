@@ -17,7 +17,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from checkout.models import ENTITLEMENT_MACHINE, Entitlement, EntitlementEvent, Order
+from checkout.models import ENTITLEMENT_MACHINE, Entitlement, Order
 from config.audit import audit_log_record
 from config.transitions import Outcome, status_event_created, transition
 from payments.models import Payment
@@ -161,19 +161,3 @@ def entitlement_transition(
             detail={**detail, "cause": cause},
         )
     return entitlement, outcome
-
-
-def entitlement_suspension_cause(entitlement: Entitlement) -> str:
-    """Why a suspended entitlement was suspended: the cause of its last move to suspended
-    ("" when it is not suspended)."""
-    if entitlement.status != Entitlement.Status.SUSPENDED:
-        return ""
-    last = (
-        EntitlementEvent.objects.filter(
-            entitlement=entitlement, to_status=entitlement.status, outcome=Outcome.APPLIED
-        )
-        .order_by("-created_at", "-pk")
-        .values_list("cause", flat=True)
-        .first()
-    )
-    return last or ""

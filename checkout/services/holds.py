@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from checkout.models import Order
+from checkout.selectors import order_hold
 from checkout.services.accounting import order_payment_record
 from payments import gateway
 from payments.models import Payment
@@ -24,7 +25,6 @@ from payments.services.capture import PaymentNotHeld, payment_capture, payment_r
 __all__ = [
     "HoldOutcome",
     "PaymentNotHeld",
-    "order_hold",
     "order_hold_capture",
     "order_hold_release",
 ]
@@ -39,16 +39,6 @@ class HoldOutcome:
     def answered(self) -> bool:
         """False when Stripe's answer was lost: the payment is `unknown` until its news comes."""
         return self.payment.status != Payment.Status.UNKNOWN
-
-
-def order_hold(order: Order, *, authorized_only: bool = False) -> Payment | None:
-    """The order's latest card hold (a failed one never counts): the one staff act on."""
-    holds = order.payments.filter(capture_method=Payment.CaptureMethod.MANUAL).exclude(
-        status=Payment.Status.FAILED
-    )
-    if authorized_only:
-        holds = holds.filter(status=Payment.Status.AUTHORIZED)
-    return holds.order_by("-created_at", "-pk").first()
 
 
 def _held(order: Order) -> Payment:

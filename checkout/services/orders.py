@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from checkout.models import ORDER_MACHINE, Offer, Order, OrderEvent
 from checkout.services.pricing import price_quote
+from config.audit import audit_log_record
 from config.transitions import status_event_created, status_event_record, transition
 
 logger = logging.getLogger(__name__)
@@ -193,8 +194,6 @@ def order_transition(
 
 def order_flag_for_review(*, order_id: int, reason: str, actor: Any = None) -> Order:
     """Put the order in front of staff. While flagged, no card payment can start."""
-    from config.audit import audit_log_record
-
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
         if not order.needs_review:

@@ -15,15 +15,16 @@ whatever the card, so we refuse it first, before any PaymentIntent exists.
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from babel.numbers import get_currency_precision, list_currencies
+from babel.numbers import list_currencies
 from django.conf import settings
-from django.db.models import F, Q
 from django.utils import timezone
 
-from checkout.models import Offer, TaxRate
+from checkout.models import Offer
+from checkout.selectors import tax_rate_for
 from config.money import money_format
 
 
@@ -93,11 +94,6 @@ class Quote:
                 "tax_inclusive": self.tax_inclusive,
             }
         ]
-
-
-def currency_exponent(currency: str) -> int:
-    """Decimals of an ISO 4217 currency (JPY 0, USD 2, KWD 3)."""
-    return get_currency_precision(currency_validate(currency))
 
 
 def currency_validate(currency: str) -> str:
@@ -189,13 +185,6 @@ def _round_half_up(numerator: int, denominator: int) -> int:
     return (2 * numerator + denominator) // (2 * denominator)
 
 
-def tax_rate_for(*, offer: Offer, country: str) -> TaxRate | None:
-    """The offer's own rate for the country, else the global one, else none."""
-    country = (country or "").upper()
-    rates = TaxRate.objects.filter(Q(offer=offer) | Q(offer__isnull=True), country=country)
-    return rates.order_by(F("offer").asc(nulls_last=True)).first()
-
-
 def price_quote(*, offer: Offer, billing_country: str, now: datetime | None = None) -> Quote:
     """Subtotal, tax, total and the amount due now for one offer and billing country."""
     currency = currency_validate(offer.currency)
@@ -248,8 +237,6 @@ def price_quote(*, offer: Offer, billing_country: str, now: datetime | None = No
 
 def next_renewal(*, start: datetime, interval: str) -> datetime:
     """The same day next month or next year, clamped to the month's last day (31 Jan → 28 Feb)."""
-    import calendar
-
     if interval == Offer.Interval.YEAR:
         year, month = start.year + 1, start.month
     else:

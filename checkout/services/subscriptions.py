@@ -32,15 +32,6 @@ logger = logging.getLogger(__name__)
 RENEWAL_TOKEN_NAMESPACE = uuid.UUID("6f1c2a4e-5b0d-4c8e-9a51-2f7d3e9b8c10")
 
 
-def subscriptions_due(*, now: datetime | None = None, limit: int = 100) -> list[int]:
-    now = now or timezone.now()
-    return list(
-        Subscription.objects.filter(status=Subscription.Status.ACTIVE, next_charge_at__lte=now)
-        .order_by("next_charge_at")
-        .values_list("pk", flat=True)[:limit]
-    )
-
-
 def _renewal_order(subscription: Subscription, period_start: datetime) -> Order:
     first = subscription.order
     token = uuid.uuid5(

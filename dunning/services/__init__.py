@@ -1,13 +1,7 @@
 """Every write in dunning goes through these services (split by concern)."""
 
-from dunning.services.cases import (
-    dunning_case_cancel,
-    dunning_case_open,
-    dunning_case_recover,
-    dunning_discover,
-    dunning_payment_news,
-    dunning_triggers_fire,
-)
+from dunning.services.attempts import dunning_attempt_charge, dunning_attempt_settle
+from dunning.services.cases import dunning_case_cancel, dunning_case_open, dunning_case_recover
 from dunning.services.pay import (
     LinkNotUsable,
     LinkOutcome,
@@ -18,13 +12,7 @@ from dunning.services.pay import (
     payment_link_refresh,
     payment_link_setup_start,
 )
-from dunning.services.scheduler import (
-    dunning_attempt_charge,
-    dunning_attempt_settle,
-    dunning_case_step_run,
-    dunning_cases_claim,
-    dunning_tick,
-)
+from dunning.services.scheduler import dunning_case_step_run, dunning_cases_claim, dunning_tick
 from dunning.services.staff import (
     ActionRefused,
     dunning_case_assign,
@@ -38,6 +26,7 @@ from dunning.services.staff import (
     dunning_case_write_off,
 )
 from dunning.services.transitions import CaseClosed, dunning_case_transition
+from dunning.services.triggers import dunning_discover, dunning_payment_news, dunning_triggers_fire
 
 __all__ = [
     "ActionRefused",

@@ -12,10 +12,11 @@ from django.conf import settings
 from django.template import Context, Template
 
 from checkout.models import Notification, Order
-from checkout.services.notifications import (
+from checkout.notifications import (
     notification_schedule_rendered,
     notification_sms_allowed,
 )
+from checkout.portal.links import portal_url
 from config.money import money_format
 from dunning.declines import decline_classify
 from dunning.models import DunningCase, DunningMessageTemplate
@@ -37,8 +38,6 @@ def message_context(
     *, order: Order, language: str, tz_name: str, amount: int, currency: str, **extra: Any
 ) -> dict[str, Any]:
     """What every template may use (docs/dunning.md lists the names)."""
-    from checkout.services.portal import portal_url
-
     context = {
         "name": order.name,
         "offer_name": order.offer.name,

@@ -22,12 +22,16 @@ from datetime import datetime
 
 from django.db import transaction
 
-from checkout.models import Order, Subscription
+from checkout.models import Notification, Order, Subscription
+from checkout.services.accounting import order_payment_record
+from checkout.services.checkout import checkout_customer
+from checkout.services.subscriptions import subscription_card_replace
 from dunning.declines import decline_classify
 from dunning.models import ACTIVE_STATUSES, DunningCase, DunningCaseNote, PaymentLink
 from dunning.selectors import case_amount_owed
 from dunning.services.cases import dunning_case_settle_from_order
 from dunning.services.links import LinkState, payment_link_state
+from dunning.services.messages import dunning_message_send
 from dunning.services.transitions import dunning_case_note_event
 from payments import gateway
 from payments.models import OPEN_STATUSES, Customer, Payment
@@ -92,8 +96,6 @@ def _usable(link: PaymentLink, now: datetime) -> PaymentLink:
 def _case_customer(case: DunningCase) -> Customer:
     """Whose card pays: the subscription's Customer for a renewal, else the order's (created
     as a guest of the order if it never had one), created at Stripe once."""
-    from checkout.services.checkout import checkout_customer
-
     if case.subscription_id:
         customer = Subscription.objects.get(pk=case.subscription_id).customer
     elif case.customer_id:
@@ -131,8 +133,6 @@ def payment_link_pay(
     Raises LinkNotUsable, payments' CardNotProven (another card than this page's SetupIntent
     saved: nothing is attached or charged) and gateway errors (Stripe unreachable).
     """
-    from checkout.services.subscriptions import subscription_card_replace
-
     language = link.case.language
     if not _PM_ID.match(payment_method_id or ""):
         return LinkOutcome(status="error", message=NO_CARD[language])
@@ -218,8 +218,6 @@ def payment_link_refresh(*, link: PaymentLink, now: datetime) -> LinkOutcome:
 
 
 def _after_payment(*, link: PaymentLink, payment: Payment, now: datetime) -> LinkOutcome:
-    from checkout.services.accounting import order_payment_record
-
     case = DunningCase.objects.select_related("order").get(pk=link.case_id)
     if payment.status in (_P.SUCCEEDED, _P.AUTHORIZED):
         # Recorded now, so the page shows the access at once; the webhook's task finds it done.
@@ -281,9 +279,6 @@ def _failure_record(
 def payment_link_fresh_send(*, link: PaymentLink, now: datetime) -> bool:
     """The buyer asked for a fresh link from an expired or used one: email a new one to the
     address on file, if the case is still open. The caller says the same thing either way."""
-    from checkout.models import Notification
-    from dunning.services.messages import dunning_message_send
-
     with transaction.atomic():
         case = (
             DunningCase.objects.select_for_update(of=("self",))

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from checkout.models import Notification
+from checkout.services.accounting import order_payment_record
 from config.audit import audit_log_record
 from dunning.models import (
     ACTIVE_STATUSES,
@@ -24,15 +25,10 @@ from dunning.models import (
     DunningPolicy,
 )
 from dunning.selectors import case_amount_owed
+from dunning.services.attempts import attempt_create, dunning_attempt_charge
 from dunning.services.cases import dunning_case_settle_from_order
 from dunning.services.messages import dunning_message_send
-from dunning.services.scheduler import (
-    attempt_create,
-    case_card,
-    case_plan,
-    dunning_attempt_charge,
-    retry_refusal,
-)
+from dunning.services.plan import case_card, case_plan, retry_refusal
 from dunning.services.transitions import (
     CaseClosed,
     dunning_case_note_event,
@@ -225,8 +221,6 @@ def dunning_case_mark_paid(
     """Finance: the buyer paid by bank transfer. The money is recorded as a payment of the
     order (no PaymentIntent; the bank reference is kept), so checkout accounts it and grants
     access like any other payment; the case closes as recovered (channel transfer)."""
-    from checkout.services.accounting import order_payment_record
-
     _require(actor, SETTLE)
     now = now or timezone.now()
     reference = (reference or "").strip()

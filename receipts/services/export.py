@@ -30,6 +30,7 @@ from config.audit import audit_log_record
 from config.celery import enqueue_on_commit
 from receipts.models import EXPORT_TRANSITIONS, CreditNote, Receipt, ReceiptExport
 from receipts.services.production import documents_storage
+from receipts.tasks import receipt_export_build_task
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +61,6 @@ def receipt_export_request(*, date_from: date, date_to: date, actor: Any) -> Rec
             target=export,
             detail={"from": date_from.isoformat(), "to": date_to.isoformat()},
         )
-        from receipts.tasks import receipt_export_build_task
 
         enqueue_on_commit(receipt_export_build_task, export.pk)
     return export

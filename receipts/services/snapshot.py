@@ -25,6 +25,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from checkout.models import Order
+from payments import gateway
 from payments.models import PAID_STATUSES, Customer, Payment
 from receipts.models import BuyerBillingDetails, Receipt
 from receipts.rendering.locales import buyer_language, buyer_locale, buyer_time_zone
@@ -206,8 +207,6 @@ def _card(payment: Payment) -> dict[str, str]:
     ):
         return {"brand": customer.card_brand, "last4": customer.card_last4}
     if payment.payment_method_id:
-        from payments import gateway
-
         try:
             card = gateway.payment_method_card(payment.payment_method_id)
         except gateway.GatewayError:

@@ -21,6 +21,12 @@ from config.celery import enqueue_on_commit
 from payments.models import PAID_STATUSES, Payment, Refund
 from receipts.delivery import documents_follow_up
 from receipts.models import CreditNote, Receipt, ReceiptExport
+from receipts.tasks import (
+    credit_notes_produce_task,
+    document_render_task,
+    receipt_export_build_task,
+    receipt_produce_task,
+)
 
 BATCH = 200
 # Payments that succeeded longer ago than this predate the receipts app: not swept.
@@ -30,13 +36,6 @@ EXPORT_LEASE = timedelta(minutes=15)
 
 
 def receipts_sweep(*, now=None) -> dict[str, int]:
-    from receipts.tasks import (
-        credit_notes_produce_task,
-        document_render_task,
-        receipt_export_build_task,
-        receipt_produce_task,
-    )
-
     now = now or timezone.now()
     counts = {}
     missing = Payment.objects.filter(

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db import transaction
 
+from checkout.notifications import notifications_for_payment_send
 from config.transitions import Outcome, transition
 from receipts.models import CREDIT_NOTE_MACHINE, RECEIPT_MACHINE, CreditNote, Receipt
 
@@ -63,6 +64,4 @@ def document_transition(
 
 
 def _release_waiting_emails(payment_id: int) -> None:
-    from checkout.services.notifications import notifications_for_payment_send
-
     notifications_for_payment_send(payment_id=payment_id)

@@ -13,9 +13,9 @@ import stripe
 from django.conf import settings
 
 from checkout.models import Order, Subscription
+from checkout.portal.links import portal_token_make
 from checkout.services.checkout import checkout_pay
 from checkout.services.orders import order_create
-from checkout.services.portal import portal_token_make
 from checkout.services.subscriptions import subscription_renew
 from payments import gateway
 from payments.models import Customer, Payment

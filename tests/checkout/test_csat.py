@@ -12,9 +12,7 @@ from django.contrib.auth.models import Group
 from django.core import mail
 from django.db import IntegrityError, connection, transaction
 
-from checkout.models import Notification, PaymentCsat
-from checkout.selectors import csat_by_week
-from checkout.services.csat import (
+from checkout.csat.services import (
     CsatAlreadyAnswered,
     CsatLinkExpired,
     CsatLinkInvalid,
@@ -23,8 +21,10 @@ from checkout.services.csat import (
     csat_token_make,
     csat_url,
 )
+from checkout.models import Notification, PaymentCsat
+from checkout.portal.links import portal_token_make
+from checkout.selectors import csat_by_week
 from checkout.services.orders import checkout_token_issue
-from checkout.services.portal import portal_token_make
 from payments.models import Payment
 from payments.services import payment_transition
 from tests.checkout.factories import OfferFactory, OrderFactory, PaymentFactory

@@ -14,10 +14,10 @@ from django.core import mail
 from django.utils import timezone
 
 from checkout.models import Entitlement, EntitlementEvent, Notification, Order, OrderEvent
-from checkout.selectors_portal import portal_order_rows
+from checkout.portal.links import portal_token_make
+from checkout.portal.selectors import portal_order_rows
 from checkout.services.accounting import order_payment_record
 from checkout.services.orders import order_create
-from checkout.services.portal import portal_token_make
 from payments import gateway
 from payments.models import Payment, WebhookEvent
 from payments.services.reconciliation import payments_reconcile

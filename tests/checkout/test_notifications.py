@@ -5,8 +5,8 @@ from django.core import mail
 from django.utils import timezone
 
 from checkout.models import Notification
-from checkout.notifications import failure_advice
-from checkout.services.notifications import (
+from checkout.notifications import (
+    failure_advice,
     notification_schedule,
     notification_send,
     notifications_redrive,

@@ -7,9 +7,9 @@ import pytest
 from django.core import mail, signing
 
 from checkout.models import Offer, Order
+from checkout.portal.links import portal_token_make
 from checkout.services.accounting import order_payment_record
 from checkout.services.entitlements import entitlement_grant
-from checkout.services.portal import portal_token_make
 from payments.models import Customer, Payment
 from payments.services import customer_card_save, customer_ensure, payment_transition
 from tests.checkout.factories import OfferFactory, OrderFactory, PaymentFactory
@@ -222,7 +222,7 @@ def _balance_intents(order) -> list:
 
 
 def test_a_balance_paid_but_not_yet_recorded_on_the_order_is_not_charged_again(localstripe):
-    from checkout.services.portal import BalanceNotPayable, order_balance_pay
+    from checkout.portal.services import BalanceNotPayable, order_balance_pay
     from payments.services import payment_refresh
     from tests.checkout.cards import THREE_DS, card_payment_method
 

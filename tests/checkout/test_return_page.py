@@ -7,7 +7,7 @@ from urllib.parse import parse_qs
 import pytest
 from django.test import Client
 
-from checkout.services.portal import portal_token_make
+from checkout.portal.links import portal_token_make
 from payments.models import Payment
 from payments.services import customer_card_save, customer_ensure
 from tests.checkout.cards import THREE_DS, VISA, card_payment_method

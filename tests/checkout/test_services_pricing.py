@@ -6,7 +6,6 @@ from checkout.models import Offer
 from checkout.services.pricing import (
     PricingError,
     amount_validate,
-    currency_exponent,
     next_renewal,
     price_quote,
 )
@@ -14,12 +13,6 @@ from checkout.templatetags.money import money, percent_bp
 from tests.checkout.factories import OfferFactory, TaxRateFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def test_currency_exponents_come_from_iso_not_from_a_hundred():
-    assert currency_exponent("JPY") == 0
-    assert currency_exponent("eur") == 2
-    assert currency_exponent("KWD") == 3
 
 
 def test_exclusive_tax_is_added_and_rounded_half_up():

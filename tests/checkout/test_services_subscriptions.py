@@ -125,7 +125,7 @@ def test_the_beat_task_charges_only_what_is_due(localstripe):
 
 
 def test_the_buyer_sees_the_next_charge_and_stops_renewing_from_the_portal(localstripe, client):
-    from checkout.services.portal import portal_token_make
+    from checkout.portal.links import portal_token_make
 
     subscription = _subscribed()
     token = portal_token_make(email="sub@example.com")
@@ -272,7 +272,7 @@ def _waiting_for_a_row_lock(table: str) -> bool:
 
 
 def test_cancelling_from_the_portal_right_after_a_renewal_says_it_was_charged(localstripe, client):
-    from checkout.services.portal import portal_token_make
+    from checkout.portal.links import portal_token_make
 
     subscription = _subscribed()
     due = subscription.next_charge_at

@@ -10,7 +10,7 @@ from django.http import HttpResponse
 from django.test import RequestFactory
 from django.urls import reverse
 
-from checkout.services.portal import portal_token_make
+from checkout.portal.links import portal_token_make
 from config.settings.csp import content_security_policy, csp_extra_sources_parse
 from leads.models import ConsentConfirmation
 from leads.services.consent import consent_confirmation_token, consent_withdrawal_token

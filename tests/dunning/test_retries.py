@@ -11,7 +11,7 @@ from django.test import override_settings
 
 from dunning.models import DunningAttempt, DunningCase, DunningPolicy
 from dunning.services import ActionRefused, dunning_case_open, dunning_case_retry_now, dunning_tick
-from dunning.services.scheduler import attempt_create
+from dunning.services.attempts import attempt_create
 from payments.models import Payment
 from payments.services.charge import customer_card_save
 from tests.checkout.cards import card_payment_method

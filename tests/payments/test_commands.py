@@ -6,6 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from payments import gateway
+from payments.gateway.connection import request_options
 from payments.models import Payment, WebhookEvent
 from tests.payments.factories import payment_create
 
@@ -58,4 +59,4 @@ def test_a_copied_database_gets_a_new_installation_id_only_when_asked(capsys):
 
     after = Installation.objects.get().installation_id
     assert after != before and after in capsys.readouterr().out
-    assert gateway._options("payment:1:create")["idempotency_key"].startswith(f"{after}:")
+    assert request_options("payment:1:create")["idempotency_key"].startswith(f"{after}:")

@@ -5,14 +5,15 @@ import time
 import pytest
 
 from payments import gateway
+from payments.gateway.connection import request_options
 from payments.models import Installation
 
 pytestmark = pytest.mark.django_db
 
 
 def test_every_key_carries_this_installation_and_a_retry_reuses_it():
-    first = gateway._options("payment:1:create")["idempotency_key"]
-    again = gateway._options("payment:1:create")["idempotency_key"]
+    first = request_options("payment:1:create")["idempotency_key"]
+    again = request_options("payment:1:create")["idempotency_key"]
     installation = Installation.objects.get()
 
     assert first == again == f"{installation.installation_id}:payment:1:create"
@@ -20,10 +21,10 @@ def test_every_key_carries_this_installation_and_a_retry_reuses_it():
 
 
 def test_two_databases_on_one_account_never_send_the_same_key():
-    ours = gateway._options("payment:1:create")["idempotency_key"]
+    ours = request_options("payment:1:create")["idempotency_key"]
     Installation.objects.filter(pk=1).update(installation_id="0123456789abcdef")  # another db
 
-    theirs = gateway._options("payment:1:create")["idempotency_key"]
+    theirs = request_options("payment:1:create")["idempotency_key"]
 
     assert theirs == "0123456789abcdef:payment:1:create" and theirs != ours
 
@@ -32,11 +33,11 @@ def test_in_a_budget_calls_share_the_time_left_and_are_never_retried_by_the_sdk(
     settings.STRIPE_CONNECT_TIMEOUT_SECONDS = 3
     settings.STRIPE_TIMEOUT_SECONDS = 20
     outside = gateway.client()
-    assert gateway._options()["max_network_retries"] == settings.STRIPE_MAX_NETWORK_RETRIES
+    assert request_options()["max_network_retries"] == settings.STRIPE_MAX_NETWORK_RETRIES
 
     with gateway.call_budget(10):
         inside = gateway.client()
-        assert gateway._options()["max_network_retries"] == 0
+        assert request_options()["max_network_retries"] == 0
     assert inside is not outside
     with gateway.call_budget(0.5), pytest.raises(gateway.GatewayUnavailable):
         gateway.client()  # no time left: refused before anything is sent

@@ -10,7 +10,7 @@ from django.core import mail
 from django.utils import timezone
 
 from checkout.models import Notification, NotificationEvent
-from checkout.services.notifications import (
+from checkout.notifications import (
     MAX_SEND_ATTEMPTS,
     notification_send,
     notifications_redrive,
@@ -203,7 +203,7 @@ def test_a_bounce_is_recorded_by_message_id_on_the_email_and_the_receipt(
 def test_the_anymail_tracking_hook_records_a_bounce(celery_eager):
     from types import SimpleNamespace
 
-    from checkout.views_email import anymail_tracking_receiver
+    from checkout.notifications.bounces import anymail_tracking_receiver
 
     _, payment = paid_order()
     notification = Receipt.objects.get(payment=payment).delivered_by

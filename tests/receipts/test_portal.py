@@ -5,7 +5,7 @@ import pytest
 from django.core import signing
 from django.urls import reverse
 
-from checkout.services.portal import portal_token_make
+from checkout.portal.links import portal_token_make
 from receipts.models import CreditNote, Receipt
 from tests.receipts.factories import paid_order, refund_succeeded
 from tests.receipts.pdfs import stored_pdf

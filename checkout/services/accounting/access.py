@@ -4,6 +4,8 @@ the payments (the package docstring gives the rules)."""
 from __future__ import annotations
 
 from checkout.models import Entitlement, Notification, Order
+from checkout.notifications import notification_schedule
+from checkout.selectors import entitlement_suspension_cause
 from checkout.services.accounting.notices import email_context
 from checkout.services.accounting.totals import (
     HOLD_LAPSED,
@@ -19,9 +21,7 @@ from checkout.services.entitlements import (
     entitlement_restore,
     entitlement_revoke,
     entitlement_suspend,
-    entitlement_suspension_cause,
 )
-from checkout.services.notifications import notification_schedule
 from checkout.services.orders import order_event_record
 from payments.models import PAID_STATUSES, Payment
 from payments.services import payment_risk_unknown

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from checkout.models import Notification, Order
-from checkout.services.accounting.totals import lost_dispute, received_amount
-from checkout.services.notifications import (
+from checkout.notifications import (
     notification_schedule,
     payment_failed_notice_owned_elsewhere,
 )
+from checkout.services.accounting.totals import lost_dispute, received_amount
 from payments.models import Discrepancy, Payment
 from payments.services import payment_risk_unknown
 

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from checkout.models import ORDER_TRANSITIONS, Entitlement, Notification, Order
+from checkout.notifications import notification_schedule
 from checkout.services.accounting.access import access_sync
 from checkout.services.accounting.notices import email_context, outcome_notify
 from checkout.services.accounting.review import (
@@ -25,7 +26,6 @@ from checkout.services.accounting.totals import (
     received_amount,
     released_at_staff_request,
 )
-from checkout.services.notifications import notification_schedule
 from checkout.services.orders import order_event_record, order_transition
 from config.transitions import Outcome
 from payments import gateway

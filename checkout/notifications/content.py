@@ -1,6 +1,6 @@
 """What the customer's emails say: subjects, plain-language reasons and the template context.
 
-Sending (once, after commit) is checkout.services.notifications; this module only turns a
+Scheduling and sending live beside it (`schedule`, `delivery`); this module only turns a
 `Notification` row into a subject, a text body and an HTML body. Amounts are formatted with
 Babel here, at the edge; names are escaped by the HTML templates.
 """
@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.template.loader import render_to_string
 
-from checkout.models import Entitlement, Notification
+from checkout.csat.services import csat_url
+from checkout.models import Notification
+from checkout.portal.links import portal_url
+from checkout.selectors import order_entitlement_active
 from config.money import money_format
 
 _N = Notification.Kind
@@ -118,9 +121,6 @@ def notification_context(
 ) -> dict:
     """The template context. `attached` names the files going with the email ("Receipt
     R-2026-000001"); `to_follow` says a document for it is still being made."""
-    from checkout.services.csat import csat_url
-    from checkout.services.portal import portal_url
-
     order = notification.order
     facts = notification.context or {}
     currency = facts.get("currency") or order.currency
@@ -128,7 +128,7 @@ def notification_context(
     def money(key: str) -> str:
         return money_format(facts.get(key, 0), currency)
 
-    entitlement = Entitlement.objects.filter(order=order, status=Entitlement.Status.ACTIVE).first()
+    entitlement = order_entitlement_active(order=order)
     return {
         "kind": notification.kind,
         "order": order,

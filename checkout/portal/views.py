@@ -16,32 +16,41 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.views.decorators.http import require_http_methods, require_POST
 
-from checkout.models import PORTAL_PROVEN_EMAIL_SESSION_KEY, Order
+from checkout.models import PORTAL_PROVEN_EMAIL_SESSION_KEY, Order, Subscription
 from checkout.notifications import failure_advice
-from checkout.selectors_portal import (
+from checkout.portal.links import (
+    PortalLinkExpired,
+    PortalLinkInvalid,
+    portal_link_request_allowed,
+    portal_token_email,
+)
+from checkout.portal.selectors import (
+    portal_balance_payment_latest,
+    portal_buyer_name,
     portal_card_for_order,
     portal_order_rows,
     portal_receipts,
     portal_saved_card,
     portal_subscriptions,
 )
-from checkout.services.accounting import order_payment_record
-from checkout.services.portal import (
+from checkout.portal.services import (
     BALANCE_BELOW_CARD_MINIMUM,
     BalanceBelowCardMinimum,
     BalanceNotPayable,
-    PortalLinkExpired,
-    PortalLinkInvalid,
     order_balance_pay,
     portal_card_save,
     portal_card_setup_start,
-    portal_link_request_allowed,
-    portal_token_email,
 )
+from checkout.services.accounting import order_payment_record
+from checkout.services.subscriptions import subscription_cancel, subscription_renewal_charged
+from checkout.tasks import portal_link_send_task
 from config.celery import enqueue_on_commit
 from config.http import client_network
+from config.money import money_format
 from payments import gateway
 from payments.models import OPEN_STATUSES, Payment
 from payments.services import CardNotProven, PaymentMismatch, payment_refresh
@@ -80,8 +89,6 @@ def portal_link_request(request: HttpRequest) -> HttpResponse:
             return _private(
                 render(request, "checkout/portal_link_sent.html", {"limited": True}, status=429)
             )
-        from checkout.tasks import portal_link_send_task
-
         # Sent by a task so the answer takes the same time whether or not the email is known.
         enqueue_on_commit(portal_link_send_task, email)
         return _private(render(request, "checkout/portal_link_sent.html", {"limited": False}))
@@ -149,9 +156,8 @@ def _card_error(message: str, status: int) -> JsonResponse:
 @require_POST
 @_with_email
 def card_setup(request: HttpRequest, *, token: str, email: str):
-    name = Order.objects.filter(email__iexact=email).values_list("name", flat=True).first() or ""
     try:
-        secret = portal_card_setup_start(email=email, name=name)
+        secret = portal_card_setup_start(email=email, name=portal_buyer_name(email=email))
     except gateway.GatewayError:
         logger.exception("setup intent for the portal failed")
         return _card_error("We could not reach our card processor. Try again in a minute.", 503)
@@ -189,13 +195,6 @@ def card_save(request: HttpRequest, *, token: str, email: str):
 @require_POST
 @_with_email
 def subscription_cancel_view(request: HttpRequest, *, token: str, email: str, subscription_id: int):
-    from django.utils import timezone
-    from django.utils.formats import date_format
-
-    from checkout.models import Subscription
-    from checkout.services.subscriptions import subscription_cancel, subscription_renewal_charged
-    from config.money import money_format
-
     subscription = get_object_or_404(Subscription, pk=subscription_id, order__email__iexact=email)
     name = subscription.order.offer.name
     # The cancel waits for a renewal charge in progress, so what is read afterwards is final.
@@ -273,11 +272,7 @@ def balance_return(request: HttpRequest, *, token: str, email: str, reference: s
     the URL is not trusted: the order's latest balance payment is asked of Stripe (retrieve
     only) and recorded."""
     order = _order_for(email, reference)
-    payment = (
-        order.payments.filter(attempt_kind=Payment.AttemptKind.BALANCE)
-        .order_by("-created_at", "-pk")
-        .first()
-    )
+    payment = portal_balance_payment_latest(order=order)
     if payment is None:
         return redirect(_portal_path(token))
     if payment.status in OPEN_STATUSES:
@@ -290,8 +285,6 @@ def balance_return(request: HttpRequest, *, token: str, email: str, reference: s
 
 
 def _after_payment(request: HttpRequest, token: str, email: str, payment: Payment) -> HttpResponse:
-    from config.money import money_format
-
     amount = money_format(payment.amount, payment.currency)
     if payment.status == Payment.Status.SUCCEEDED:
         messages.success(request, f"Thank you: we received {amount}. We have emailed you too.")

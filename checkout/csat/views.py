@@ -12,9 +12,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from checkout.forms_csat import CsatForm
-from checkout.models import PaymentCsat
-from checkout.services.csat import (
+from checkout.csat.forms import CsatForm
+from checkout.csat.services import (
     CsatAlreadyAnswered,
     CsatLinkExpired,
     CsatLinkInvalid,
@@ -22,6 +21,7 @@ from checkout.services.csat import (
     csat_answer_for,
     csat_order_for_token,
 )
+from checkout.models import PaymentCsat
 
 _TEMPLATE = "checkout/csat.html"
 

@@ -1,23 +1,18 @@
-"""The customer portal's writes and its magic links.
+"""The customer portal's writes: the buyer's card on file, and paying an order's balance.
 
-A link is the buyer's email signed with a salt and a timestamp (TimestampSigner): it proves the
-bearer can read that mailbox, expires after PORTAL_LINK_MAX_AGE_SECONDS and needs no table.
+The magic links the portal is opened with are checkout/portal/links.py.
 """
 
 from __future__ import annotations
 
 import logging
 
-from django.conf import settings
-from django.core import signing
-from django.core.mail import send_mail
 from django.db import transaction
-from django.template.loader import render_to_string
-from django.urls import reverse
 
-from checkout.models import Order
+from checkout.models import Order, Subscription
+from checkout.services.accounting import order_payment_record, order_totals
 from checkout.services.pricing import charge_minimum
-from config.limits import limit_exceeded
+from checkout.services.subscriptions import subscription_card_replace
 from payments.models import OPEN_STATUSES, PAID_STATUSES, Customer, Payment
 from payments.services import (
     customer_card_prove,
@@ -28,73 +23,6 @@ from payments.services import (
 )
 
 logger = logging.getLogger(__name__)
-
-_SALT = "checkout.portal.link"
-
-
-class PortalLinkInvalid(Exception):
-    """The link was tampered with or is not ours."""
-
-
-class PortalLinkExpired(PortalLinkInvalid):
-    """The link is genuine but too old: ask for a new one."""
-
-
-def _signer() -> signing.TimestampSigner:
-    return signing.TimestampSigner(salt=_SALT)
-
-
-def portal_token_make(*, email: str) -> str:
-    return _signer().sign_object({"e": email.strip().lower()}, compress=True)
-
-
-def portal_token_email(*, token: str) -> str:
-    """The email a token was made for; raises PortalLinkExpired or PortalLinkInvalid."""
-    try:
-        data = _signer().unsign_object(token, max_age=settings.PORTAL_LINK_MAX_AGE_SECONDS)
-    except signing.SignatureExpired as exc:
-        raise PortalLinkExpired(str(exc)) from exc
-    except (signing.BadSignature, ValueError, TypeError) as exc:
-        raise PortalLinkInvalid(str(exc)) from exc
-    if not isinstance(data, dict) or not isinstance(data.get("e"), str):
-        raise PortalLinkInvalid("malformed")
-    return data["e"]
-
-
-def portal_url(*, email: str) -> str:
-    path = reverse("checkout_portal:portal", kwargs={"token": portal_token_make(email=email)})
-    return settings.PORTAL_BASE_URL.rstrip("/") + path
-
-
-def portal_orders(*, email: str):
-    return (
-        Order.objects.filter(email__iexact=email)
-        .select_related("offer", "entitlement")
-        .prefetch_related("payments")
-        .order_by("-created_at")
-    )
-
-
-def portal_link_send(*, email: str) -> bool:
-    """Email a portal link if this address has orders. Says nothing either way to the caller's
-    caller: the view answers the same whether or not it was sent."""
-    email = email.strip().lower()
-    if not Order.objects.filter(email__iexact=email).exists():
-        return False
-    context = {
-        "portal_url": portal_url(email=email),
-        "support_email": settings.SELLER_SUPPORT_EMAIL,
-        "portal_name": settings.PORTAL_NAME,
-        "hours": settings.PORTAL_LINK_MAX_AGE_SECONDS // 3600,
-    }
-    send_mail(
-        subject=f"Your link to {settings.PORTAL_NAME}",
-        message=render_to_string("checkout/email/portal_link.txt", context),
-        html_message=render_to_string("checkout/email/portal_link.html", context),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        recipient_list=[email],
-    )
-    return True
 
 
 def portal_customer(*, email: str, name: str = "") -> Customer:
@@ -114,9 +42,6 @@ def portal_card_save(*, email: str, payment_method_id: str, setup_intent_id: str
     """Make the card the buyer just saved in the portal their card on file, and the card their
     subscriptions renew with. Only the card the portal's own SetupIntent for this buyer
     produced is accepted (CardNotProven otherwise; nothing is attached or changed)."""
-    from checkout.models import Subscription
-    from checkout.services.subscriptions import subscription_card_replace
-
     customer = portal_customer(email=email)
     payment_method_id = customer_card_prove(
         customer=customer, setup_intent_id=setup_intent_id, payment_method_id=payment_method_id
@@ -159,8 +84,6 @@ def order_balance_pay(*, order: Order, customer: Customer, return_url: str = "")
     BalanceNotPayable when nothing is owed (nothing is changed), and PaymentMismatch if the
     balance changed while an attempt was being created.
     """
-    from checkout.services.accounting import order_payment_record, order_totals
-
     if not customer.payment_method_id:
         raise BalanceNotPayable("no saved card")
     with transaction.atomic():
@@ -202,21 +125,3 @@ def order_balance_pay(*, order: Order, customer: Customer, return_url: str = "")
     if payment.status in (Payment.Status.SUCCEEDED, Payment.Status.FAILED):
         order_payment_record(payment_id=payment.pk)
     return payment
-
-
-def portal_link_request_allowed(*, email: str, ip: str) -> bool:
-    """Count one magic-link request; False once the email or the IP is over its limit.
-
-    A fixed window on the shared cache (Redis). The answer never depends on whether the email
-    has orders, so it reveals nothing about who is a customer.
-    """
-    window = settings.PORTAL_LINK_REQUEST_WINDOW_SECONDS
-    ok_email = _hit(
-        f"email:{email.strip().lower()}", settings.PORTAL_LINK_REQUESTS_PER_EMAIL, window
-    )
-    ok_ip = _hit(f"ip:{ip}", settings.PORTAL_LINK_REQUESTS_PER_IP, window)
-    return ok_email and ok_ip
-
-
-def _hit(key: str, limit: int, window: int) -> bool:
-    return not limit_exceeded(None, group="portal-link", key=key, rate=(limit, window))

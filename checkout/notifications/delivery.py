@@ -1,9 +1,7 @@
-"""Customer emails about an order's money, each sent at most once, and their delivery.
+"""Sending a recorded message, at most once, and tracking its delivery.
 
-`notification_schedule` runs inside the transaction that made the news: it writes a
-`Notification` row whose unique key is the sent-marker, and enqueues the send on commit. A
-redelivered webhook or a second confirm finds the row and schedules nothing. The send task locks
-the row, so two workers never send the same email; a sweeper re-drives rows left pending.
+The send task locks the row, so two workers never send the same email; a sweeper
+(`notifications_redrive`) re-drives rows left pending.
 
 Attachments. A higher app may have a document for an email (the receipt for a confirmed
 payment, the credit note for a refund). checkout never imports it (DESIGN.md §2b): the function
@@ -18,7 +16,7 @@ Delivery. Status moves only through `notification_transition` (NOTIFICATION_TRAN
 lock, a NotificationEvent for every outcome): queued (`pending`) → sent or, after
 MAX_SEND_ATTEMPTS, failed; sent → bounced when the mail provider reports it
 (`notification_bounce_record`). A failed send is retried with backoff counted from when the
-email was scheduled (RETRY_AFTER). Staff resend a message as a new notification.
+email was scheduled (RETRY_AFTER).
 """
 
 from __future__ import annotations
@@ -33,15 +31,19 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from checkout.models import NOTIFICATION_MACHINE, Notification, Order
+from checkout.notifications.content import notification_message
+from checkout.signals import notification_delivered
+from checkout.tasks import notification_send_task
 from config.celery import enqueue_on_commit
+from config.sms import SmsDeliveryError, send_sms
 from config.transitions import Outcome, status_event_record, transition
-from payments.models import Payment
+from leads.models import ConsentPurpose, ConsentState
 
 logger = logging.getLogger(__name__)
 
@@ -104,48 +106,6 @@ def _attachment_deadline(notification: Notification) -> datetime:
     return notification.created_at + timedelta(seconds=wait)
 
 
-def notification_key(*, kind: str, order: Order, payment: Payment | None, suffix: str = "") -> str:
-    key = f"{kind}:order:{order.pk}:payment:{payment.pk if payment else '-'}"
-    return f"{key}:{suffix}" if suffix else key
-
-
-def notification_schedule(
-    *,
-    order: Order,
-    kind: str,
-    payment: Payment | None = None,
-    suffix: str = "",
-    context: dict[str, Any] | None = None,
-    key: str = "",
-) -> tuple[Notification, bool]:
-    """Record that the customer must be told `kind`, once; send it after commit.
-
-    `suffix` separates repeatable news about one payment (each partial refund is its own);
-    `key` replaces the whole key (a resend). Returns the notification and whether it was newly
-    scheduled.
-    """
-    from checkout.tasks import notification_send_task
-
-    key = key or notification_key(kind=kind, order=order, payment=payment, suffix=suffix)
-    try:
-        with transaction.atomic():
-            notification, created = Notification.objects.get_or_create(
-                key=key,
-                defaults={
-                    "kind": kind,
-                    "order": order,
-                    "payment": payment,
-                    "to_email": order.email,
-                    "context": context or {},
-                },
-            )
-    except IntegrityError:
-        notification, created = Notification.objects.get(key=key), False
-    if created:
-        enqueue_on_commit(notification_send_task, notification.pk)
-    return notification, created
-
-
 def notification_transition(
     *,
     notification_id: int,
@@ -181,8 +141,6 @@ def notification_transition(
 
 
 def _delivered_send(notification_id: int, status: str) -> None:
-    from checkout.signals import notification_delivered
-
     for receiver, response in notification_delivered.send_robust(
         sender=Notification, notification_id=notification_id, status=status
     ):
@@ -193,24 +151,6 @@ def _delivered_send(notification_id: int, status: str) -> None:
 def _message_id() -> str:
     domain = settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1].strip(" >") or "localhost"
     return make_msgid(domain=domain)
-
-
-def payment_failed_notice_owned_elsewhere(*, order: Order, payment: Payment) -> bool:
-    """True when a higher app tells the buyer about this failed payment itself (dunning: its
-    case's first message replaces our `payment_failed` email, so the buyer never gets both).
-
-    Asked through CHECKOUT_PAYMENT_FAILED_NOTICE_OWNER, a dotted path checkout never imports by
-    name (DESIGN.md §2b). If the hook is missing or fails, we send our own email: better told
-    twice than not at all.
-    """
-    path = getattr(settings, "CHECKOUT_PAYMENT_FAILED_NOTICE_OWNER", "")
-    if not path:
-        return False
-    try:
-        return bool(import_string(path)(order=order, payment=payment))
-    except Exception:
-        logger.exception("%s failed for payment %s; checkout sends its own email", path, payment.pk)
-        return False
 
 
 def notification_send(*, notification_id: int) -> Notification:
@@ -236,8 +176,6 @@ def _secrets_strike(notification: Notification) -> None:
 
 
 def _notification_send(*, notification_id: int) -> Notification:
-    from checkout.notifications import notification_message
-
     now = timezone.now()
     with transaction.atomic():
         notification = Notification.objects.select_for_update().get(pk=notification_id)
@@ -333,8 +271,6 @@ def notification_sms_allowed(*, order: Order) -> bool:
     """SMS to this order's buyer is allowed: the lead's consent ledger says `sms` is granted now
     (Lead.consents is kept in step with the ledger, in the same transaction). Service messages
     need no marketing consent; texting a phone does need this one."""
-    from leads.models import ConsentPurpose, ConsentState
-
     lead = order.lead
     return lead is not None and lead.consent_state(ConsentPurpose.SMS) == ConsentState.GRANTED
 
@@ -342,7 +278,6 @@ def notification_sms_allowed(*, order: Order) -> bool:
 def _sms_send(notification: Notification) -> Notification:
     """Send a text message row (called under its lock, its attempt counted). Consent is checked
     again at sending: a withdrawal between deciding and sending wins."""
-    from config.sms import SmsDeliveryError, send_sms
 
     def failed(cause: str, error: str) -> Notification:
         notification.last_error = error[:1000]
@@ -384,66 +319,6 @@ def _sms_send(notification: Notification) -> Notification:
     return updated
 
 
-def notification_schedule_rendered(
-    *,
-    order: Order,
-    key: str,
-    kind: str,
-    channel: str,
-    language: str,
-    template: str,
-    subject: str,
-    body_text: str,
-    body_html: str = "",
-    to_email: str = "",
-    to_phone: str = "",
-    payment: Payment | None = None,
-    context: dict[str, Any] | None = None,
-) -> tuple[Notification, bool]:
-    """Record a message rendered by its caller (another app's templates), once per `key`, and
-    send it after commit. Returns the notification and whether it was newly scheduled."""
-    from checkout.tasks import notification_send_task
-
-    try:
-        with transaction.atomic():
-            notification, created = Notification.objects.get_or_create(
-                key=key,
-                defaults={
-                    "kind": kind,
-                    "order": order,
-                    "payment": payment,
-                    "channel": channel,
-                    "language": language,
-                    "template": template,
-                    "to_email": to_email,
-                    "to_phone": to_phone,
-                    "subject": " ".join(subject.split())[:200],
-                    "body_text": body_text,
-                    "body_html": body_html,
-                    "context": context or {},
-                },
-            )
-    except IntegrityError:
-        notification, created = Notification.objects.get(key=key), False
-    if created:
-        enqueue_on_commit(notification_send_task, notification.pk)
-    return notification, created
-
-
-def notifications_for_payment_send(*, payment_id: int) -> int:
-    """A document for this payment's emails is ready: send the ones that waited for it."""
-    from checkout.tasks import notification_send_task
-
-    ids = list(
-        Notification.objects.filter(
-            payment_id=payment_id, status=Notification.Status.PENDING
-        ).values_list("pk", flat=True)
-    )
-    for pk in ids:
-        enqueue_on_commit(notification_send_task, pk)
-    return len(ids)
-
-
 def notification_bounce_record(
     *, message_id: str, reason: str = "", source: str = "webhook", event_id: str = ""
 ) -> Notification | None:
@@ -466,38 +341,10 @@ def notification_bounce_record(
     return notification
 
 
-def notification_resend(*, notification_id: int, actor: Any) -> Notification:
-    """Staff send a message again: a new notification with the same content and documents,
-    recorded on both. Works for any status (a bounced address may have been fixed)."""
-    original = Notification.objects.select_related("order").get(pk=notification_id)
-    count = Notification.objects.filter(key__startswith=f"{original.key}:resend:").count()
-    documents = [a["document"] for a in original.attachments] or list(
-        original.context.get("documents", [])
-    )
-    with transaction.atomic():
-        copy, _ = notification_schedule(
-            order=original.order,
-            kind=original.kind,
-            payment=original.payment,
-            context={**original.context, "documents": documents, "resend_of": original.pk},
-            key=f"{original.key}:resend:{count + 1}"[:200],
-        )
-        status_event_record(
-            NOTIFICATION_MACHINE,
-            instance=original,
-            cause="resent",
-            actor=actor,
-            detail={"new_notification": copy.pk},
-        )
-    return copy
-
-
 def notifications_redrive(*, older_than: timedelta = timedelta(minutes=5)) -> int:
     """Enqueue the send again for notifications stored but never sent and due (the outbox
     sweeper): lost enqueues, failed attempts after their backoff, and emails that waited for
     an attachment (sent at their deadline, with or without it)."""
-    from checkout.tasks import notification_send_task
-
     now = timezone.now()
     cutoff = now - older_than
     ids = list(

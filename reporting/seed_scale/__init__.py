@@ -39,9 +39,14 @@ from datetime import datetime
 from django.db import connection, transaction
 from django.utils import timezone
 
-from config.seed_scale.copy import chunks
-from config.seed_scale.history import Seeder
-from config.seed_scale.plan import (
+from checkout.models import Notification, Order, PaymentCsat
+from dunning.models import DunningAttempt, DunningCase
+from leads.models import Lead
+from payments.models import Customer, Dispute, Payment, Refund
+from receipts.models import CreditNote, DocumentCounter, Receipt
+from reporting.seed_scale.copy import chunks
+from reporting.seed_scale.history import Seeder
+from reporting.seed_scale.plan import (
     LEADS_WITHOUT_ORDERS,
     MAX_SCALE,
     SEED_PREFIX,
@@ -64,12 +69,6 @@ def scale_seed(
     """Seed N payments of history (see the module docstring). Returns rows per model.
 
     Rows are made and copied a chunk at a time, so memory stays flat however large N is."""
-    from checkout.models import Notification, Order, PaymentCsat
-    from dunning.models import DunningAttempt, DunningCase
-    from leads.models import Lead
-    from payments.models import Customer, Dispute, Payment, Refund
-    from receipts.models import CreditNote, DocumentCounter, Receipt
-
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ScaleSeedRefused("--scale takes a whole number of payments, 1 or more.")
     if n > MAX_SCALE:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.utils.module_loading import import_string
 
-from checkout.models import Entitlement, Order
+from checkout.models import Entitlement, Order, Subscription
 from checkout.notifications import failure_advice
-from checkout.services.entitlements import entitlement_suspension_cause
-from checkout.services.portal import portal_orders
+from checkout.selectors import entitlement_suspension_cause
 from checkout.services.pricing import charge_minimum
 from config.money import money_format
 from payments.models import Customer, Payment
@@ -55,6 +55,29 @@ class OrderRow:
     entitlement: Entitlement | None
     access_words: str
     payments: list[PaymentRow] = field(default_factory=list)
+
+
+def portal_orders(*, email: str) -> QuerySet[Order]:
+    return (
+        Order.objects.filter(email__iexact=email)
+        .select_related("offer", "entitlement")
+        .prefetch_related("payments")
+        .order_by("-created_at")
+    )
+
+
+def portal_buyer_name(*, email: str) -> str:
+    """The name on this address's orders ("" if none), for the card they save."""
+    return Order.objects.filter(email__iexact=email).values_list("name", flat=True).first() or ""
+
+
+def portal_balance_payment_latest(*, order: Order) -> Payment | None:
+    """The order's latest payment of its balance from the portal."""
+    return (
+        order.payments.filter(attempt_kind=Payment.AttemptKind.BALANCE)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
 
 
 def _order_words(order: Order) -> tuple[str, str]:
@@ -176,8 +199,6 @@ def portal_receipts(*, email: str, token: str) -> list[dict]:
 
 def portal_subscriptions(*, email: str) -> list:
     """The buyer's recurring offers that are still renewing or overdue, newest first."""
-    from checkout.models import Subscription
-
     return list(
         Subscription.objects.filter(order__email__iexact=email)
         .exclude(status=Subscription.Status.CANCELED)

@@ -11,8 +11,16 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import connection
 
-from config.seed_scale.copy import chunks, ids_reserve, rows_copy
-from config.seed_scale.plan import (
+from checkout.models import Notification, Offer, Order, PaymentCsat
+from checkout.services.pricing import price_quote
+from dunning.models import DunningAttempt, DunningCase
+from dunning.services.policies import dunning_policy_default_ensure
+from leads.models import Lead
+from payments.models import PAID_STATUSES, Customer, Dispute, Payment, Refund
+from receipts.models import CreditNote, DocumentCounter, Receipt
+from receipts.services.snapshot import credit_note_snapshot_build, receipt_snapshot_build
+from reporting.seed_scale.copy import chunks, ids_reserve, rows_copy
+from reporting.seed_scale.plan import (
     CSAT_COMMENTS,
     CSAT_SHARE,
     DISPUTE_SHARE,
@@ -30,10 +38,6 @@ from config.seed_scale.plan import (
 
 class Seeder:
     def __init__(self, *, n: int, rng: random.Random, now: datetime, say) -> None:
-        from checkout.models import Offer
-        from checkout.services.pricing import price_quote
-        from dunning.services.policies import dunning_policy_default_ensure
-
         self.n, self.rng, self.now, self.say = n, rng, now, say
         self.start = months_start(now)
         self.span = (now - timedelta(hours=2) - self.start).total_seconds()
@@ -64,11 +68,6 @@ class Seeder:
 
     # Orders with their leads, payments, dunning, refunds, disputes and CSAT, a chunk at a time.
     def orders_chunk(self, plans: list[OrderPlan]) -> None:
-        from checkout.models import Order, PaymentCsat
-        from dunning.models import DunningAttempt, DunningCase
-        from leads.models import Lead
-        from payments.models import Customer, Dispute, Payment, Refund
-
         rng, now, P, D = self.rng, self.now, Payment.Status, DunningCase.Status
         lead_id = ids_reserve(Lead, len(plans))
         order_id = ids_reserve(Order, len(plans))
@@ -199,8 +198,6 @@ class Seeder:
         self.progress(f"payments {self.payments_done:,} of {self.n:,} ({share:.0%})")
 
     def refunds_and_disputes(self, paid: list[tuple[dict, dict]]) -> tuple[list, list]:
-        from payments.models import Dispute, Payment, Refund
-
         rng, now, P = self.rng, self.now, Payment.Status
         chosen_refunds, chosen_disputes = [], []
         for payment, order in paid:
@@ -256,8 +253,6 @@ class Seeder:
         return refunds, disputes
 
     def csat(self, paid: list[tuple[dict, dict]]) -> list[dict]:
-        from checkout.models import PaymentCsat
-
         rng, rows = self.rng, []
         chosen = []
         for payment, order in paid:
@@ -274,8 +269,6 @@ class Seeder:
         return rows
 
     def leads_without_orders(self, count: int, *, size: int) -> None:
-        from leads.models import Lead
-
         for chunk in chunks(range(count), size):
             first = ids_reserve(Lead, len(chunk))
             rows = []
@@ -290,11 +283,6 @@ class Seeder:
 
     # Receipts and the emails that carried them, in the order the payments were made.
     def receipts_and_emails(self, *, size: int) -> None:
-        from checkout.models import Notification
-        from payments.models import PAID_STATUSES, Payment
-        from receipts.models import DocumentCounter, Receipt
-        from receipts.services.snapshot import receipt_snapshot_build
-
         series = settings.RECEIPTS_SERIES
         counters = dict(
             DocumentCounter.objects.filter(series=series).values_list("year", "last_number")
@@ -376,11 +364,6 @@ class Seeder:
     def credit_notes_and_emails(self, *, size: int) -> None:
         """One credit note per seeded refund, numbered per year in the order refunds were made,
         with the snapshot receipts.services.snapshot builds from its receipt."""
-        from checkout.models import Notification
-        from payments.models import Refund
-        from receipts.models import CreditNote, DocumentCounter, Receipt
-        from receipts.services.snapshot import credit_note_snapshot_build
-
         series = settings.RECEIPTS_CREDIT_NOTE_SERIES
         counters = dict(
             DocumentCounter.objects.filter(series=series).values_list("year", "last_number")
@@ -448,8 +431,6 @@ class Seeder:
         """Each year's counter ends at the last number inserted. A new counter is inserted at
         that number; an existing one moves one step per number, the only move its trigger
         allows."""
-        from receipts.models import DocumentCounter
-
         table = connection.ops.quote_name(DocumentCounter._meta.db_table)
         for series, before_all, after_all in (
             (settings.RECEIPTS_SERIES, self.counters_before, self.counters_after),

@@ -20,6 +20,7 @@ from leads.selectors import consent_chains_verify
 from payments.models import PAID_STATUSES, Dispute, Payment, Refund
 from receipts.models import CreditNote, DocumentCounter, Receipt
 from receipts.services.production import document_render_store
+from reporting.seed_scale import scale_seed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -186,8 +187,6 @@ def test_bad_scale_is_refused_and_changes_nothing():
 
 def test_chunk_by_chunk_gives_the_same_invariants():
     """Many small chunks (as for a million payments): ids, numbering and counts still hold."""
-    from config.seed_scale import scale_seed
-
     call_command("seed_demo", stdout=io.StringIO())
     counts = scale_seed(n=500, stdout=io.StringIO(), orders_per_chunk=37, receipts_per_chunk=29)
     assert Payment.objects.count() == counts["payments.Payment"] == 500

@@ -17,7 +17,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from checkout.services.notifications import notification_bounce_record
+from checkout.notifications.delivery import notification_bounce_record
 
 MAX_BODY = 64 * 1024
 

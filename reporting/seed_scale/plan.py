@@ -10,6 +10,8 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from dunning.declines import Category
+
 SEED_PREFIX = "seed-scale:"
 SEED_EMAIL_DOMAIN = "seed.example.com"
 
@@ -66,8 +68,6 @@ class OrderPlan:
 
 def order_plans(*, n: int, rng: random.Random) -> Iterator[OrderPlan]:
     """Orders and the outcome of each of their payments, until there are exactly n payments."""
-    from dunning.declines import Category
-
     left = n
     while left > 0:
         if left == 1 or rng.random() < FIRST_ATTEMPT_SUCCESS:
