@@ -6,7 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from payments import gateway
-from payments.gateway.connection import request_options
+from payments.gateway import request_options
 from payments.models import Payment, WebhookEvent
 from tests.payments.factories import payment_create
 

@@ -5,7 +5,7 @@ import time
 import pytest
 
 from payments import gateway
-from payments.gateway.connection import request_options
+from payments.gateway import request_options
 from payments.models import Installation
 
 pytestmark = pytest.mark.django_db

@@ -1,7 +1,7 @@
 """What Stripe's answers become in our code: the gateway's own exceptions and dataclasses, read
 from Stripe's JSON (an SDK object's `to_dict()`, or an event's `data.object`).
 
-Nothing here imports `stripe`: payments/gateway/ is the one package that talks to Stripe, and
+Nothing here imports `stripe`: payments/gateway.py is the one module that talks to Stripe, and
 re-exports all of this, so callers write `gateway.PaymentIntentResult`, `gateway.CardDeclined`.
 """
 
